@@ -1,0 +1,81 @@
+"""Fixtures for the integration tests: they run against the real lab (tests/lab), which
+`make integration` brings up first. Every test module that changes hosts starts from a reset
+lab, so modules do not depend on each other's leftovers."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(REPO_ROOT, "tests", "lab", "lab")
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks")
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "lab"))
+
+from fleetlab import config, hosts as lab_hosts  # noqa: E402
+
+
+def run_lab(*args, check=True):
+    proc = subprocess.run([LAB] + list(args), capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError("lab %s failed (rc=%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+@pytest.fixture(scope="session")
+def lab_up():
+    run_lab("up")
+    return config.INVENTORY
+
+
+@pytest.fixture(scope="module")
+def fresh_lab(lab_up):
+    """A lab whose hosts are back at the baseline, with the baseline wave staged."""
+    run_lab("reset")
+    yield config.INVENTORY
+    run_lab("stage", "baseline")
+
+
+@pytest.fixture(scope="session")
+def fleet():
+    return {h.name: h for h in config.fleet()}
+
+
+def on_host(host, *argv, check=True):
+    """Run a command on a lab host over SSH (independent of Ansible, to check its work)."""
+    return lab_hosts.ssh(host, list(argv), check=check)
+
+
+def first_host(fleet, manager):
+    return next(h for h in fleet.values() if h.pkg_mgr == manager)
+
+
+def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=True):
+    """Run a playbook with the json callback; return (rc, parsed output)."""
+    argv = ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook)]
+    if limit:
+        argv += ["--limit", limit]
+    if extra_vars:
+        argv += ["--extra-vars", json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+    try:
+        output = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("ansible-playbook printed no JSON (rc=%d):\n%s\n%s"
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    if check and proc.returncode != 0:
+        raise AssertionError("ansible-playbook %s failed (rc=%d): %s"
+                             % (playbook, proc.returncode, json.dumps(output.get("stats"), indent=1)
+                                + proc.stderr[-3000:]))
+    return proc.returncode, output
+
+
+def task_results(output, task_name):
+    """{host: result} for the task named task_name in a json-callback run."""
+    for play in output["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == task_name:
+                return task["hosts"]
+    raise AssertionError("no task named %r in the run" % task_name)

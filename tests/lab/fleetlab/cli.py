@@ -1,0 +1,169 @@
+"""lab: the fleetpatch test lab. Usage: lab up | down | status | stage WAVE | reset | ssh HOST [CMD...]"""
+import argparse
+import os
+import shutil
+import sys
+import time
+
+from . import catalog, config, hosts, inventory, repos, rootfs
+from .util import LabError, log, mounted, pid_alive, read_pid, write
+
+WAVE_HELP = ", ".join("%d=%s" % (i, name) for i, name in enumerate(catalog.WAVES))
+
+
+def cmd_up(args):
+    started = time.time()
+    fleet = config.fleet()
+    base = rootfs.ensure_base()
+    os.makedirs(config.STATE, exist_ok=True)
+    hosts.ensure_ssh_key()
+    if repos.ensure_built():
+        log("built the package repositories for waves %s" % WAVE_HELP)
+    repos.start_server()
+    for h in fleet:
+        hosts.create(h, base)
+    write(config.KNOWN_HOSTS, "".join(hosts.host_key_line(h) for h in fleet), 0o600)
+    for h in fleet:
+        hosts.boot(h)
+    hosts.parallel(hosts.wait_for_ssh, fleet)
+    provisioned = hosts.parallel(hosts.provision, fleet)
+    new = sorted(name for name, done in provisioned.items() if done)
+    if new:
+        log("provisioned the baseline packages on %s" % ", ".join(new))
+    path = inventory.write_inventory(fleet)
+    log("%d hosts up in %.1fs; wave %s; inventory: %s"
+        % (len(fleet), time.time() - started, catalog.WAVES[repos.current_wave()], path))
+    print(path)
+    return 0
+
+
+def cmd_down(args):
+    fleet = _known_hosts()
+    hosts.parallel(hosts.stop, fleet)
+    repos.stop_server()
+    leftovers = _leftovers(fleet)
+    if leftovers:
+        raise LabError("lab down left behind: %s" % "; ".join(leftovers))
+    log("down: %d hosts stopped, repository server stopped, nothing left running or mounted" % len(fleet))
+    return 0
+
+
+def _known_hosts():
+    """Hosts with a directory on disk, plus the configured fleet (a changed FLEETLAB_HOSTS
+    must not leave hosts of an earlier, larger lab running)."""
+    fleet = {h.name: h for h in config.fleet()}
+    if os.path.isdir(config.HOSTS_DIR):
+        for name in os.listdir(config.HOSTS_DIR):
+            if name not in fleet:
+                fleet[name] = config.Host(name, "", "apt", "")
+    return list(fleet.values())
+
+
+def _leftovers(fleet):
+    found = []
+    for h in fleet:
+        for pidfile in ("supervisor.pid", "nspawn.pid"):
+            pid = read_pid(os.path.join(h.dir, pidfile))
+            if pid_alive(pid):
+                found.append("%s process %d" % (h.name, pid))
+        if mounted(h.root):
+            found.append("mount %s" % h.root)
+    if repos.server_running():
+        found.append("repository server pid %s" % read_pid(config.SERVER_PID))
+    return found
+
+
+def cmd_status(args):
+    fleet = config.fleet()
+    wave = repos.current_wave()
+    print("repository: %s  %s  wave: %s" % (
+        config.REPO_URL, "serving" if repos.server_running() else "stopped",
+        "-" if wave is None else "%d (%s)" % (wave, catalog.WAVES[wave])))
+    print("%-12s %-15s %-7s %-11s %-8s %s" % ("HOST", "ADDRESS", "MANAGER", "RING", "STATE", "BOOT ID"))
+    all_up = True
+    for h in fleet:
+        state, boot = "stopped", "-"
+        if hosts.is_running(h):
+            state = "booting"
+            try:
+                boot = hosts.boot_id(h)
+                state = "up"
+            except Exception:  # status must report, not fail, on a host that does not answer
+                pass
+        all_up = all_up and state == "up"
+        print("%-12s %-15s %-7s %-11s %-8s %s" % (h.name, h.address, h.pkg_mgr, h.ring, state, boot))
+    if os.path.exists(config.INVENTORY):
+        print("inventory: %s" % config.INVENTORY)
+    return 0 if all_up else 3
+
+
+def cmd_stage(args):
+    try:
+        number = catalog.wave_number(args.wave)
+    except ValueError as exc:
+        raise LabError(str(exc))
+    os.makedirs(config.STATE, exist_ok=True)
+    repos.ensure_built()
+    repos.stage(number)
+    offered = [v for v in catalog.VERSIONS if v.wave == number]
+    log("staged wave %d (%s): %s" % (number, catalog.WAVES[number],
+                                     ", ".join("%s %s" % (v.package, v.deb_version) for v in offered)))
+    return 0
+
+
+def cmd_reset(args):
+    """Back to a freshly provisioned fleet at the baseline wave."""
+    cmd_down(args)
+    if os.path.isdir(config.HOSTS_DIR):
+        shutil.rmtree(config.HOSTS_DIR)
+    os.makedirs(config.STATE, exist_ok=True)
+    repos.ensure_built()
+    repos.stage(0)
+    return cmd_up(args)
+
+
+def cmd_ssh(args):
+    match = [h for h in config.fleet() if h.name == args.host]
+    if not match:
+        raise LabError("no lab host %r; hosts: %s" % (args.host, ", ".join(h.name for h in config.fleet())))
+    os.execvp("ssh", hosts.ssh_argv(match[0]) + args.remote_command)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="lab", description="The fleetpatch lab: real Debian hosts "
+                                "(systemd-nspawn) managed by apt, dnf and zypper, with local repositories.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("up", help="build what is missing, boot every host, provision the baseline (idempotent)")
+    sub.add_parser("down", help="stop every host and the repository server; unmount everything")
+    sub.add_parser("status", help="show the hosts, their boot ids and the staged wave (rc 3 if not all up)")
+    stage = sub.add_parser("stage", help="publish a wave of updates: " + WAVE_HELP)
+    stage.add_argument("wave", help=WAVE_HELP)
+    sub.add_parser("reset", help="down, discard every host's changes, stage the baseline, up")
+    ssh = sub.add_parser("ssh", help="open a shell or run a command on a lab host")
+    ssh.add_argument("host")
+    ssh.add_argument("remote_command", nargs=argparse.REMAINDER)
+    return p
+
+
+COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "stage": cmd_stage,
+            "reset": cmd_reset, "ssh": cmd_ssh}
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    if not args.command:
+        p.print_usage(sys.stderr)
+        sys.stderr.write("lab: error: a command is required (up, down, status, stage WAVE, reset, ssh)\n")
+        return 2
+    if os.geteuid() != 0 and args.command in ("up", "down", "reset"):
+        sys.stderr.write("lab: error: '%s' needs root (it mounts overlays and boots containers)\n" % args.command)
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except LabError as exc:
+        sys.stderr.write("lab: error: %s\n" % exc)
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("lab: interrupted\n")
+        return 130

@@ -1,0 +1,108 @@
+"""The lab's package repositories: every wave built once, one of them served on 127.0.0.1.
+
+`stage` only moves the `current` symlink, so switching waves is instant and atomic for the
+hosts (each HTTP request resolves the link afresh).
+"""
+import glob
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from . import catalog, config, debs, rpms
+from .util import LabError, pid_alive, read_pid, write
+
+CURRENT = os.path.join(config.REPOS_DIR, "current")
+SOURCES_STAMP = os.path.join(config.REPOS_DIR, ".sources")
+
+
+def _sources_digest():
+    """Rebuild when the catalog or a builder changes."""
+    h = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def ensure_built():
+    digest = _sources_digest()
+    try:
+        with open(SOURCES_STAMP) as f:
+            if f.read().strip() == digest:
+                return False
+    except OSError:
+        pass
+    for number, _name in enumerate(catalog.WAVES):
+        dest = os.path.join(config.REPOS_DIR, "wave-%d" % number)
+        tmp = dest + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        versions = catalog.versions_up_to(number)
+        debs.build_repositories(versions, os.path.join(tmp, "apt"))
+        rpms.build_repository(versions, os.path.join(tmp, "rpm"))
+        shutil.rmtree(dest, ignore_errors=True)
+        os.rename(tmp, dest)
+    write(SOURCES_STAMP, digest + "\n")
+    if not os.path.lexists(CURRENT):
+        stage(0)
+    return True
+
+
+def current_wave():
+    try:
+        return int(os.readlink(CURRENT).rsplit("-", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def stage(number):
+    link_tmp = CURRENT + ".tmp"
+    if os.path.lexists(link_tmp):
+        os.unlink(link_tmp)
+    os.symlink("wave-%d" % number, link_tmp)
+    os.replace(link_tmp, CURRENT)
+
+
+def server_running():
+    return pid_alive(read_pid(config.SERVER_PID))
+
+
+def start_server():
+    if server_running():
+        return
+    log = open(config.SERVER_LOG, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", CURRENT, str(config.PORT)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            with open(config.SERVER_LOG) as f:
+                tail = f.read()[-500:]
+            raise LabError("the repository server on 127.0.0.1:%d exited at start (port in use? set "
+                           "FLEETLAB_PORT): %s" % (config.PORT, tail.strip()))
+        try:
+            socket.create_connection(("127.0.0.1", config.PORT), timeout=1).close()
+            write(config.SERVER_PID, "%d\n" % proc.pid)
+            return
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise LabError("the repository server did not listen on 127.0.0.1:%d within 10s" % config.PORT)
+
+
+def stop_server():
+    pid = read_pid(config.SERVER_PID)
+    if pid_alive(pid):
+        os.kill(pid, 15)
+        deadline = time.time() + 5
+        while pid_alive(pid) and time.time() < deadline:
+            time.sleep(0.05)
+        if pid_alive(pid):
+            os.kill(pid, 9)
+    if os.path.exists(config.SERVER_PID):
+        os.unlink(config.SERVER_PID)
