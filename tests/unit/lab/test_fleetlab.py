@@ -1,0 +1,72 @@
+"""Unit tests of the lab's pure parts: the catalog, the fleet layout, the generated metadata."""
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+from fleetlab import catalog, config, debs, inventory, rpms
+
+
+def test_waves_by_name_or_number():
+    assert catalog.wave_number("security") == 1
+    assert catalog.wave_number("3") == 3
+    with pytest.raises(ValueError, match="unknown wave 'nine'.*baseline, security, broken, fixed"):
+        catalog.wave_number("nine")
+    with pytest.raises(ValueError):
+        catalog.wave_number("4")
+
+
+def test_catalog_covers_every_scenario_the_issue_asks_for():
+    staged = [v for v in catalog.VERSIONS if v.wave > 0]
+    assert any(v.advisory and v.advisory.kind == "security" and v.advisory.cves for v in staged)
+    assert any(v.advisory and v.advisory.kind == "bugfix" for v in staged)
+    assert any(v.requires_reboot for v in staged)
+    assert any(v.fails_install for v in staged)
+    assert any(v.breaks_service for v in staged)
+    assert any(v.epoch for v in staged)
+    new_packages = {v.package for v in staged} - set(catalog.BASELINE_PACKAGES)
+    assert any(set(v.depends) & new_packages for v in staged)
+
+
+def test_every_update_is_newer_within_its_package():
+    seen = {}
+    for v in sorted(catalog.VERSIONS, key=lambda v: v.wave):
+        key = (v.epoch, tuple(int(x) for x in v.version.split(".")), int(v.release))
+        assert key > seen.get(v.package, (-1,)), v
+        seen[v.package] = key
+
+
+def test_fleet_spreads_managers_and_rings():
+    hosts = config.fleet(6)
+    assert len({h.address for h in hosts}) == 6
+    assert {h.pkg_mgr for h in hosts if h.ring == "test"} == {"apt", "dnf", "zypper"}
+    assert {h.ring for h in hosts} == set(config.RINGS)
+    with pytest.raises(ValueError, match="at least 3"):
+        config.fleet(2)
+
+
+def test_inventory_has_ring_groups_and_manager_override():
+    hosts = config.fleet(6)
+    inv = yaml.safe_load(inventory.render(hosts))
+    groups = inv["all"]["children"]["lab"]["children"]
+    assert set(groups["fleetpatch_ring_test"]["hosts"]) == {"lab-apt1", "lab-dnf1", "lab-zypper1"}
+    assert inv["all"]["hosts"]["lab-dnf1"]["fleetpatch_pkg_mgr"] == "dnf"
+    assert sum(len(g["hosts"]) for name, g in groups.items() if name.startswith("fleetpatch_ring_")) == 6
+
+
+def test_updateinfo_is_valid_xml_with_escaped_text_and_cves():
+    v = catalog.Version("fp-x", "1.0", "2", 1, description="a <b>bold</b> & risky fix",
+                        advisory=catalog.Advisory("FPSA-1", "security", "Critical", "<script>x</script>",
+                                                  cves=("CVE-2025-1",), reboot_suggested=True))
+    root = ET.fromstring(rpms.updateinfo_xml([v]))
+    update = root.find("update")
+    assert update.get("type") == "security"
+    assert update.findtext("title") == "<script>x</script>"
+    assert update.findtext("description") == "a <b>bold</b> & risky fix"
+    assert [r.get("id") for r in update.iter("reference")] == ["CVE-2025-1"]
+    assert update.find(".//reboot_suggested").text == "True"
+
+
+def test_apt_sources_name_both_pockets():
+    lines = debs.sources_list("http://127.0.0.1:1").splitlines()
+    assert lines == ["deb [trusted=yes] http://127.0.0.1:1/apt/main bookworm main",
+                     "deb [trusted=yes] http://127.0.0.1:1/apt/security bookworm-security main"]
