@@ -17,7 +17,7 @@ from fleetlab import config, hosts as lab_hosts  # noqa: E402
 
 
 def run_lab(*args, check=True):
-    proc = subprocess.run([LAB] + list(args), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([LAB] + list(args), capture_output=True, text=True, timeout=900, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("lab %s failed (rc=%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr))
     return proc
@@ -59,7 +59,7 @@ def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=Tru
     if extra_vars:
         argv += ["--extra-vars", json.dumps(extra_vars)]
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
     try:
         output = json.loads(proc.stdout)
     except ValueError:

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # supervise.sh NAME ROOTDIR STOPFILE PIDFILE
 # Boot a systemd container and boot it again when it reboots: systemd-nspawn exits 133 when the
 # guest asks for a reboot. `lab down` creates STOPFILE first, so a reboot in progress ends here.

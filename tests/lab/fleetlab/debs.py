@@ -7,10 +7,10 @@ bookworm-security, as deb.debian.org/debian-security does, because that is how a
 import gzip
 import os
 import shutil
-import subprocess
 import tempfile
 
 from . import payload
+from .util import run
 
 SUITES = {
     # pocket: (suite/codename, label)
@@ -48,7 +48,7 @@ def build_deb(v, pool):
                    '#!/bin/sh\nif [ "$1" = remove ]; then\n%s\nfi\nexit 0\n' % pre_remove, 0o755)
         # Debian pool file names leave the epoch out.
         out = os.path.join(pool, "%s_%s-%s_all.deb" % (v.package, v.version, v.release))
-        _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", work, out])
+        run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", work, out])
         return out
     finally:
         shutil.rmtree(work)
@@ -56,7 +56,7 @@ def build_deb(v, pool):
 
 def build_repositories(versions, dest):
     """Write dest/main and dest/security, each a one-suite apt repository."""
-    arch = _run(["dpkg", "--print-architecture"]).strip()
+    arch = run(["dpkg", "--print-architecture"]).stdout.strip()
     for pocket, (suite, label) in SUITES.items():
         root = os.path.join(dest, pocket)
         pool = os.path.join(root, "pool")
@@ -66,11 +66,11 @@ def build_repositories(versions, dest):
                 build_deb(v, pool)
         binary = os.path.join(root, "dists", suite, "main", "binary-%s" % arch)
         os.makedirs(binary, exist_ok=True)
-        packages = _run(["apt-ftparchive", "packages", "pool"], cwd=root)
+        packages = run(["apt-ftparchive", "packages", "pool"], cwd=root).stdout
         _write(os.path.join(binary, "Packages"), packages, 0o644)
         with gzip.open(os.path.join(binary, "Packages.gz"), "wt") as f:
             f.write(packages)
-        release = _run([
+        release = run([
             "apt-ftparchive",
             "-o", "APT::FTPArchive::Release::Origin=Debian",
             "-o", "APT::FTPArchive::Release::Label=%s" % label,
@@ -79,7 +79,7 @@ def build_repositories(versions, dest):
             "-o", "APT::FTPArchive::Release::Version=12",
             "-o", "APT::FTPArchive::Release::Architectures=%s" % arch,
             "-o", "APT::FTPArchive::Release::Components=main",
-            "release", os.path.join("dists", suite)], cwd=root)
+            "release", os.path.join("dists", suite)], cwd=root).stdout
         _write(os.path.join(root, "dists", suite, "Release"), release, 0o644)
 
 
@@ -94,10 +94,3 @@ def _write(path, text, mode):
     with open(path, "w") as f:
         f.write(text)
     os.chmod(path, mode)
-
-
-def _run(argv, cwd=None):
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), proc.returncode, proc.stderr.strip()))
-    return proc.stdout

@@ -2,6 +2,7 @@
 import concurrent.futures
 import glob
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -108,9 +109,8 @@ def ssh_argv(host):
 
 def ssh(host, argv, check=True, timeout=300):
     """Run argv on the host (each argument quoted for the remote shell)."""
-    import shlex
     proc = subprocess.run(ssh_argv(host) + [" ".join(shlex.quote(a) for a in argv)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise LabError("%s: %s failed (rc=%d): %s"
                        % (host.name, " ".join(argv), proc.returncode, (proc.stderr or proc.stdout).strip()[-2000:]))

@@ -3,7 +3,6 @@
 `stage` only moves the `current` symlink, so switching waves is instant and atomic for the
 hosts (each HTTP request resolves the link afresh).
 """
-import glob
 import hashlib
 import os
 import shutil
@@ -22,8 +21,8 @@ SOURCES_STAMP = os.path.join(config.REPOS_DIR, ".sources")
 def _sources_digest():
     """Rebuild when the catalog or a builder changes."""
     h = hashlib.sha256()
-    for path in sorted(glob.glob(os.path.join(os.path.dirname(__file__), "*.py"))):
-        with open(path, "rb") as f:
+    for name in ("catalog.py", "payload.py", "debs.py", "rpms.py"):
+        with open(os.path.join(os.path.dirname(__file__), name), "rb") as f:
             h.update(f.read())
     return h.hexdigest()
 
@@ -59,6 +58,13 @@ def current_wave():
 
 
 def stage(number):
+    # Hosts ask with If-Modified-Since and http.server compares whole seconds: waves built in the
+    # same second would look unchanged. A real archive re-signs its Release files when it
+    # publishes, so do the equivalent and date the staged wave now.
+    now = time.time()
+    for folder, _dirs, files in os.walk(os.path.join(config.REPOS_DIR, "wave-%d" % number)):
+        for name in files:
+            os.utime(os.path.join(folder, name), (now, now))
     link_tmp = CURRENT + ".tmp"
     if os.path.lexists(link_tmp):
         os.unlink(link_tmp)

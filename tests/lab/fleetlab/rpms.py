@@ -5,11 +5,11 @@ and reboot_suggested, which dnf (`updateinfo`) and zypper (patches) both read.
 """
 import os
 import shutil
-import subprocess
 import tempfile
 from xml.sax.saxutils import escape, quoteattr
 
 from . import payload
+from .util import run
 
 SPEC = """Name:           {name}
 Epoch:          {epoch}
@@ -64,7 +64,7 @@ def build_rpm(v, topdir):
     os.makedirs(os.path.dirname(spec_path), exist_ok=True)
     with open(spec_path, "w") as f:
         f.write(spec)
-    _run(["rpmbuild", "--quiet", "-bb", "--define", "_topdir %s" % topdir,
+    run(["rpmbuild", "--quiet", "-bb", "--define", "_topdir %s" % topdir,
           "--define", "_buildhost fleetlab", spec_path])
     return os.path.join(topdir, "RPMS", "noarch", "%s-%s-%s.noarch.rpm" % (v.package, v.version, v.release))
 
@@ -94,7 +94,7 @@ def build_release_rpm(topdir):
     os.makedirs(os.path.dirname(spec_path), exist_ok=True)
     with open(spec_path, "w") as f:
         f.write(RELEASE_SPEC)
-    _run(["rpmbuild", "--quiet", "-bb", "--define", "_topdir %s" % topdir, spec_path])
+    run(["rpmbuild", "--quiet", "-bb", "--define", "_topdir %s" % topdir, spec_path])
     return os.path.join(topdir, "RPMS", "noarch", "fleetlab-release-12-1.noarch.rpm")
 
 
@@ -144,11 +144,11 @@ def build_repository(versions, dest):
         shutil.copy2(build_release_rpm(topdir), dest)
         for v in versions:
             shutil.copy2(build_rpm(v, topdir), dest)
-        _run(["createrepo_c", "--quiet", dest])
+        run(["createrepo_c", "--quiet", dest])
         info = os.path.join(topdir, "updateinfo.xml")
         with open(info, "w") as f:
             f.write(updateinfo_xml(versions))
-        _run(["modifyrepo_c", "--mdtype=updateinfo", info, os.path.join(dest, "repodata")])
+        run(["modifyrepo_c", "--mdtype=updateinfo", info, os.path.join(dest, "repodata")])
     finally:
         shutil.rmtree(topdir)
 
@@ -157,10 +157,3 @@ def repo_file(base_url):
     """The repository definition for dnf (/etc/yum.repos.d) and zypper (/etc/zypp/repos.d)."""
     return ("[fleetlab]\nname=fleetpatch lab\nbaseurl=%s/rpm\nenabled=1\ngpgcheck=0\n"
             "metadata_expire=0\nautorefresh=1\ntype=rpm-md\n" % base_url)
-
-
-def _run(argv):
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError("%s failed (rc=%d): %s" % (" ".join(argv), proc.returncode, proc.stderr.strip()))
-    return proc.stdout

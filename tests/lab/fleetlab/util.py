@@ -17,7 +17,7 @@ def run(argv, check=True, **kwargs):
     """Run argv (a list, never a shell string); on failure raise LabError naming the command."""
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
-    proc = subprocess.run(argv, **kwargs)
+    proc = subprocess.run(argv, check=False, **kwargs)
     if check and proc.returncode != 0:
         err = (proc.stderr or "").strip() if kwargs.get("capture_output") else ""
         raise LabError("command failed (rc=%d): %s\n%s" % (proc.returncode, " ".join(argv), err[-2000:]))

@@ -70,3 +70,23 @@ def test_apt_sources_name_both_pockets():
     lines = debs.sources_list("http://127.0.0.1:1").splitlines()
     assert lines == ["deb [trusted=yes] http://127.0.0.1:1/apt/main bookworm main",
                      "deb [trusted=yes] http://127.0.0.1:1/apt/security bookworm-security main"]
+
+
+def test_staging_dates_the_wave_now(tmp_path, monkeypatch):
+    """Hosts refresh with If-Modified-Since (whole seconds): a staged wave must look new even
+    when it was built in the same second as the one the hosts saw last."""
+    import os
+    import time
+
+    from fleetlab import repos
+    monkeypatch.setattr(config, "REPOS_DIR", str(tmp_path))
+    monkeypatch.setattr(repos, "CURRENT", str(tmp_path / "current"))
+    release = tmp_path / "wave-1" / "apt" / "Release"
+    release.parent.mkdir(parents=True)
+    release.write_text("x")
+    os.utime(release, (1000, 1000))
+    before = time.time()
+    repos.stage(1)
+    assert os.readlink(tmp_path / "current") == "wave-1"
+    assert release.stat().st_mtime >= before - 1
+    assert repos.current_wave() == 1

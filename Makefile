@@ -1,0 +1,95 @@
+# fleetpatch.patching — the two commands that matter:
+#   make demo   bring the lab up and show what each host is missing (the main job)
+#   make test   every check: lint, sanity, unit, lab integration, Molecule, build
+# Both install what they need (Debian packages, a Python venv in .venv) and need root for the lab.
+
+VENV      ?= .venv
+PYTHON    ?= python3
+LAB       := tests/lab/lab
+BUILD     := .build
+COLL_PATH := $(CURDIR)/$(BUILD)/collections
+SANITY    := $(BUILD)/sanity/ansible_collections/fleetpatch/patching
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Our own checkout first, then the collections the `ansible` package ships (site-packages).
+export ANSIBLE_COLLECTIONS_PATH := $(COLL_PATH)
+export ANSIBLE_INVENTORY := $(CURDIR)/tests/lab/.state/inventory.yml
+export ANSIBLE_HOST_KEY_CHECKING := True
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: demo test deps system-deps venv lint yamllint ansible-lint sanity unit integration molecule \
+        collection-build lab-up lab-down clean
+
+demo: deps lab-up
+	$(LAB) stage security
+	ansible-playbook tests/lab/playbooks/pending_updates.yml
+	@echo "The lab is up: 'tests/lab/lab status', 'tests/lab/lab down'. Inventory: $(ANSIBLE_INVENTORY)"
+
+test: deps lint sanity unit lab-up integration molecule collection-build
+	@echo "make test: every step passed"
+
+deps: system-deps venv $(COLL_PATH)/ansible_collections/fleetpatch/patching
+
+system-deps:
+	tests/lab/install-deps
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+# The checkout is the collection root; expose it where Ansible looks for fleetpatch.patching.
+$(COLL_PATH)/ansible_collections/fleetpatch/patching:
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+lint: yamllint ansible-lint
+
+yamllint:
+	yamllint -s .
+
+ansible-lint:
+	ansible-lint
+
+# ansible-test wants the collection under ansible_collections/<ns>/<name> in a git tree of its
+# own, so sanity runs on a copy. pslint is skipped: PowerShell is not packaged for Debian.
+sanity: venv
+	rm -rf $(BUILD)/sanity && mkdir -p $(SANITY)
+	tar -c --exclude=./$(VENV) --exclude=./$(BUILD) --exclude=./.git --exclude=./tests/lab/.state \
+	    --exclude=__pycache__ --exclude=.pytest_cache . | tar -x -C $(SANITY)
+	cd $(SANITY) && git init -q && git add -A
+	test -x $(BUILD)/sanity-venv/bin/ansible-test || \
+	    ($(PYTHON) -m venv $(BUILD)/sanity-venv && \
+	     $(BUILD)/sanity-venv/bin/pip install -q --disable-pip-version-check $$(grep '^ansible-core==' requirements.txt))
+	mkdir -p $(HOME)/.ansible/test/cache
+	for v in 24_2 25_1 25_3; do cp tests/tools/ansible_test_get_pip.py $(HOME)/.ansible/test/cache/get_pip_$$v.py; done
+	cd $(SANITY) && PATH=$(CURDIR)/$(BUILD)/sanity-venv/bin:$$PATH \
+	    ansible-test sanity --requirements --python 3.11 --skip-test pslint --color no
+
+unit: venv
+	python -m pytest -q tests/unit
+
+lab-up: system-deps
+	$(LAB) up
+
+lab-down:
+	$(LAB) down
+
+integration: venv
+	cd tests/integration && python -m pytest -q -p no:cacheprovider .
+
+molecule: venv
+	molecule test --all
+
+# The built tarball must install with ansible-galaxy; dependencies come from the `ansible`
+# package already installed (no Galaxy server is reachable here).
+collection-build: venv
+	rm -rf $(BUILD)/dist $(BUILD)/installed && mkdir -p $(BUILD)/dist
+	ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+	ansible-galaxy collection install --offline -p $(BUILD)/installed $(BUILD)/dist/fleetpatch-patching-*.tar.gz
+	test -f $(BUILD)/installed/ansible_collections/fleetpatch/patching/MANIFEST.json
+
+clean:
+	rm -rf $(BUILD) $(VENV)
