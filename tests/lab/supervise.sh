@@ -10,6 +10,8 @@ while :; do
   wait $!
   rc=$?
   echo "$(date +%T) $name: systemd-nspawn exited rc=$rc"
-  [ "$rc" = 133 ] && [ ! -e "$stopfile" ] || break
+  if [ "$rc" != 133 ] || [ -e "$stopfile" ]; then
+    break
+  fi
 done
 rm -f "$pidfile"

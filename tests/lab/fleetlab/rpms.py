@@ -64,8 +64,8 @@ def build_rpm(v, topdir):
     os.makedirs(os.path.dirname(spec_path), exist_ok=True)
     with open(spec_path, "w") as f:
         f.write(spec)
-    run(["rpmbuild", "--quiet", "-bb", "--define", "_topdir %s" % topdir,
-          "--define", "_buildhost fleetlab", spec_path])
+    run(["rpmbuild", "--quiet", "-bb", "--define", "_topdir %s" % topdir, "--define", "_buildhost fleetlab",
+         spec_path])
     return os.path.join(topdir, "RPMS", "noarch", "%s-%s-%s.noarch.rpm" % (v.package, v.version, v.release))
 
 
