@@ -88,7 +88,7 @@ molecule: venv
 collection-build: venv
 	rm -rf $(BUILD)/dist $(BUILD)/installed && mkdir -p $(BUILD)/dist
 	ansible-galaxy collection build --force --output-path $(BUILD)/dist .
-	ansible-galaxy collection install --offline -p $(BUILD)/installed $(BUILD)/dist/fleetpatch-patching-*.tar.gz
+	ansible-galaxy collection install --offline --force -p $(BUILD)/installed $(BUILD)/dist/fleetpatch-patching-*.tar.gz
 	test -f $(BUILD)/installed/ansible_collections/fleetpatch/patching/MANIFEST.json
 
 clean:
