@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+Choosing the package-manager backend: the user's choice (pkg_mgr) when given, else detection.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils._apt import AptBackend
+from ansible_collections.fleetpatch.patching.plugins.module_utils._dnf import DnfBackend, probe_generation
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._zypper import ZypperBackend
+
+MANAGERS = ("apt", "dnf", "yum", "zypper")
+# Detection order matters: the RPM tools can be installed on a Debian system, not the reverse.
+DETECTION = (("apt", "apt-get"), ("zypper", "zypper"), ("dnf", "dnf5"), ("dnf", "dnf"), ("yum", "yum"))
+SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def which(binary):
+    for directory in os.environ.get("PATH", "").split(os.pathsep) + list(SEARCH_PATH):
+        candidate = os.path.join(directory, binary)
+        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def detect():
+    found = [binary for _mgr, binary in DETECTION if which(binary)]
+    for manager, binary in DETECTION:
+        if binary in found:
+            return manager, found
+    raise PatchError("Failed to find a supported package manager: looked for %s on PATH, found none"
+                     % ", ".join(b for _m, b in DETECTION))
+
+
+def select(runner, pkg_mgr="auto", root=None, lock_timeout=120):
+    """The backend for this host."""
+    if pkg_mgr in (None, "", "auto"):
+        pkg_mgr, _found = detect()
+    if pkg_mgr not in MANAGERS:
+        raise PatchError("Unsupported pkg_mgr %r: choose one of auto, %s" % (pkg_mgr, ", ".join(MANAGERS)))
+    if pkg_mgr == "apt":
+        if not which("apt-get"):
+            raise PatchError("pkg_mgr is apt but apt-get is not installed on this host")
+        return AptBackend(runner, root, lock_timeout)
+    if pkg_mgr == "zypper":
+        if not which("zypper"):
+            raise PatchError("pkg_mgr is zypper but zypper is not installed on this host")
+        return ZypperBackend(runner, root, lock_timeout)
+    candidates = ["dnf5", "dnf", "yum"] if pkg_mgr == "dnf" else ["yum", "dnf"]
+    binary = next((b for b in candidates if which(b)), None)
+    if binary is None:
+        raise PatchError("pkg_mgr is %s but none of %s is installed on this host" % (pkg_mgr, ", ".join(candidates)))
+    generation = probe_generation(runner, binary)
+    if binary == "yum" and generation == 4 and not _yum_is_dnf(runner):
+        raise PatchError("yum 3 (Enterprise Linux 7) is not supported: fleetpatch needs dnf or yum as an alias of dnf")
+    return DnfBackend(runner, root, lock_timeout, binary=binary, generation=generation)
+
+
+def _yum_is_dnf(runner):
+    target = os.path.realpath(which("yum") or "")
+    return "dnf" in os.path.basename(target)

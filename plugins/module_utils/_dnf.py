@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+The dnf backend (dnf 4, dnf 5, and yum where it is all there is). Versions come from
+`repoquery --upgrades`, advisories from updateinfo: `updateinfo list` ties advisory ids to the
+package versions they fix, `updateinfo info` gives type, severity, CVEs and dates. An update is
+covered by every advisory for its package whose version is not newer than the update's.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
+from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
+    evr, installed_rpms, merge_advisories, normalize_severity, normalize_type)
+from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
+
+REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
+_LIST_LINE = re.compile(r"^(?P<id>\S+)\s+(?P<type>\S+)\s+(?P<nevra>\S+)$")
+_NEVRA = re.compile(r"^(?P<name>.+)-(?P<evr>(?:\d+:)?[^-:]+-[^-]+)\.(?P<arch>[^.]+)$")
+_INFO_FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z ]*?)?\s*: ?(?P<value>.*)$")
+_BANNER = re.compile(r"^={20,}$")
+
+
+def parse_repoquery(text):
+    """[{name, arch, available_version, repository}] from repoquery --qf REPOQUERY_FORMAT."""
+    updates = []
+    for line in text.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) != 6:
+            continue
+        name, epoch, version, release, arch, repo = fields
+        updates.append({"name": name, "arch": arch, "available_version": evr(epoch, version, release),
+                        "repository": repo})
+    return updates
+
+
+def parse_nevra(text):
+    match = _NEVRA.match(text)
+    if not match:
+        return None
+    return match.group("name"), match.group("evr"), match.group("arch")
+
+
+def parse_updateinfo_list(text):
+    """[(advisory id, (name, evr, arch))] from `updateinfo list`."""
+    pairs = []
+    for line in text.splitlines():
+        match = _LIST_LINE.match(line.strip())
+        if not match:
+            continue
+        nevra = parse_nevra(match.group("nevra"))
+        if nevra:
+            pairs.append((match.group("id"), nevra))
+    return pairs
+
+
+def parse_updateinfo_info(text):
+    """{advisory id: {id, classification, severity, cves, issued, reboot_suggested, title}}
+    from `updateinfo info` (blocks of 'Key : value' lines; a line ': value' continues a key)."""
+    advisories = {}
+    current, key, title_next = None, None, False
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if _BANNER.match(line.strip()):
+            title_next = not title_next
+            if title_next:
+                current = {"id": None, "title": "", "classification": "other", "severity": "unknown",
+                           "cves": [], "issued": None, "updated": None, "reboot_suggested": False}
+            continue
+        if title_next and current is not None and line.strip():
+            current["title"] = line.strip()
+            continue
+        match = _INFO_FIELD.match(line)
+        if current is None or not match:
+            continue
+        if match.group("key"):
+            key = match.group("key").strip().lower()
+        value = match.group("value").strip()
+        if key == "update id":
+            current["id"] = value
+            advisories[value] = current
+        elif key == "type":
+            current["classification"] = normalize_type(value)
+        elif key == "severity":
+            current["severity"] = normalize_severity(value)
+        elif key == "cves":
+            current["cves"].extend(v for v in value.split() if v.startswith("CVE-"))
+        elif key == "issued":
+            current["issued"] = value[:10] or None
+        elif key == "updated":
+            current["updated"] = value[:10] or None
+        elif key in ("reboot", "need reboot", "reboot suggested"):
+            current["reboot_suggested"] = value.lower() in ("yes", "true", "1", "reboot", "system")
+    for adv in advisories.values():
+        # dnf 4 shows only "Updated" for many repositories; it is the best date there is.
+        adv["issued"] = adv["issued"] or adv.pop("updated", None)
+        adv.pop("updated", None)
+    return advisories
+
+
+def attach_advisories(upgrades, installed, pairs, infos):
+    """Complete each upgrade with its installed version and the advisories it covers."""
+    installed_by_key = {}
+    for pkg in installed:
+        key = (pkg["name"], pkg["arch"])
+        if key not in installed_by_key or compare_rpm_evr(pkg["version"], installed_by_key[key]) > 0:
+            installed_by_key[key] = pkg["version"]
+    result = []
+    for upgrade in upgrades:
+        key = (upgrade["name"], upgrade["arch"])
+        current = installed_by_key.get(key) or installed_by_key.get((upgrade["name"], "noarch"))
+        covered = []
+        for adv_id, (name, adv_evr, arch) in pairs:
+            if name == upgrade["name"] and arch in (upgrade["arch"], "noarch") \
+                    and compare_rpm_evr(adv_evr, upgrade["available_version"]) <= 0 \
+                    and (current is None or compare_rpm_evr(adv_evr, current) > 0):
+                info = infos.get(adv_id) or {"id": adv_id, "classification": "other", "severity": "unknown",
+                                             "cves": [], "issued": None, "reboot_suggested": False}
+                covered.append(info)
+        entry = dict(upgrade, installed_version=current)
+        result.append(merge_advisories(entry, covered))
+    return result
+
+
+class DnfBackend:
+    name = "dnf"
+
+    def __init__(self, runner, root=None, lock_timeout=120, binary="dnf", generation=4):
+        self.runner = runner
+        self.root = root if root not in (None, "", "/") else None
+        self.lock_timeout = lock_timeout
+        self.binary = binary
+        self.generation = generation
+
+    def _argv(self, *args):
+        argv = [self.binary, "--quiet", "--assumeno"]
+        if self.root:
+            argv.append("--installroot=%s" % self.root)
+        return argv + list(args)
+
+    def _wait(self):
+        prefix = self.root or ""
+        wait_for_locks([(prefix + "/var/lib/rpm/.rpm.lock", "fcntl"),
+                        (prefix + "/var/lib/dnf/rpmdb_lock.pid", "pidfile"),
+                        (prefix + "/var/cache/dnf/metadata_lock.pid", "pidfile")], self.lock_timeout, self.binary)
+
+    def refresh(self, cache_valid_time=0):
+        self._wait()
+        self.runner.run(self._argv("makecache"), "refresh the %s metadata" % self.binary)
+        return True
+
+    def installed(self):
+        return installed_rpms(self.runner, self.root)
+
+    def updates(self):
+        self._wait()
+        qf = REPOQUERY_FORMAT + ("\\n" if self.generation >= 5 else "")
+        argv = self._argv("repoquery", "--upgrades", "--latest-limit=1", "--queryformat", qf)
+        _rc, out, _err = self.runner.run(argv, "list %s updates" % self.binary)
+        upgrades = parse_repoquery(out)
+        if out.strip() and not upgrades:
+            raise malformed("list %s updates" % self.binary, argv, out, "no update line could be read")
+        pairs, infos = [], {}
+        if upgrades:
+            verb = "advisory" if self.generation >= 5 else "updateinfo"
+            _rc, out, _err = self.runner.run(self._argv(verb, "list"), "list %s advisories" % self.binary)
+            pairs = parse_updateinfo_list(out)
+            if pairs:
+                _rc, out, _err = self.runner.run(self._argv(verb, "info"), "read %s advisories" % self.binary)
+                infos = parse_updateinfo_info(out)
+        return attach_advisories(upgrades, self.installed(), pairs, infos), {}
+
+    def reboot_status(self):
+        """dnf needs-restarting (dnf-plugins-core): -r for the reboot, -s for services."""
+        if self.root:
+            return [], []
+        rc, out, err = self.runner.run(self._argv("needs-restarting", "--reboothint"),
+                                       "ask dnf needs-restarting", ok_rcs=(0, 1))
+        if rc == 1 and "no such command" in (err + out).lower():
+            return [], []   # dnf-plugins-core is not installed: nothing to ask
+        reasons = []
+        if rc == 1:
+            packages = [line.strip().lstrip("* ").strip() for line in out.splitlines()
+                        if line.strip().startswith("*")]
+            reasons.append("dnf needs-restarting: core packages updated since boot"
+                           + (" (%s)" % ", ".join(packages) if packages else ""))
+        rc, out, err = self.runner.run(self._argv("needs-restarting", "--services"),
+                                       "ask dnf needs-restarting", ok_rcs=(0, 1))
+        services = sorted(set(line.strip() for line in out.splitlines() if line.strip())) if rc == 0 else []
+        return reasons, services
+
+
+def probe_generation(runner, binary):
+    """4 or 5, from `<binary> --version` (dnf5 prints 'dnf5 version 5.x')."""
+    rc, out, err = runner.run([binary, "--version"], "read the %s version" % binary, ok_rcs=(0, 1))
+    text = (out + err).strip()
+    if re.search(r"dnf5|^5\.", text, re.M):
+        return 5
+    if not text:
+        raise PatchError("Failed to read the %s version: %s --version printed nothing" % (binary, binary))
+    return 4

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+What the dnf and zypper backends share: the rpm database query, advisory merging, severities.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
+
+RPM_QUERY_FORMAT = "%{NAME}|%{EPOCHNUM}|%{VERSION}|%{RELEASE}|%{ARCH}\\n"
+CLASS_RANK = {"other": 0, "enhancement": 1, "bugfix": 2, "security": 3}
+SEVERITY_RANK = {"unknown": 0, "low": 1, "moderate": 2, "important": 3, "critical": 4}
+_TYPES = {"security": "security", "bugfix": "bugfix", "enhancement": "enhancement",
+          "recommended": "bugfix", "optional": "enhancement", "feature": "enhancement",
+          "newpackage": "enhancement", "yast": "other", "document": "other"}
+
+
+def evr(epoch, version, release):
+    epoch = str(epoch or "0")
+    return "%s%s-%s" % ("" if epoch in ("0", "(none)") else epoch + ":", version, release)
+
+
+def normalize_severity(text):
+    """Vendor severities (Critical, Important, Moderate, Low, None, unspecified...) to ours."""
+    value = (text or "").strip().lower()
+    return value if value in SEVERITY_RANK else "unknown"
+
+
+def normalize_type(text):
+    return _TYPES.get((text or "").strip().lower(), "other")
+
+
+def parse_rpm_query(text):
+    """[{name, version, arch}] from `rpm -qa --qf RPM_QUERY_FORMAT` (gpg-pubkey entries dropped)."""
+    packages = []
+    for line in text.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) != 5 or fields[0] == "gpg-pubkey":
+            continue
+        name, epoch, version, release, arch = fields
+        packages.append({"name": name, "version": evr(epoch, version, release), "arch": arch})
+    return packages
+
+
+def installed_rpms(runner, root=None):
+    argv = ["rpm", "--query", "--all", "--queryformat", RPM_QUERY_FORMAT]
+    if root:
+        argv[1:1] = ["--root", root]
+    _rc, out, _err = runner.run(argv, "list installed packages")
+    packages = parse_rpm_query(out)
+    if out.strip() and not packages:
+        raise malformed("list installed packages", argv, out, "no installed package could be read")
+    return packages
+
+
+def merge_advisories(update, advisories):
+    """Fold the advisories that an update's version covers into the update: the most important
+    classification, the highest severity, every id and CVE, the newest issue date, reboot if any."""
+    classification, severity = "other", "unknown"
+    ids, cves, issued, reboot = [], [], None, False
+    for adv in advisories:
+        if CLASS_RANK[adv["classification"]] > CLASS_RANK[classification]:
+            classification = adv["classification"]
+        if SEVERITY_RANK[adv["severity"]] > SEVERITY_RANK[severity]:
+            severity = adv["severity"]
+        if adv["id"] not in ids:
+            ids.append(adv["id"])
+        cves.extend(c for c in adv.get("cves", []) if c not in cves)
+        if adv.get("issued") and (issued is None or adv["issued"] > issued):
+            issued = adv["issued"]
+        reboot = reboot or bool(adv.get("reboot_suggested"))
+    update.update({"classification": classification, "severity": severity, "advisories": sorted(ids),
+                   "cves": sorted(cves), "issued": issued, "reboot_suggested": reboot})
+    return update

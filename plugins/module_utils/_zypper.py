@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+The zypper backend (SUSE, openSUSE). `--xmlout list-updates` gives package versions,
+`--xmlout list-patches` the needed patches (category, severity, restart flag, issue date, CVEs);
+one `info -t patch` call for all of them ties each patch to the package versions it fixes (its
+Conflicts: "name < version"). Exit codes 100-106 are information (updates, patches, reboot
+needed...), not failure. The category filter is ignored with --xmlout, so we filter ourselves.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+import re
+import xml.etree.ElementTree as ET
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
+from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
+from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
+    installed_rpms, merge_advisories, normalize_severity, normalize_type)
+from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
+
+INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
+_CONFLICT = re.compile(r"^\s*(?P<name>[^\s<>=]+)\s*<\s*(?P<evr>\S+)\s*$")
+
+
+class XmlError(ValueError):
+    pass
+
+
+def _xml(text):
+    start = text.find("<?xml")
+    if start < 0:
+        start = text.find("<stream")
+    if start < 0:
+        raise XmlError("no XML document in the output")
+    try:
+        return ET.fromstring(text[start:].strip())
+    except ET.ParseError as exc:
+        raise XmlError("invalid XML: %s" % exc)
+
+
+def parse_list_updates(text):
+    """[{name, arch, installed_version, available_version, repository}] from list-updates."""
+    root = _xml(text)
+    updates = []
+    for node in root.iter("update"):
+        if node.get("kind", "package") != "package":
+            continue
+        source = node.find("source")
+        updates.append({
+            "name": node.get("name"), "arch": node.get("arch"),
+            "installed_version": node.get("edition-old"), "available_version": node.get("edition"),
+            "repository": source.get("alias") if source is not None else None,
+        })
+    return [u for u in updates if u["name"] and u["available_version"]]
+
+
+def parse_list_patches(text):
+    """{patch id: advisory} for needed patches from list-patches."""
+    root = _xml(text)
+    patches = {}
+    for node in root.iter("update"):
+        # needed: fixes an installed package; optional: an enhancement not forced on anyone.
+        if node.get("kind") != "patch" or node.get("status", "needed") not in ("needed", "applicable", "optional"):
+            continue
+        issued = None
+        date = node.find("issue-date")
+        if date is not None and (date.get("time_t") or "").isdigit():
+            issued = datetime.datetime.fromtimestamp(int(date.get("time_t")), datetime.timezone.utc).date().isoformat()
+        cves = sorted(i.get("id") for i in node.iter("issue") if i.get("type") == "cve" and i.get("id"))
+        summary = node.findtext("summary") or ""
+        patches[node.get("name")] = {
+            "id": node.get("name"), "title": summary.strip(),
+            "classification": normalize_type(node.get("category")),
+            "severity": normalize_severity(node.get("severity")),
+            "cves": cves, "issued": issued,
+            "reboot_suggested": node.get("restart") == "true",
+        }
+    return patches
+
+
+def parse_patch_info(text):
+    """{patch id: [(package name, fixed version)]} from `info -t patch ID...` (XML messages
+    holding the human-readable blocks; Conflicts is one line or an indented list after '[n]')."""
+    root = _xml(text)
+    result = {}
+    for message in root.iter("message"):
+        body = message.text or ""
+        name, in_conflicts = None, False
+        for line in body.splitlines():
+            if re.match(r"^Name\s*:", line):
+                name = line.split(":", 1)[1].strip()
+                result.setdefault(name, [])
+                in_conflicts = False
+                continue
+            if re.match(r"^[A-Z][A-Za-z ]*:", line):
+                in_conflicts = line.startswith("Conflicts")
+                value = line.split(":", 1)[1].strip()
+                if in_conflicts and not value.startswith("["):
+                    match = _CONFLICT.match(value)
+                    if match and name:
+                        result[name].append((match.group("name"), match.group("evr")))
+                continue
+            if in_conflicts and name:
+                match = _CONFLICT.match(line)
+                if match:
+                    result[name].append((match.group("name"), match.group("evr")))
+    return result
+
+
+def attach_patches(updates, patches, fixes):
+    result = []
+    for update in updates:
+        covered = []
+        for patch_id, pairs in fixes.items():
+            if patch_id not in patches:
+                continue
+            for name, fixed in pairs:
+                if name == update["name"] and compare_rpm_evr(fixed, update["available_version"]) <= 0 and (
+                        not update.get("installed_version")
+                        or compare_rpm_evr(fixed, update["installed_version"]) > 0):
+                    covered.append(patches[patch_id])
+                    break
+        result.append(merge_advisories(dict(update), covered))
+    return result
+
+
+class ZypperBackend:
+    name = "zypper"
+
+    def __init__(self, runner, root=None, lock_timeout=120):
+        self.runner = runner
+        self.root = root if root not in (None, "", "/") else None
+        self.lock_timeout = lock_timeout
+        # zypper can wait for its own lock too; give it the same bound.
+        self.runner.env["ZYPP_LOCK_TIMEOUT"] = str(lock_timeout)
+
+    def _argv(self, *args, **kwargs):
+        argv = ["zypper", "--non-interactive"]
+        if kwargs.get("xml"):
+            argv.append("--xmlout")
+        if self.root:
+            argv += ["--root", self.root]
+        return argv + list(args)
+
+    def _wait(self):
+        wait_for_locks([((self.root or "") + "/run/zypp.pid", "pidfile")], self.lock_timeout, "zypper")
+
+    def refresh(self, cache_valid_time=0):
+        self._wait()
+        self.runner.run(self._argv("refresh"), "refresh the zypper repositories", ok_rcs=INFO_RCS)
+        return True
+
+    def installed(self):
+        return installed_rpms(self.runner, self.root)
+
+    def _xml_command(self, action, *args):
+        argv = self._argv(*args, xml=True)
+        _rc, out, _err = self.runner.run(argv, action, ok_rcs=INFO_RCS)
+        return argv, out
+
+    def updates(self):
+        self._wait()
+        argv, out = self._xml_command("list zypper updates", "list-updates")
+        try:
+            updates = parse_list_updates(out)
+            argv, out = self._xml_command("list zypper patches", "list-patches")
+            patches = parse_list_patches(out)
+            fixes = {}
+            if patches and updates:
+                argv, out = self._xml_command("read zypper patches", "info", "-t", "patch", *sorted(patches))
+                fixes = parse_patch_info(out)
+        except XmlError as exc:
+            raise malformed("read zypper output", argv, out, str(exc))
+        return attach_patches(updates, patches, fixes), {}
+
+    def reboot_status(self):
+        reasons = []
+        rc, _out, _err = self.runner.run(self._argv("needs-rebooting"), "ask zypper needs-rebooting",
+                                         ok_rcs=INFO_RCS + (1, 2))
+        if rc == 102:
+            reasons.append("zypper needs-rebooting: a reboot-needed package was updated")
+        else:
+            for path in ("/run/reboot-needed", "/var/run/reboot-needed"):
+                if os.path.exists((self.root or "") + path):
+                    reasons.append(path + " exists")
+                    break
+        return reasons, []

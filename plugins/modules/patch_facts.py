@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: patch_facts
+short_description: Gather a host's missing updates as the fleetpatch host patch record
+version_added: 0.1.0
+description:
+  - Asks the host's package manager (apt, dnf 4 or 5, yum as an alias of dnf, zypper) which
+    updates are available, with their classification, severity, advisories, CVEs, issue date
+    and repository, and whether a reboot is pending.
+  - Returns one normalized record per host, the same for every package manager, as
+    C(ansible_facts.fleetpatch). Its JSON Schema is C(docs/schemas/host_patch_record.schema.json).
+  - Evaluates the record against a patch baseline (O(policy)) so that every update carries a
+    decision (approved, deferred, rejected, not_applicable) with a reason, and the host a status
+    (compliant, non_compliant, pending_reboot) with SSM-style counts and SLA flags.
+  - Remembers on the host, under O(state_dir), when it first saw each offered version, so that
+    approval delays work where the metadata has no dates (Debian, Ubuntu).
+author:
+  - fleetpatch contributors
+attributes:
+  check_mode:
+    support: full
+    details: In check mode the package metadata is not refreshed and first-seen dates are not written.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+options:
+  pkg_mgr:
+    description:
+      - The package manager that owns the packages to assess. V(auto) detects it.
+      - Set it where detection would be wrong, for example RPM tools installed on a Debian system.
+    type: str
+    choices: [auto, apt, dnf, yum, zypper]
+    default: auto
+  root:
+    description:
+      - Assess an installroot (an image build or a chroot) instead of the running system.
+      - Supported by dnf and zypper. The running kernel and needs-restarting are not checked there.
+    type: path
+  update_cache:
+    description:
+      - Refresh the package metadata before assessing (C(apt-get update), C(dnf makecache),
+        C(zypper refresh)). Not done in check mode.
+    type: bool
+    default: true
+  cache_valid_time:
+    description:
+      - With apt, skip the refresh when the package lists are younger than this many seconds.
+      - dnf and zypper follow each repository's own metadata expiry.
+    type: int
+    default: 3600
+  lock_timeout:
+    description:
+      - Seconds to wait for a package-manager lock held by another process before failing with
+        the lock's name and holder.
+    type: int
+    default: 120
+  include_installed:
+    description:
+      - Also return every installed package (name, version, arch) in C(installed). Large.
+    type: bool
+    default: false
+  policy:
+    description:
+      - The patch baseline. See the P(fleetpatch.patching.evaluate_policy#filter) filter for its keys.
+      - Without it every available update is approved at once (the default baseline).
+    type: dict
+  state_dir:
+    description:
+      - Where the module keeps first-seen dates on the host (root only, mode 0700).
+    type: path
+    default: /var/lib/fleetpatch
+  first_seen:
+    description:
+      - Record and report first-seen dates.
+    type: bool
+    default: true
+notes:
+  - Commands run with argument lists and C(LC_ALL=C); a failing command fails the module with
+    the command, its rc and its stderr.
+  - apt metadata has no severity, CVE or date; apt security updates are recognised by their
+    origin (a C(*-security) suite or a C(*-Security) label) and have severity C(unknown).
+  - yum 3 (Enterprise Linux 7) is not supported.
+seealso:
+  - plugin: fleetpatch.patching.evaluate_policy
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Assess every host against the security baseline
+  fleetpatch.patching.patch_facts:
+    policy:
+      classifications: [security, bugfix]
+      approve_after_days: {critical: 0, important: 3, default: 7}
+      exclude: ["kernel*"]
+      sla_days: {critical: 7, important: 30}
+
+- name: Show what is missing
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.fleetpatch.updates | selectattr('decision', 'eq', 'approved') | map(attribute='name') }}"
+
+- name: The RPM tools on this host are not the system's manager
+  fleetpatch.patching.patch_facts:
+    pkg_mgr: dnf
+    update_cache: false
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: dict
+  contains:
+    fleetpatch:
+      description:
+        - The host patch record (schema_version 1). See docs/schemas/host_patch_record.schema.json.
+      returned: always
+      type: dict
+      sample:
+        schema_version: 1
+        pkg_mgr: apt
+        os_family: Debian
+        distribution: Debian GNU/Linux
+        version: "12"
+        installed_count: 312
+        updates:
+          - name: openssl
+            arch: amd64
+            installed_version: 3.0.15-1~deb12u1
+            available_version: 3.0.16-1~deb12u1
+            classification: security
+            severity: unknown
+            advisories: []
+            cves: []
+            issued: null
+            first_seen: "2026-11-20"
+            repository: Debian-Security:12/bookworm-security
+            reboot_suggested: false
+            decision: approved
+            reason: security update, severity unknown
+            sla_due: "2026-12-20"
+            sla_breached: false
+        reboot_required: false
+        reboot_reasons: []
+        status: non_compliant
+        counts: {installed: 312, available: 1, missing: 1, security_non_compliant: 1}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _record
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
+            root=dict(type="path"),
+            update_cache=dict(type="bool", default=True),
+            cache_valid_time=dict(type="int", default=3600),
+            lock_timeout=dict(type="int", default=120),
+            include_installed=dict(type="bool", default=False),
+            policy=dict(type="dict"),
+            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
+            first_seen=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    runner = CommandRunner(module)
+    try:
+        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        record = _record.assess(
+            backend, update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
+            include_installed=p["include_installed"], policy=p["policy"], state_dir=p["state_dir"],
+            check_mode=module.check_mode, root=p["root"], record_first_seen=p["first_seen"])
+    except PatchError as exc:
+        module.fail_json(commands=runner.history, **exc.fail_kwargs())
+    module.exit_json(changed=False, ansible_facts={"fleetpatch": record}, commands=runner.history)
+
+
+if __name__ == "__main__":
+    main()
