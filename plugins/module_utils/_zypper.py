@@ -27,6 +27,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._versions impo
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
 _CONFLICT = re.compile(r"^\s*(?P<name>[^\s<>=]+)\s*<\s*(?P<evr>\S+)\s*$")
+# zypper names a package with its architecture when the patch is for one ("libfoo1.x86_64")
+_ARCH_SUFFIX = re.compile(r"\.(noarch|x86_64|i586|i686|aarch64|ppc64le|s390x|armv7hl)$")
 
 
 class XmlError(ValueError):
@@ -105,12 +107,12 @@ def parse_patch_info(text):
                 if in_conflicts and not value.startswith("["):
                     match = _CONFLICT.match(value)
                     if match and name:
-                        result[name].append((match.group("name"), match.group("evr")))
+                        result[name].append((_ARCH_SUFFIX.sub("", match.group("name")), match.group("evr")))
                 continue
             if in_conflicts and name:
                 match = _CONFLICT.match(line)
                 if match:
-                    result[name].append((match.group("name"), match.group("evr")))
+                    result[name].append((_ARCH_SUFFIX.sub("", match.group("name")), match.group("evr")))
     return result
 
 

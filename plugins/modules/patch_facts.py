@@ -57,9 +57,10 @@ options:
   cache_valid_time:
     description:
       - With apt, skip the refresh when the package lists are younger than this many seconds.
+        V(0) refreshes every time, as an assessment that must not report stale data should.
       - dnf and zypper follow each repository's own metadata expiry.
     type: int
-    default: 3600
+    default: 0
   lock_timeout:
     description:
       - Seconds to wait for a package-manager lock held by another process before failing with
@@ -170,7 +171,7 @@ def main():
             pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
             root=dict(type="path"),
             update_cache=dict(type="bool", default=True),
-            cache_valid_time=dict(type="int", default=3600),
+            cache_valid_time=dict(type="int", default=0),
             lock_timeout=dict(type="int", default=120),
             include_installed=dict(type="bool", default=False),
             policy=dict(type="dict"),

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Capture the real package-manager output the unit tests parse, from the lab's hosts.
+
+    tests/lab/lab up && PYTHONPATH=.build/collections python3 tests/lab/capture_fixtures.py
+
+For each wave and manager it runs, on the lab host of that manager, the exact commands the
+fleetpatch backends run, and writes tests/unit/plugins/module_utils/fixtures/<manager>-<wave>/
+<name>.stdout, .stderr and .json (the command, its rc, the host, the tool version, the date).
+Leaves the lab at the baseline wave. Re-run it when a backend's commands change.
+"""
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
+
+from fleetlab import config, hosts  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt, _dnf, _rpm_common  # noqa: E402
+
+OUT = os.path.join(REPO, "tests", "unit", "plugins", "module_utils", "fixtures")
+WAVES = ("baseline", "security", "fixed")
+
+COMMANDS = {
+    "apt": [
+        ("dpkg-query", ["dpkg-query", "--show", "--showformat", _apt.DPKG_QUERY_FORMAT]),
+        ("simulate", _apt.SIMULATE),
+    ],
+    "dnf": [
+        ("rpm-qa", ["rpm", "--query", "--all", "--queryformat", _rpm_common.RPM_QUERY_FORMAT]),
+        ("repoquery", ["dnf", "--quiet", "--assumeno", "repoquery", "--upgrades", "--latest-limit=1",
+                       "--queryformat", _dnf.REPOQUERY_FORMAT]),
+        ("updateinfo-list", ["dnf", "--quiet", "--assumeno", "updateinfo", "list"]),
+        ("updateinfo-info", ["dnf", "--quiet", "--assumeno", "updateinfo", "info"]),
+    ],
+    "zypper": [
+        ("rpm-qa", ["rpm", "--query", "--all", "--queryformat", _rpm_common.RPM_QUERY_FORMAT]),
+        ("list-updates", ["zypper", "--non-interactive", "--xmlout", "list-updates"]),
+        ("list-patches", ["zypper", "--non-interactive", "--xmlout", "list-patches"]),
+    ],
+}
+REFRESH = {"apt": ["apt-get", "update", "--quiet"], "dnf": ["dnf", "--quiet", "makecache"],
+           "zypper": ["zypper", "--non-interactive", "refresh"]}
+VERSION = {"apt": ["apt-get", "--version"], "dnf": ["dnf", "--version"], "zypper": ["zypper", "--version"]}
+
+
+def remote(host, argv):
+    return subprocess.run(hosts.ssh_argv(host) + ["env LC_ALL=C " + " ".join(shlex.quote(a) for a in argv)],
+                          capture_output=True, text=True, check=False)
+
+
+def save(directory, name, host, argv, proc, tool_version):
+    os.makedirs(directory, exist_ok=True)
+    base = os.path.join(directory, name)
+    with open(base + ".stdout", "w") as f:
+        f.write(proc.stdout)
+    with open(base + ".stderr", "w") as f:
+        f.write(proc.stderr)
+    with open(base + ".json", "w") as f:
+        json.dump({"cmd": argv, "rc": proc.returncode, "host": host.name, "tool_version": tool_version,
+                   "captured": datetime.date.today().isoformat(), "env": {"LC_ALL": "C"}}, f, indent=1)
+        f.write("\n")
+
+
+def main():
+    lab = os.path.join(HERE, "lab")
+    fleet = {h.pkg_mgr: h for h in reversed(config.fleet())}
+    try:
+        for wave in WAVES:
+            subprocess.run([lab, "stage", wave], check=True)
+            for manager, commands in COMMANDS.items():
+                host = fleet[manager]
+                remote(host, REFRESH[manager])
+                version = remote(host, VERSION[manager]).stdout.splitlines()[0].strip()
+                for name, argv in commands:
+                    proc = remote(host, argv)
+                    save(os.path.join(OUT, "%s-%s" % (manager, wave)), name, host, argv, proc, version)
+                if manager == "zypper":
+                    # the info call names the patches list-patches found, as the backend does
+                    from ansible_collections.fleetpatch.patching.plugins.module_utils._zypper import parse_list_patches
+                    with open(os.path.join(OUT, "zypper-%s" % wave, "list-patches.stdout")) as f:
+                        ids = sorted(parse_list_patches(f.read()))
+                    if ids:
+                        argv = ["zypper", "--non-interactive", "--xmlout", "info", "-t", "patch"] + ids
+                        save(os.path.join(OUT, "zypper-%s" % wave), "patch-info", host, argv, remote(host, argv), version)
+                print("captured %s-%s from %s" % (manager, wave, host.name))
+    finally:
+        subprocess.run([lab, "stage", "baseline"], check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Replay package-manager output captured from the lab (fixtures/, see tests/lab/capture_fixtures.py)."""
+import json
+import os
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def fixture(scenario, name):
+    """(stdout, rc, cmd) of one captured command."""
+    base = os.path.join(FIXTURES, scenario, name)
+    with open(base + ".stdout") as f:
+        stdout = f.read()
+    with open(base + ".json") as f:
+        meta = json.load(f)
+    return stdout, meta["rc"], meta["cmd"]
+
+
+class ReplayRunner:
+    """A CommandRunner stand-in: answers each command with the fixture captured for exactly that
+    command line (so a backend whose commands drift from the captured ones fails the test)."""
+
+    def __init__(self, scenario, answers=None):
+        self.env = {}
+        self.history = []
+        self.recorded = {}
+        directory = os.path.join(FIXTURES, scenario)
+        for entry in sorted(os.listdir(directory)):
+            if entry.endswith(".json"):
+                stdout, rc, cmd = fixture(scenario, entry[:-5])
+                self.recorded[tuple(cmd)] = (rc, stdout, "")
+        self.recorded.update(answers or {})
+
+    def run(self, argv, action, ok_rcs=(0,), data=None):
+        from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+        key = tuple(str(a) for a in argv)
+        self.history.append({"cmd": list(key)})
+        if key not in self.recorded:
+            raise AssertionError("no fixture for %r; captured: %r" % (key, sorted(self.recorded)))
+        rc, out, err = self.recorded[key]
+        if rc not in ok_rcs:
+            raise PatchError("Failed to %s" % action, cmd=list(key), rc=rc, stdout=out, stderr=err)
+        return rc, out, err
