@@ -12,7 +12,7 @@ name: evaluate_policy
 short_description: Decide a host patch record's updates against a patch baseline
 version_added: 0.1.0
 author:
-  - fleetpatch contributors
+  - fleetpatch contributors (@fleetpatch)
 description:
   - Gives every update of a host patch record (from M(fleetpatch.patching.patch_facts)) a
     C(decision) — V(approved), V(deferred), V(rejected) or V(not_applicable) — with a C(reason),

@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import json
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
@@ -106,6 +108,42 @@ def parse_updateinfo_info(text):
     return advisories
 
 
+def parse_dnf5_advisory_info(text):
+    """(pairs, infos) like the dnf 4 parsers give, from `dnf5 advisory info --json` (documented in
+    dnf5's advisory(8): Name, Type, Severity, Issued as an ISO string before 5.3 and UNIX time
+    since, references [{Id, Type}], collections.packages [NEVRA])."""
+    try:
+        data = json.loads(text or "[]")
+    except ValueError as exc:
+        raise ValueError("not JSON: %s" % exc)
+    if not isinstance(data, list):
+        raise ValueError("expected a JSON array of advisories")
+    pairs, infos = [], {}
+    for adv in data:
+        if not isinstance(adv, dict) or not adv.get("Name"):
+            continue
+        issued = adv.get("Issued")
+        if isinstance(issued, (int, float)):
+            issued = datetime.datetime.fromtimestamp(issued, datetime.timezone.utc).date().isoformat()
+        elif isinstance(issued, str):
+            issued = issued[:10] or None
+        else:
+            issued = None
+        references = adv.get("references") or []
+        infos[adv["Name"]] = {
+            "id": adv["Name"], "title": adv.get("Title") or "",
+            "classification": normalize_type(adv.get("Type")), "severity": normalize_severity(adv.get("Severity")),
+            "cves": sorted(r.get("Id") for r in references
+                           if isinstance(r, dict) and r.get("Type") == "cve" and r.get("Id")),
+            "issued": issued, "reboot_suggested": False,
+        }
+        for nevra in (adv.get("collections") or {}).get("packages") or []:
+            parsed = parse_nevra(str(nevra))
+            if parsed:
+                pairs.append((adv["Name"], parsed))
+    return pairs, infos
+
+
 def attach_advisories(upgrades, installed, pairs, infos):
     """Complete each upgrade with its installed version and the advisories it covers."""
     installed_by_key = {}
@@ -169,12 +207,18 @@ class DnfBackend:
         if out.strip() and not upgrades:
             raise malformed("list %s updates" % self.binary, argv, out, "no update line could be read")
         pairs, infos = [], {}
-        if upgrades:
-            verb = "advisory" if self.generation >= 5 else "updateinfo"
-            _rc, out, _err = self.runner.run(self._argv(verb, "list"), "list %s advisories" % self.binary)
+        if upgrades and self.generation >= 5:
+            argv = self._argv("advisory", "info", "--json")
+            _rc, out, _err = self.runner.run(argv, "read dnf5 advisories")
+            try:
+                pairs, infos = parse_dnf5_advisory_info(out)
+            except ValueError as exc:
+                raise malformed("read dnf5 advisories", argv, out, str(exc))
+        elif upgrades:
+            _rc, out, _err = self.runner.run(self._argv("updateinfo", "list"), "list %s advisories" % self.binary)
             pairs = parse_updateinfo_list(out)
             if pairs:
-                _rc, out, _err = self.runner.run(self._argv(verb, "info"), "read %s advisories" % self.binary)
+                _rc, out, _err = self.runner.run(self._argv("updateinfo", "info"), "read %s advisories" % self.binary)
                 infos = parse_updateinfo_info(out)
         return attach_advisories(upgrades, self.installed(), pairs, infos), {}
 

@@ -24,7 +24,10 @@ description:
   - Remembers on the host, under O(state_dir), when it first saw each offered version, so that
     approval delays work where the metadata has no dates (Debian, Ubuntu).
 author:
-  - fleetpatch contributors
+  - fleetpatch contributors (@fleetpatch)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
 attributes:
   check_mode:
     support: full

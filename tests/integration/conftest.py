@@ -51,9 +51,10 @@ def first_host(fleet, manager):
     return next(h for h in fleet.values() if h.pkg_mgr == manager)
 
 
-def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=True):
-    """Run a playbook with the json callback; return (rc, parsed output)."""
-    argv = ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook)]
+def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=True, extra_args=()):
+    """Run a playbook (a name in playbooks/ or a path) with the json callback; return
+    (rc, parsed output). check=True asserts it succeeded."""
+    argv = ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook)] + list(extra_args)
     if limit:
         argv += ["--limit", limit]
     if extra_vars:
@@ -76,6 +77,7 @@ def task_results(output, task_name):
     """{host: result} for the task named task_name in a json-callback run."""
     for play in output["plays"]:
         for task in play["tasks"]:
-            if task["task"]["name"] == task_name:
+            name = task["task"]["name"]
+            if name == task_name or name.endswith(" : " + task_name):   # role tasks: "role : name"
                 return task["hosts"]
     raise AssertionError("no task named %r in the run" % task_name)

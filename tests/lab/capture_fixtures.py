@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Capture the real package-manager output the unit tests parse, from the lab's hosts.
 
-    tests/lab/lab up && PYTHONPATH=.build/collections python3 tests/lab/capture_fixtures.py
+    tests/lab/lab up && python3 tests/lab/capture_fixtures.py
 
 For each wave and manager it runs, on the lab host of that manager, the exact commands the
 fleetpatch backends run, and writes tests/unit/plugins/module_utils/fixtures/<manager>-<wave>/

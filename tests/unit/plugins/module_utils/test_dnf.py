@@ -91,3 +91,37 @@ def test_garbage_from_repoquery_is_malformed(monkeypatch):
     runner = ReplayRunner("dnf-security", {argv: (0, "Traceback (most recent call last):\n  boom\n", "")})
     with pytest.raises(Exception, match="unexpected output from dnf"):
         _dnf.DnfBackend(runner).updates()
+
+
+# No dnf5 runs here (Debian packages dnf 4 only): this sample follows the JSON documented in
+# dnf5's advisory(8) man page, not a capture. docs/support.md says so.
+DNF5_ADVISORY_INFO = """[
+ {"Name": "FEDORA-2025-1", "Title": "openssl security update", "Type": "security", "Severity": "Important",
+  "Status": "stable", "Vendor": "Fedora", "Issued": 1741046400, "Description": "x", "Message": "", "Rights": "",
+  "references": [{"Title": "CVE-2025-1111", "Id": "CVE-2025-1111", "Type": "cve", "Url": "u"},
+                 {"Title": "bug", "Id": "123", "Type": "bugzilla", "Url": "u"}],
+  "collections": {"packages": ["openssl-1:3.2.4-1.fc41.x86_64", "openssl-libs-1:3.2.4-1.fc41.x86_64"]}},
+ {"Name": "FEDORA-2025-2", "Title": "tzdata", "Type": "bugfix", "Severity": "None", "Issued": "2025-03-10 00:00:00",
+  "references": [], "collections": {"packages": ["tzdata-2025b-1.fc41.noarch"]}}
+]"""
+
+
+def test_dnf5_backend_reads_advisory_json(monkeypatch):
+    from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import RPM_QUERY_FORMAT
+    monkeypatch.setattr(_dnf, "wait_for_locks", lambda *a, **k: None)
+    base = ("dnf", "--quiet", "--assumeno")
+    answers = {
+        base + ("repoquery", "--upgrades", "--latest-limit=1", "--queryformat", _dnf.REPOQUERY_FORMAT + "\\n"): (
+            0, "openssl|1|3.2.4|1.fc41|x86_64|updates\ntzdata|0|2025b|1.fc41|noarch|updates\n", ""),
+        base + ("advisory", "info", "--json"): (0, DNF5_ADVISORY_INFO, ""),
+        ("rpm", "--query", "--all", "--queryformat", RPM_QUERY_FORMAT): (
+            0, "openssl|1|3.2.2|5.fc41|x86_64\ntzdata|0|2025a|1.fc41|noarch\n", ""),
+    }
+    updates, _extra = _dnf.DnfBackend(ReplayRunner("dnf-baseline", answers), generation=5).updates()
+    by = {u["name"]: u for u in updates}
+    assert by["openssl"]["advisories"] == ["FEDORA-2025-1"]
+    assert by["openssl"]["cves"] == ["CVE-2025-1111"]
+    assert by["openssl"]["severity"] == "important" and by["openssl"]["issued"] == "2025-03-04"
+    assert by["openssl"]["installed_version"] == "1:3.2.2-5.fc41"
+    assert by["tzdata"]["classification"] == "bugfix" and by["tzdata"]["issued"] == "2025-03-10"
+    assert by["tzdata"]["installed_version"] == "2025a-1.fc41"

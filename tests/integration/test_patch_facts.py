@@ -1,0 +1,151 @@
+"""patch_facts on the lab's real apt, dnf and zypper hosts: the exact staged updates with their
+classification, severity, CVEs, dates and reboot flags; reboot detection; first-seen dates;
+check mode; the package-manager lock; and records valid against the published schema."""
+import json
+import os
+import subprocess
+import time
+
+import jsonschema
+import pytest
+from conftest import REPO_ROOT, ansible_playbook, first_host, lab_hosts, on_host, run_lab, task_results
+
+with open(os.path.join(REPO_ROOT, "docs", "schemas", "host_patch_record.schema.json")) as f:
+    SCHEMA = json.load(f)
+
+EXPECTED_SECURITY_WAVE = {
+    # name: (installed, available, classification on apt, on dnf/zypper, severity, advisories, cves, issued)
+    "fp-agent": ("1.0-1", "1.1-1", "other", "bugfix", "unknown", ["FPBA-2025:0105"], [], "2025-03-08"),
+    "fp-clock": ("3.0-1", "1:2.5-1", "other", "enhancement", "unknown", ["FPEA-2025:0104"], [], "2025-03-07"),
+    "fp-crypto": ("1.0-1", "1.0-2", "security", "security", "critical", ["FPSA-2025:0101"],
+                  ["CVE-2025-10001", "CVE-2025-10002"], "2025-03-04"),
+    "fp-firmware": ("1.0-1", "1.1-1", "security", "security", "important", ["FPSA-2025:0103"],
+                    ["CVE-2025-10003"], "2025-03-06"),
+    "fp-tools": ("2.0-1", "2.1-1", "other", "bugfix", "unknown", ["FPBA-2025:0102"], [], "2025-03-05"),
+}
+
+
+def patch_facts(inventory, hosts, check=True, **args):
+    rc, out = ansible_playbook("patch_facts.yml", inventory, limit=",".join(h.name for h in hosts),
+                               extra_vars={"facts_args": args}, check=check)
+    return task_results(out, "Patch facts")
+
+
+@pytest.fixture(scope="module")
+def hosts(fresh_lab, fleet):
+    run_lab("stage", "security")
+    return {m: first_host(fleet, m) for m in ("apt", "dnf", "zypper")}
+
+
+def test_exact_updates_on_every_manager(fresh_lab, hosts):
+    results = patch_facts(fresh_lab, hosts.values())
+    for manager, host in hosts.items():
+        record = results[host.name]["ansible_facts"]["fleetpatch"]
+        jsonschema.validate(record, SCHEMA)
+        assert record["pkg_mgr"] == manager
+        assert record["cache_refreshed"] is True
+        updates = {u["name"]: u for u in record["updates"]}
+        assert sorted(updates) == sorted(EXPECTED_SECURITY_WAVE), manager
+        for name, (old, new, apt_class, rpm_class, severity, advisories, cves, issued) in EXPECTED_SECURITY_WAVE.items():
+            u = updates[name]
+            assert (u["installed_version"], u["available_version"]) == (old, new), (manager, name)
+            if manager == "apt":
+                # apt knows the pocket only: no severity, advisory, CVE or date in its metadata
+                assert (u["classification"], u["severity"], u["advisories"], u["cves"], u["issued"]) == \
+                    (apt_class, "unknown", [], [], None), name
+                assert u["repository"].endswith("bookworm-security" if apt_class == "security" else "/bookworm")
+            else:
+                assert (u["classification"], u["severity"], u["advisories"], u["cves"], u["issued"]) == \
+                    (rpm_class, severity, advisories, cves, issued), (manager, name)
+            assert u["first_seen"] == time.strftime("%Y-%m-%d", time.gmtime())
+            assert u["decision"] == "approved"
+        # zypper carries the advisory's reboot flag; dnf 4 does not print it
+        assert updates["fp-firmware"]["reboot_suggested"] is (manager == "zypper")
+        assert record["status"] == "non_compliant"
+        assert record["counts"]["security_non_compliant"] == 2
+        if manager == "apt":
+            assert record["new_packages"] == [{"name": "fp-agent-plugins", "version": "1.0-1", "arch": "all"}]
+        else:
+            assert record["counts"]["critical_non_compliant"] == 1
+
+
+def test_first_seen_is_kept_on_the_host_root_only(hosts):
+    for host in hosts.values():
+        mode = on_host(host, "stat", "-c", "%a %U", "/var/lib/fleetpatch", "/var/lib/fleetpatch/first_seen.json").stdout
+        assert mode.split("\n")[:2] == ["700 root", "600 root"], (host.name, mode)
+        seen = json.loads(on_host(host, "cat", "/var/lib/fleetpatch/first_seen.json").stdout)["seen"]
+        assert "fp-crypto|%s|1.0-2" % ("all" if host.pkg_mgr == "apt" else "noarch") in seen
+
+
+def test_approval_delay_counts_from_first_seen_on_apt(fresh_lab, hosts):
+    host = hosts["apt"]
+    policy = {"approve_after_days": {"unknown": 7}}
+    record = patch_facts(fresh_lab, [host], policy=policy)[host.name]["ansible_facts"]["fleetpatch"]
+    assert {u["decision"] for u in record["updates"]} == {"deferred"}
+    assert record["status"] == "compliant"
+    # the host saw these versions ten days ago: the delay has passed
+    on_host(host, "sed", "-i", "-E", 's/"[0-9]{4}-[0-9]{2}-[0-9]{2}"/"%s"/' % time.strftime(
+        "%Y-%m-%d", time.gmtime(time.time() - 10 * 86400)), "/var/lib/fleetpatch/first_seen.json")
+    record = patch_facts(fresh_lab, [host], policy=policy)[host.name]["ansible_facts"]["fleetpatch"]
+    assert {u["decision"] for u in record["updates"]} == {"approved"}
+
+
+def test_check_mode_writes_nothing(fresh_lab, hosts):
+    host = hosts["dnf"]
+    on_host(host, "rm", "-rf", "/var/lib/fleetpatch")
+    rc, out = ansible_playbook("patch_facts.yml", fresh_lab, limit=host.name,
+                               extra_vars={"facts_args": {}}, extra_args=["--check"])
+    record = task_results(out, "Patch facts")[host.name]["ansible_facts"]["fleetpatch"]
+    assert record["cache_refreshed"] is False and len(record["updates"]) == 5
+    assert on_host(host, "test", "-e", "/var/lib/fleetpatch", check=False).returncode == 1
+
+
+def test_reboot_required_is_detected_by_each_manager(fresh_lab, hosts):
+    on_host(hosts["apt"], "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-qq", "-y", "install", "fp-firmware")
+    on_host(hosts["dnf"], "dnf", "-q", "-y", "upgrade", "fp-firmware")
+    on_host(hosts["zypper"], "zypper", "--non-interactive", "--quiet", "update", "fp-firmware")
+    results = patch_facts(fresh_lab, hosts.values())
+    expected = {"apt": "/run/reboot-required exists (requested by fp-firmware)",
+                "dnf": "dnf needs-restarting: core packages updated since boot",
+                "zypper": "zypper needs-rebooting"}
+    for manager, host in hosts.items():
+        record = results[host.name]["ansible_facts"]["fleetpatch"]
+        assert record["reboot_required"] is True, manager
+        assert any(r.startswith(expected[manager]) for r in record["reboot_reasons"]), record["reboot_reasons"]
+        assert record["counts"]["pending_reboot"] == 1
+
+
+def test_held_lock_fails_naming_the_lock_and_holder(fresh_lab, hosts):
+    host = hosts["apt"]
+    holder = subprocess.Popen(
+        lab_hosts.ssh_argv(host) + [
+            "python3 -c 'import fcntl,os,time; fd=os.open(\"/var/lib/dpkg/lock-frontend\", os.O_RDWR); "
+            "fcntl.lockf(fd, fcntl.LOCK_EX); print(\"locked\", flush=True); time.sleep(60)'"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        rc, out = ansible_playbook("patch_facts.yml", fresh_lab, limit=host.name, check=False,
+                                   extra_vars={"facts_args": {"lock_timeout": 2}})
+        result = task_results(out, "Patch facts")[host.name]
+        assert result["failed"] is True
+        assert "Failed to acquire the apt lock: /var/lib/dpkg/lock-frontend is held by pid" in result["msg"]
+        assert "python3 -c" in result["msg"]
+    finally:
+        holder.kill()
+        on_host(host, "pkill", "-f", "lock-frontend", check=False)
+
+
+def test_assess_role_summarises_and_rejects_bad_policy_before_connecting(fresh_lab, hosts, tmp_path):
+    rc, out = ansible_playbook(os.path.join(REPO_ROOT, "playbooks", "assess.yml"), fresh_lab,
+                               extra_vars={"assess_policy": {"classifications": ["security"]}})
+    summary = task_results(out, "Show the fleet summary")
+    msg = next(iter(summary.values()))["msg"]
+    assert int(msg["hosts"]) == 6 and int(msg["security_missing"]) >= 6
+    ghost = tmp_path / "ghost.yml"
+    ghost.write_text("all:\n  hosts:\n    ghost:\n      ansible_host: 127.0.0.250\n")
+    for bad in ({"classifications": ["securty"]}, {"approve_after_days": "soon"}):
+        rc, out = ansible_playbook(os.path.join(REPO_ROOT, "playbooks", "assess.yml"), str(ghost), check=False,
+                                   extra_vars={"assess_policy": bad})
+        assert rc != 0
+        stats = out["stats"]["ghost"]
+        assert stats["failures"] == 1 and stats["unreachable"] == 0, stats
