@@ -198,7 +198,9 @@ class DnfBackend:
     def installed(self):
         return installed_rpms(self.runner, self.root)
 
-    def updates(self):
+    def updates(self, installed=None):
+        """installed: a callable giving the installed packages (the caller may be reading them
+        concurrently); by default they are read here."""
         self._wait()
         qf = REPOQUERY_FORMAT + ("\\n" if self.generation >= 5 else "")
         argv = self._argv("repoquery", "--upgrades", "--latest-limit=1", "--queryformat", qf)
@@ -220,7 +222,7 @@ class DnfBackend:
             if pairs:
                 _rc, out, _err = self.runner.run(self._argv("updateinfo", "info"), "read %s advisories" % self.binary)
                 infos = parse_updateinfo_info(out)
-        return attach_advisories(upgrades, self.installed(), pairs, infos), {}
+        return attach_advisories(upgrades, (installed or self.installed)(), pairs, infos), {}
 
     def reboot_status(self):
         """dnf needs-restarting (dnf-plugins-core): -r for the reboot, -s for services."""

@@ -151,6 +151,8 @@ def decide(update, policy, today):
     pattern = _matches(name, policy["exclude"])
     if pattern:
         return "rejected", "excluded by pattern %s" % pattern
+    if update.get("held"):
+        return "rejected", "held by the package manager (apt-mark hold)"
     if policy["include"] and not _matches(name, policy["include"]):
         return "not_applicable", "not matched by any include pattern"
     if name in policy["pinned"]:

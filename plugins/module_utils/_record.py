@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import datetime
 import socket
+import threading
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _host, _policy
 
@@ -23,6 +24,28 @@ def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+class _Background:
+    """Run fn in a thread; result() waits for it and re-raises its exception in the caller."""
+
+    def __init__(self, fn):
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn,))
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self, fn):
+        try:
+            self._value = fn()
+        except Exception as exc:  # handed to the caller in result()
+            self._error = exc
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def assess(backend, update_cache=True, cache_valid_time=0, include_installed=False, policy=None,
            state_dir="/var/lib/fleetpatch", check_mode=False, root=None, record_first_seen=True, now=None):
     """Gather one host's patch record and evaluate it against the policy."""
@@ -31,8 +54,11 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
     refreshed = False
     if update_cache and not check_mode:
         refreshed = backend.refresh(cache_valid_time)
-    updates, extra = backend.updates()
-    installed = backend.installed()
+    # The installed list and the update query are independent: read both at once, which hides
+    # the shorter of the two (dpkg-query or rpm -qa) behind the longer.
+    installed_reader = _Background(backend.installed)
+    updates, extra = backend.updates(installed_reader.result)
+    installed = installed_reader.result()
     if record_first_seen:
         _first_seen.annotate(updates, (root or "") + state_dir if root else state_dir,
                              now.date().isoformat(), check_mode)
@@ -62,5 +88,6 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
     }
     record.update(_host.identity(root))
     if include_installed:
-        record["installed"] = sorted(installed, key=lambda p: (p["name"], p["arch"]))
+        record["installed"] = sorted(({"name": p["name"], "version": p["version"], "arch": p["arch"]}
+                                      for p in installed), key=lambda p: (p["name"], p["arch"]))
     return _policy.evaluate(record, policy, now=now)

@@ -167,7 +167,7 @@ class ZypperBackend:
         _rc, out, _err = self.runner.run(argv, action, ok_rcs=INFO_RCS)
         return argv, out
 
-    def updates(self):
+    def updates(self, installed=None):
         self._wait()
         argv, out = self._xml_command("list zypper updates", "list-updates")
         try:

@@ -70,3 +70,14 @@ def test_new_dependency_is_pulled_in_on_rpm_hosts(security_wave):
             on_host(host, "zypper", "--non-interactive", "update", "fp-agent")
         installed = on_host(host, "rpm", "-q", "fp-agent", "fp-agent-plugins").stdout.split()
         assert installed == ["fp-agent-1.1-1.noarch", "fp-agent-plugins-1.0-1.noarch"], manager
+
+
+def test_going_back_a_wave_is_seen_by_apt(security_wave):
+    """apt ignores a Release older than the one it has; staging re-dates the wave it publishes."""
+    host = security_wave["apt"]
+    run_lab("stage", "fixed")
+    on_host(host, "apt-get", "-qq", "update")
+    assert "Candidate: 1.0-3" in on_host(host, "apt-cache", "policy", "fp-crypto").stdout
+    run_lab("stage", "security")
+    on_host(host, "apt-get", "-qq", "update")
+    assert "Candidate: 1.0-2" in on_host(host, "apt-cache", "policy", "fp-crypto").stdout

@@ -28,7 +28,6 @@ WAVES = ("baseline", "security", "fixed")
 COMMANDS = {
     "apt": [
         ("dpkg-query", ["dpkg-query", "--show", "--showformat", _apt.DPKG_QUERY_FORMAT]),
-        ("simulate", _apt.SIMULATE),
     ],
     "dnf": [
         ("rpm-qa", ["rpm", "--query", "--all", "--queryformat", _rpm_common.RPM_QUERY_FORMAT]),
@@ -66,6 +65,41 @@ def save(directory, name, host, argv, proc, tool_version):
         f.write("\n")
 
 
+def save_releases(host, directory):
+    """The Release/InRelease files apt fetched, cut before their checksum lists, in one JSON file
+    (their names contain ':', which some file systems refuse)."""
+    releases = {}
+    for name in remote(host, ["ls", _apt.LISTS_DIR]).stdout.split():
+        if name.endswith("Release"):
+            text = remote(host, ["cat", os.path.join(_apt.LISTS_DIR, name)]).stdout
+            releases[name] = text.split("\nMD5Sum:")[0].split("\nSHA256:")[0] + "\n"
+    with open(os.path.join(directory, "releases.json"), "w") as f:
+        json.dump(releases, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def capture_with_debian_archive(host):
+    """apt-security-archive: the security wave on a host whose lists also hold the Debian
+    archive, as a real host's do (signed InRelease files, tens of thousands of packages)."""
+    from fleetlab import rootfs
+    directory = os.path.join(OUT, "apt-security-archive")
+    subprocess.run(hosts.ssh_argv(host) + ["cat > /etc/apt/sources.list.d/debian-archive.list"],
+                   input="deb [trusted=yes] %s bookworm main\n" % rootfs.mirror(), text=True, check=True)
+    try:
+        remote(host, REFRESH["apt"])
+        version = remote(host, VERSION["apt"]).stdout.splitlines()[0].strip()
+        argv = COMMANDS["apt"][0][1]
+        proc = remote(host, argv)
+        save(directory, "dpkg-query", host, argv, proc, version)
+        argv = _apt.POLICY + [p["query_name"] for p in _apt.parse_dpkg_query(proc.stdout)]
+        save(directory, "policy", host, argv, remote(host, argv), version)
+        save_releases(host, directory)
+    finally:
+        remote(host, ["rm", "-f", "/etc/apt/sources.list.d/debian-archive.list"])
+        remote(host, REFRESH["apt"])
+    print("captured apt-security-archive from %s" % host.name)
+
+
 def main():
     lab = os.path.join(HERE, "lab")
     fleet = {h.pkg_mgr: h for h in reversed(config.fleet())}
@@ -79,6 +113,13 @@ def main():
                 for name, argv in commands:
                     proc = remote(host, argv)
                     save(os.path.join(OUT, "%s-%s" % (manager, wave)), name, host, argv, proc, version)
+                if manager == "apt":
+                    # policy over every installed package, and the Release files apt reads
+                    with open(os.path.join(OUT, "apt-%s" % wave, "dpkg-query.stdout")) as f:
+                        names = [p["query_name"] for p in _apt.parse_dpkg_query(f.read())]
+                    argv = _apt.POLICY + names
+                    save(os.path.join(OUT, "apt-%s" % wave), "policy", host, argv, remote(host, argv), version)
+                    save_releases(host, os.path.join(OUT, "apt-%s" % wave))
                 if manager == "zypper":
                     # the info call names the patches list-patches found, as the backend does
                     from ansible_collections.fleetpatch.patching.plugins.module_utils._zypper import parse_list_patches
@@ -88,6 +129,8 @@ def main():
                         argv = ["zypper", "--non-interactive", "--xmlout", "info", "-t", "patch"] + ids
                         save(os.path.join(OUT, "zypper-%s" % wave), "patch-info", host, argv, remote(host, argv), version)
                 print("captured %s-%s from %s" % (manager, wave, host.name))
+            if wave == "security":
+                capture_with_debian_archive(fleet["apt"])
     finally:
         subprocess.run([lab, "stage", "baseline"], check=True)
 

@@ -3,8 +3,11 @@
 `stage` only moves the `current` symlink, so switching waves is instant and atomic for the
 hosts (each HTTP request resolves the link afresh).
 """
+import email.utils
+import glob
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -58,11 +61,19 @@ def current_wave():
 
 
 def stage(number):
-    # Hosts ask with If-Modified-Since and http.server compares whole seconds: waves built in the
-    # same second would look unchanged. A real archive re-signs its Release files when it
-    # publishes, so do the equivalent and date the staged wave now.
+    # A real archive re-signs its Release files when it publishes; do the equivalent and date the
+    # staged wave now, twice over: apt ignores a Release whose Date is older than the one it has
+    # (so going back to an earlier wave would be invisible), and hosts ask with
+    # If-Modified-Since, which http.server answers by file time in whole seconds.
     now = time.time()
-    for folder, _dirs, files in os.walk(os.path.join(config.REPOS_DIR, "wave-%d" % number)):
+    wave_dir = os.path.join(config.REPOS_DIR, "wave-%d" % number)
+    for release in glob.glob(os.path.join(wave_dir, "apt", "*", "dists", "*", "Release")):
+        with open(release) as f:
+            text = f.read()
+        text = re.sub(r"(?m)^Date: .*$", "Date: " + email.utils.formatdate(now, usegmt=True), text)
+        with open(release, "w") as f:
+            f.write(text)
+    for folder, _dirs, files in os.walk(wave_dir):
         for name in files:
             os.utime(os.path.join(folder, name), (now, now))
     link_tmp = CURRENT + ".tmp"

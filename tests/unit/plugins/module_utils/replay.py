@@ -25,7 +25,7 @@ class ReplayRunner:
         self.recorded = {}
         directory = os.path.join(FIXTURES, scenario)
         for entry in sorted(os.listdir(directory)):
-            if entry.endswith(".json"):
+            if entry.endswith(".json") and os.path.exists(os.path.join(directory, entry[:-5] + ".stdout")):
                 stdout, rc, cmd = fixture(scenario, entry[:-5])
                 self.recorded[tuple(cmd)] = (rc, stdout, "")
         self.recorded.update(answers or {})

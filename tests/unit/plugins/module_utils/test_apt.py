@@ -1,71 +1,109 @@
-"""apt parsing, over `apt-get --simulate dist-upgrade` and dpkg-query output captured on the lab."""
+"""apt: dpkg-query, `apt-cache policy` over every installed package and the Release files apt
+fetched, all captured on the lab (apt-security-archive: a host whose lists also hold the
+Debian archive, with its signed InRelease)."""
+import json
+import os
+
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt
-from replay import ReplayRunner, fixture
+from replay import FIXTURES, ReplayRunner, fixture
 
 
-def test_security_wave_classifies_by_pocket():
-    upgrades, new, removals = _apt.parse_simulation(fixture("apt-security", "simulate")[0])
-    by_name = {u["name"]: u for u in upgrades}
-    assert sorted(by_name) == ["fp-agent", "fp-clock", "fp-crypto", "fp-firmware", "fp-tools"]
-    assert by_name["fp-crypto"]["classification"] == "security"
-    assert by_name["fp-crypto"]["repository"] == "Debian-Security:12/bookworm-security"
-    assert by_name["fp-firmware"]["classification"] == "security"
-    assert by_name["fp-tools"]["classification"] == "other"
-    assert by_name["fp-tools"]["repository"] == "Debian:12/bookworm"
-    assert (by_name["fp-clock"]["installed_version"], by_name["fp-clock"]["available_version"]) == ("3.0-1", "1:2.5-1")
-    assert all(u["severity"] == "unknown" and u["arch"] == "all" for u in upgrades)
-    assert new == [{"name": "fp-agent-plugins", "version": "1.0-1", "arch": "all"}]
-    assert removals == []
+def backend(scenario, tmp_path, monkeypatch, answers=None):
+    monkeypatch.setattr(_apt, "wait_for_locks", lambda *a, **k: None)
+    with open(os.path.join(FIXTURES, scenario, "releases.json")) as f:
+        for name, text in json.load(f).items():
+            (tmp_path / name).write_text(text)
+    return _apt.AptBackend(ReplayRunner(scenario, answers), lists_dir=str(tmp_path))
 
 
-def test_fixed_wave_offers_the_newest_versions():
-    upgrades, _new, _rem = _apt.parse_simulation(fixture("apt-fixed", "simulate")[0])
-    versions = dict((u["name"], u["available_version"]) for u in upgrades)
-    assert versions["fp-crypto"] == "1.0-3"
-    assert versions["fp-db"] == "1.2-1"
-    assert versions["fp-webapp"] == "1.2-1"
+@pytest.mark.parametrize("scenario", ["apt-security", "apt-security-archive"])
+def test_security_wave_classifies_by_pocket(scenario, tmp_path, monkeypatch):
+    updates, _extra = backend(scenario, tmp_path, monkeypatch).updates()
+    by = {u["name"]: u for u in updates}
+    assert sorted(by) == ["fp-agent", "fp-clock", "fp-crypto", "fp-firmware", "fp-tools"]
+    assert by["fp-crypto"]["classification"] == "security"
+    assert by["fp-crypto"]["repository"] == "Debian-Security:bookworm-security/main"
+    assert by["fp-firmware"]["classification"] == "security"
+    assert by["fp-tools"]["classification"] == "other"
+    assert by["fp-tools"]["repository"] == "Debian:bookworm/main"
+    assert (by["fp-clock"]["installed_version"], by["fp-clock"]["available_version"]) == ("3.0-1", "1:2.5-1")
+    assert all(u["severity"] == "unknown" and u["arch"] == "all" and not u.get("held") for u in updates)
 
 
-def test_baseline_has_no_updates():
-    assert _apt.parse_simulation(fixture("apt-baseline", "simulate")[0]) == ([], [], [])
+def test_fixed_wave_offers_the_newest_versions(tmp_path, monkeypatch):
+    updates, _extra = backend("apt-fixed", tmp_path, monkeypatch).updates()
+    versions = dict((u["name"], u["available_version"]) for u in updates)
+    assert (versions["fp-crypto"], versions["fp-db"], versions["fp-webapp"]) == ("1.0-3", "1.2-1", "1.2-1")
+
+
+def test_baseline_has_no_updates(tmp_path, monkeypatch):
+    assert backend("apt-baseline", tmp_path, monkeypatch).updates() == ([], {})
 
 
 def test_dpkg_query_lists_installed_packages():
     packages = _apt.parse_dpkg_query(fixture("apt-security", "dpkg-query")[0])
     names = dict((p["name"], p["version"]) for p in packages)
-    assert names["fp-crypto"] == "1.0-1"
-    assert names["fp-clock"] == "3.0-1"
+    assert names["fp-crypto"] == "1.0-1" and names["fp-clock"] == "3.0-1"
     assert len(packages) > 100
 
 
-@pytest.mark.parametrize("line, security, repository", [
-    # a candidate offered by two origins: the security one decides and is named
-    ("Inst openssl [3.0.15-1~deb12u1] (3.0.16-1~deb12u1 Debian:12.9/stable, Debian-Security:12/stable-security [amd64])",
-     True, "Debian-Security:12/stable-security"),
-    ("Inst libc6 [2.35-0ubuntu3.8] (2.35-0ubuntu3.9 Ubuntu:22.04/jammy-updates, Ubuntu:22.04/jammy-security [amd64]) []",
-     True, "Ubuntu:22.04/jammy-security"),
-    ("Inst tzdata [2024a-0+deb12u1] (2025b-0+deb12u1 Debian:12.11/stable-updates [all])", False, "Debian:12.11/stable-updates"),
-])
-def test_origins_decide_security(line, security, repository):
-    upgrades, _new, _rem = _apt.parse_simulation(line + "\n")
-    assert upgrades[0]["classification"] == ("security" if security else "other")
-    assert upgrades[0]["repository"] == repository
+def test_signed_inrelease_is_read():
+    with open(os.path.join(FIXTURES, "apt-security-archive", "releases.json")) as f:
+        releases = json.load(f)
+    fields = _apt.parse_release(releases["deb.debian.org_debian_dists_bookworm_InRelease"])
+    assert fields["origin"] == "Debian" and fields["codename"] == "bookworm" and fields["label"] == "Debian"
 
 
-def test_removals_are_reported():
-    text = "Remv old-thing [1.0-1]\nInst new-thing [1.0] (2.0 Debian:12/bookworm [all])\n"
-    upgrades, _new, removals = _apt.parse_simulation(text)
-    assert removals == [{"name": "old-thing", "version": "1.0-1"}]
-    assert upgrades[0]["name"] == "new-thing"
+POLICY = """libc6:i386:
+  Installed: 2.36-9+deb12u9
+  Candidate: 2.36-9+deb12u10
+  Version table:
+     2.36-9+deb12u10 500
+        500 http://deb.debian.org/debian bookworm/main i386 Packages
+        500 http://security.debian.org/debian-security bookworm-security/main i386 Packages
+ *** 2.36-9+deb12u9 100
+        100 /var/lib/dpkg/status
+tzdata:
+  Installed: 2024a-0+deb12u1
+  Candidate: 2025b-0+deb12u1
+  Version table:
+     2025b-0+deb12u1 500
+        500 http://deb.debian.org/debian bookworm-updates/main amd64 Packages
+ *** 2024a-0+deb12u1 100
+        100 /var/lib/dpkg/status
+pinned-down:
+  Installed: 2.0-1
+  Candidate: 1.0-1
+  Version table:
+ *** 2.0-1 100
+        100 /var/lib/dpkg/status
+     1.0-1 990
+        990 http://deb.debian.org/debian bookworm/main amd64 Packages
+"""
+INSTALLED = [
+    {"name": "libc6", "query_name": "libc6:i386", "version": "2.36-9+deb12u9", "arch": "i386", "held": True},
+    {"name": "tzdata", "query_name": "tzdata", "version": "2024a-0+deb12u1", "arch": "all", "held": False},
+    {"name": "pinned-down", "query_name": "pinned-down", "version": "2.0-1", "arch": "all", "held": False},
+]
 
 
-def test_backend_replays_the_captured_commands(monkeypatch):
-    monkeypatch.setattr(_apt, "wait_for_locks", lambda *a, **k: None)
-    backend = _apt.AptBackend(ReplayRunner("apt-security"))
-    upgrades, extra = backend.updates()
-    assert len(upgrades) == 5 and extra["new_packages"][0]["name"] == "fp-agent-plugins"
-    assert any(p["name"] == "fp-webapp" for p in backend.installed())
+def test_policy_origins_multiarch_holds_and_no_downgrades():
+    releases = {"security.debian.org_debian-security_dists_bookworm-security_": {"label": "Debian-Security"},
+                "deb.debian.org_debian_dists_bookworm-updates_": {"label": "Debian", "suite": "oldstable-updates"}}
+    updates = _apt.updates_from_policy(INSTALLED, _apt.parse_policy(POLICY), releases)
+    by = {u["name"]: u for u in updates}
+    assert sorted(by) == ["libc6", "tzdata"]          # a lower candidate is no update
+    assert by["libc6"]["classification"] == "security" and by["libc6"]["arch"] == "i386"
+    assert by["libc6"]["repository"] == "Debian-Security:bookworm-security/main" and by["libc6"]["held"] is True
+    assert by["tzdata"]["classification"] == "other" and by["tzdata"]["repository"] == "Debian:bookworm-updates/main"
+
+
+def test_release_key_matches_apt_file_names():
+    assert _apt.release_key("http://127.0.0.1:8089/apt/security", "bookworm-security") == \
+        "127.0.0.1:8089_apt_security_dists_bookworm-security_"
+    assert _apt.release_key("https://user:pw@repo.example.com/debian/", "stable") == \
+        "repo.example.com_debian_dists_stable_"
 
 
 def test_apt_refuses_an_installroot():
@@ -73,8 +111,11 @@ def test_apt_refuses_an_installroot():
         _apt.AptBackend(None, root="/srv/image")
 
 
-def test_a_summary_without_inst_lines_is_malformed(monkeypatch):
-    monkeypatch.setattr(_apt, "wait_for_locks", lambda *a, **k: None)
-    runner = ReplayRunner("apt-security", {tuple(_apt.SIMULATE): (0, "Reading...\n3 upgraded, 0 newly installed\n", "")})
-    with pytest.raises(Exception, match="unexpected output from apt-get"):
-        _apt.AptBackend(runner).updates()
+def test_policy_output_without_packages_is_malformed(tmp_path, monkeypatch):
+    answers = {}
+    runner = ReplayRunner("apt-security")
+    for key in runner.recorded:
+        if key[:2] == ("apt-cache", "policy"):
+            answers[key] = (0, "E: something went wrong\n", "")
+    with pytest.raises(Exception, match="unexpected output from apt-cache"):
+        backend("apt-security", tmp_path, monkeypatch, answers).updates()

@@ -7,7 +7,7 @@ from replay import fixture
 
 # Arbitrary text, and arbitrary text mixed with real lines (the interesting neighbourhood).
 REAL_LINES = []
-for scenario, name in (("apt-fixed", "simulate"), ("dnf-fixed", "updateinfo-info"), ("dnf-fixed", "updateinfo-list"),
+for scenario, name in (("apt-security-archive", "policy"), ("dnf-fixed", "updateinfo-info"), ("dnf-fixed", "updateinfo-list"),
                        ("zypper-fixed", "list-patches"), ("zypper-fixed", "patch-info"), ("dnf-fixed", "repoquery")):
     REAL_LINES.extend(fixture(scenario, name)[0].splitlines())
 texts = st.one_of(st.text(), st.lists(st.one_of(st.sampled_from(REAL_LINES), st.text()), max_size=30).map("\n".join))
@@ -16,7 +16,8 @@ texts = st.one_of(st.text(), st.lists(st.one_of(st.sampled_from(REAL_LINES), st.
 @settings(max_examples=300, deadline=None)
 @given(texts)
 def test_line_parsers_never_raise(text):
-    _apt.parse_simulation(text)
+    _apt.parse_policy(text)
+    _apt.parse_release(text)
     _apt.parse_dpkg_query(text)
     _dnf.parse_repoquery(text)
     _dnf.parse_updateinfo_list(text)

@@ -23,6 +23,8 @@ def test_record_validates(manager, wave, monkeypatch, tmp_path):
     for module in (_apt, _dnf, _zypper):
         monkeypatch.setattr(module, "wait_for_locks", lambda *a, **k: None)
     backend = BACKENDS[manager](ReplayRunner("%s-%s" % (manager, wave)))
+    if manager == "apt":
+        backend.lists_dir = str(tmp_path / "no-lists")
     monkeypatch.setattr(backend, "reboot_status", lambda: (["/run/reboot-required exists"], []))
     record = _record.assess(backend, update_cache=False, policy={"approve_after_days": {"unknown": 7}},
                             state_dir=str(tmp_path))
