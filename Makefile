@@ -1,5 +1,5 @@
 # fleetpatch.patching — the two commands that matter:
-#   make demo   bring the lab up and show what each host is missing (the main job)
+#   make demo   bring the lab up, stage updates, assess every host against the baseline (the main job)
 #   make test   every check: lint, sanity, unit, lab integration, Molecule, build
 # Both install what they need (Debian packages, a Python venv in .venv) and need root for the lab.
 
@@ -17,12 +17,12 @@ export ANSIBLE_INVENTORY := $(CURDIR)/tests/lab/.state/inventory.yml
 export ANSIBLE_HOST_KEY_CHECKING := True
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: demo test deps system-deps venv lint yamllint ansible-lint sanity unit integration molecule \
+.PHONY: demo test bench deps system-deps venv lint yamllint ansible-lint sanity unit integration molecule \
         collection-build lab-up lab-down clean
 
 demo: deps lab-up
 	$(LAB) stage security
-	ansible-playbook tests/lab/playbooks/pending_updates.yml
+	ansible-playbook playbooks/assess.yml
 	@echo "The lab is up: 'tests/lab/lab status', 'tests/lab/lab down'. Inventory: $(ANSIBLE_INVENTORY)"
 
 test: deps lint sanity unit lab-up integration molecule collection-build
@@ -90,6 +90,10 @@ collection-build: venv
 	ansible-galaxy collection build --force --output-path $(BUILD)/dist .
 	ansible-galaxy collection install --offline --force -p $(BUILD)/installed $(BUILD)/dist/fleetpatch-patching-*.tar.gz
 	test -f $(BUILD)/installed/ansible_collections/fleetpatch/patching/MANIFEST.json
+
+# Not part of `make test`: figures go to bench/results/ and, by hand, to docs/benchmarks.md.
+bench: deps lab-up
+	python bench/patch_facts_bench.py
 
 clean:
 	rm -rf $(BUILD) $(VENV)

@@ -66,7 +66,7 @@ def measure(host, rounds, timer):
     on_host = json.loads(hosts.ssh(host, ["python3", "/root/on_host_timer.py", payload, floor, str(rounds)]).stdout)
     fleetpatch, diy = [], []
     playbook_task_seconds("patch_facts.yml", host)   # warm-up
-    for _ in range(rounds):
+    for _round in range(rounds):
         fleetpatch.append(playbook_task_seconds("patch_facts.yml", host))
         diy.append(playbook_task_seconds("diy_assessment.yml", host))
     installed = len(hosts.ssh(host, ["dpkg-query", "-W"]).stdout.splitlines())
