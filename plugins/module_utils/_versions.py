@@ -64,12 +64,17 @@ def split_evr(evr):
     return epoch, version, release
 
 
-def compare_rpm_evr(a, b):
+def _compare_evr(a, b, compare_part):
+    """Epoch first, then version, then release, each by the family's own part comparison."""
     ea, va, ra = split_evr(a)
     eb, vb, rb = split_evr(b)
     if ea != eb:
         return -1 if ea < eb else 1
-    return rpmvercmp(va, vb) or rpmvercmp(ra, rb)
+    return compare_part(va, vb) or compare_part(ra, rb)
+
+
+def compare_rpm_evr(a, b):
+    return _compare_evr(a, b, rpmvercmp)
 
 
 def _dpkg_order(c):
@@ -112,8 +117,4 @@ def _dpkg_part(a, b):
 
 def compare_deb(a, b):
     """dpkg --compare-versions a lt/eq/gt b, as -1/0/1."""
-    ea, va, ra = split_evr(a)
-    eb, vb, rb = split_evr(b)
-    if ea != eb:
-        return -1 if ea < eb else 1
-    return _dpkg_part(va, vb) or _dpkg_part(ra, rb)
+    return _compare_evr(a, b, _dpkg_part)

@@ -40,3 +40,9 @@ class ReplayRunner:
         if rc not in ok_rcs:
             raise PatchError("Failed to %s" % action, cmd=list(key), rc=rc, stdout=out, stderr=err)
         return rc, out, err
+
+
+def replay_backend(module, backend_class, scenario, monkeypatch, **kwargs):
+    """A backend of `module` answering from a captured scenario, with lock waits disabled."""
+    monkeypatch.setattr(module, "wait_for_locks", lambda *a, **k: None)
+    return backend_class(ReplayRunner(scenario), **kwargs)

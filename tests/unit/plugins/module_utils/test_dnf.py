@@ -1,12 +1,11 @@
 """dnf parsing, over repoquery, updateinfo list/info and rpm output captured on the lab (dnf 4.14)."""
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _dnf
-from replay import ReplayRunner, fixture
+from replay import ReplayRunner, fixture, replay_backend
 
 
 def backend(scenario, monkeypatch):
-    monkeypatch.setattr(_dnf, "wait_for_locks", lambda *a, **k: None)
-    return _dnf.DnfBackend(ReplayRunner(scenario))
+    return replay_backend(_dnf, _dnf.DnfBackend, scenario, monkeypatch)
 
 
 def test_security_wave_has_exact_advisories(monkeypatch):

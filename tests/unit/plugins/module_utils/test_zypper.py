@@ -1,12 +1,11 @@
 """zypper parsing, over --xmlout list-updates, list-patches and patch info captured on the lab."""
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _zypper
-from replay import ReplayRunner, fixture
+from replay import ReplayRunner, fixture, replay_backend
 
 
 def backend(scenario, monkeypatch):
-    monkeypatch.setattr(_zypper, "wait_for_locks", lambda *a, **k: None)
-    return _zypper.ZypperBackend(ReplayRunner(scenario))
+    return replay_backend(_zypper, _zypper.ZypperBackend, scenario, monkeypatch)
 
 
 def test_security_wave_has_exact_patches(monkeypatch):
