@@ -148,3 +148,27 @@ def test_assess_role_summarises_and_rejects_bad_policy_before_connecting(fresh_l
         assert rc != 0
         stats = out["stats"]["ghost"]
         assert stats["failures"] == 1 and stats["unreachable"] == 0, stats
+
+
+def test_installroot_on_dnf_and_zypper(fresh_lab, hosts):
+    """root= assesses an image or chroot: its own RPM database, repositories and state."""
+    dnf, zypper = hosts["dnf"], hosts["zypper"]
+    on_host(dnf, "sh", "-c", "mkdir -p /srv/image/etc/yum.repos.d && cp /etc/yum.repos.d/fleetlab.repo /srv/image/etc/yum.repos.d/")
+    on_host(dnf, "dnf", "-q", "-y", "--installroot=/srv/image", "--releasever=12", "install",
+            "fleetlab-release", "fp-crypto-1.0-1")
+    on_host(zypper, "sh", "-c", "mkdir -p /srv/image/etc/zypp/repos.d && cp /etc/zypp/repos.d/fleetlab.repo /srv/image/etc/zypp/repos.d/")
+    on_host(zypper, "zypper", "-n", "-q", "--root", "/srv/image", "install", "fleetlab-release", "fp-crypto=1.0-1")
+    results = patch_facts(fresh_lab, [dnf, zypper], root="/srv/image")
+    for host in (dnf, zypper):
+        record = results[host.name]["ansible_facts"]["fleetpatch"]
+        jsonschema.validate(record, SCHEMA)
+        assert record["root"] == "/srv/image" and record["installed_count"] == 2
+        assert [(u["name"], u["available_version"], u["severity"]) for u in record["updates"]] == \
+            [("fp-crypto", "1.0-2", "critical")]
+        assert record["kernel_running"] is None        # the image runs no kernel
+        assert on_host(host, "test", "-f", "/srv/image/var/lib/fleetpatch/first_seen.json", check=False).returncode == 0
+
+
+def test_assess_role_runs_in_check_mode(fresh_lab, hosts):
+    rc, out = ansible_playbook(os.path.join(REPO_ROOT, "playbooks", "assess.yml"), fresh_lab, extra_args=["--check"])
+    assert all(stats["failures"] == 0 and stats["changed"] == 0 for stats in out["stats"].values())
