@@ -32,6 +32,12 @@ REBOOT_REQUIRED = "/run/reboot-required"
 _POLICY_HEADER = re.compile(r"^(?P<name>\S+):$")
 _POLICY_FIELD = re.compile(r"^  (?P<key>Installed|Candidate): (?P<value>\S+)$")
 _POLICY_VERSION = re.compile(r"^ (?:\*\*\*| {3}) (?P<version>\S+) (?P<priority>-?\d+)$")
+_INST = re.compile(r"^Inst (?P<name>\S+) (?:\[(?P<old>[^\]]+)\] )?\((?P<new>\S+)(?: (?P<origins>.*?))? \[(?P<arch>[^\]]+)\]\)")
+_REMV = re.compile(r"^Remv (?P<name>\S+)(?: \[(?P<old>[^\]]+)\])?")
+# Keep the local configuration file when a package ships a new one: never prompt.
+DPKG_FORCE = ["--force-confdef", "--force-confold"]
+INSTALL_OPTIONS = [arg for option in DPKG_FORCE for arg in ("--option", "Dpkg::Options::=" + option)]
+NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive", "NEEDRESTART_MODE": "a", "APT_LISTCHANGES_FRONTEND": "none"}
 _POLICY_ORIGIN = re.compile(r"^ {8}-?\d+ (?P<uri>\S+) (?P<dist>\S+?)(?:/(?P<component>\S+))? (?:\S+ )?Packages$")
 
 
@@ -76,6 +82,22 @@ def parse_policy(text):
         if match and version is not None:
             current["origins"][version].append((match.group("uri"), match.group("dist"), match.group("component")))
     return result
+
+
+def parse_simulation(text):
+    """[{name, arch, before, after}] from `apt-get --simulate` (Inst and Remv lines)."""
+    changes = []
+    for line in text.splitlines():
+        match = _INST.match(line)
+        if match:
+            changes.append({"name": match.group("name").split(":")[0], "arch": match.group("arch"),
+                            "before": match.group("old"), "after": match.group("new")})
+            continue
+        match = _REMV.match(line)
+        if match:
+            changes.append({"name": match.group("name").split(":")[0], "arch": None,
+                            "before": match.group("old"), "after": None})
+    return changes
 
 
 def release_key(uri, dist):
@@ -161,6 +183,7 @@ def updates_from_policy(installed, policy, releases):
 
 class AptBackend:
     name = "apt"
+    compare = staticmethod(compare_deb)
 
     def __init__(self, runner, root=None, lock_timeout=120, lists_dir=LISTS_DIR):
         if root not in (None, "", "/"):
@@ -206,6 +229,63 @@ class AptBackend:
         if not policy:
             raise malformed("list apt updates", argv[:3] + ["..."], out, "no package could be read")
         return updates_from_policy(packages, policy, read_releases(self.lists_dir)), {}
+
+    # --- transactions (patch_apply, patch_rollback) -----------------------------------------
+
+    @staticmethod
+    def _specs(versions, remove):
+        return ["%s=%s" % (name, version) for name, version in sorted(versions.items())] + \
+            ["%s-" % name for name in sorted(remove)]
+
+    def plan(self, versions, remove=(), downgrade=False):
+        """What installing exactly these versions (and removing these names) would change."""
+        if not versions and not remove:
+            return []
+        argv = ["apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true"] + \
+            (["--allow-downgrades"] if downgrade else []) + ["install"] + self._specs(versions, remove)
+        _rc, out, _err = self.runner.run(argv, "plan the apt transaction")
+        return parse_simulation(out)
+
+    def apply(self, versions, remove=(), downgrade=False):
+        if not versions and not remove:
+            return
+        wait_for_locks(LOCKS, self.lock_timeout, "apt")
+        argv = ["apt-get", "install", "--yes", "--quiet"] + INSTALL_OPTIONS + \
+            (["--allow-downgrades"] if downgrade else []) + self._specs(versions, remove)
+        saved = dict(self.runner.env)
+        self.runner.env.update(NONINTERACTIVE)
+        try:
+            self.runner.run(argv, "install with apt")
+        finally:
+            self.runner.env = saved
+
+    def recover(self):
+        """An interrupted dpkg (killed mid-transaction) blocks apt until `dpkg --configure -a`."""
+        try:
+            interrupted = bool(os.listdir("/var/lib/dpkg/updates"))
+        except OSError:
+            interrupted = False
+        if interrupted:
+            wait_for_locks(LOCKS, self.lock_timeout, "apt")
+            saved = dict(self.runner.env)
+            self.runner.env.update(NONINTERACTIVE)
+            try:
+                self.runner.run(["dpkg", "--configure", "-a"] + DPKG_FORCE,
+                                "finish the interrupted dpkg run (dpkg --configure -a)")
+            finally:
+                self.runner.env = saved
+
+    def available_versions(self, names):
+        """{name: set of versions some configured source still offers}."""
+        if not names:
+            return {}
+        _rc, out, _err = self.runner.run(POLICY + sorted(names), "list available apt versions")
+        offered = {}
+        for name, entry in parse_policy(out).items():
+            offered[name.split(":")[0]] = set(
+                version for version, origins in entry["origins"].items()
+                if any(o[0] != "/var/lib/dpkg/status" for o in origins))
+        return offered
 
     def reboot_status(self):
         reasons, packages = [], []

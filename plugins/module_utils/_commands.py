@@ -43,7 +43,8 @@ class CommandRunner:
             except OSError as exc:
                 raise PatchError("Failed to %s: cannot run %s: %s" % (action, argv[0], exc), cmd=argv)
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
-        self.history.append({"cmd": argv, "rc": rc})
+        shown = argv if len(argv) <= 12 else argv[:12] + ["... %d more arguments" % (len(argv) - 12)]
+        self.history.append({"cmd": shown, "rc": rc})
         if rc not in ok_rcs:
             detail = (err or out or "").strip().splitlines()
             reason = detail[-1] if detail else "no output"

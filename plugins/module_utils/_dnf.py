@@ -31,6 +31,37 @@ _INFO_FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z ]*?)?\s*: ?(?P<value>.*)$
 _BANNER = re.compile(r"^={20,}$")
 
 
+_SECTION = re.compile(r"^(Installing|Upgrading|Downgrading|Reinstalling|Removing)[a-z ]*:$")
+
+
+def parse_transaction_table(text):
+    """[{name, arch, after}] from the table dnf prints before a transaction (with --assumeno).
+    Removals have after None. A long name wraps onto its own line; the rest follows."""
+    changes, section, pending = [], None, None
+    for line in text.splitlines():
+        if line.startswith("Transaction Summary"):
+            break
+        match = _SECTION.match(line.strip())
+        if match and not line.startswith(" "):
+            section, pending = match.group(1), None
+            continue
+        if section is None or not line.startswith(" "):
+            continue
+        tokens = line.split()
+        if pending and tokens:
+            tokens = [pending] + tokens
+            pending = None
+        if len(tokens) == 1:
+            pending = tokens[0]
+            continue
+        if len(tokens) < 4 or tokens[0] == "replacing":
+            continue
+        name, arch, evr_text = tokens[0], tokens[1], tokens[2]
+        changes.append({"name": name, "arch": arch, "after": None if section == "Removing" else evr_text,
+                        "removed_version": evr_text if section == "Removing" else None})
+    return changes
+
+
 def parse_repoquery(text):
     """[{name, arch, available_version, repository}] from repoquery --qf REPOQUERY_FORMAT."""
     updates = []
@@ -170,6 +201,7 @@ def attach_advisories(upgrades, installed, pairs, infos):
 
 class DnfBackend:
     name = "dnf"
+    compare = staticmethod(compare_rpm_evr)
 
     def __init__(self, runner, root=None, lock_timeout=120, binary="dnf", generation=4):
         self.runner = runner
@@ -178,8 +210,9 @@ class DnfBackend:
         self.binary = binary
         self.generation = generation
 
-    def _argv(self, *args):
-        argv = [self.binary, "--quiet", "--assumeno"]
+    def _argv(self, *args, **kwargs):
+        # --quiet hides the transaction table that plan() reads
+        argv = [self.binary] + ([] if kwargs.get("verbose") else ["--quiet"]) + ["--assumeno"]
         if self.root:
             argv.append("--installroot=%s" % self.root)
         return argv + list(args)
@@ -223,6 +256,64 @@ class DnfBackend:
                 _rc, out, _err = self.runner.run(self._argv("updateinfo", "info"), "read %s advisories" % self.binary)
                 infos = parse_updateinfo_info(out)
         return attach_advisories(upgrades, (installed or self.installed)(), pairs, infos), {}
+
+    # --- transactions (patch_apply, patch_rollback) -----------------------------------------
+
+    def _transactions(self, versions, remove, downgrade, installed):
+        """dnf has no one command that upgrades, downgrades and removes: (verb, specs) steps."""
+        current = dict((p["name"], p["version"]) for p in installed)
+        ups = sorted("%s-%s" % (n, v) for n, v in versions.items()
+                     if n not in current or compare_rpm_evr(v, current[n]) > 0)
+        downs = sorted("%s-%s" % (n, v) for n, v in versions.items()
+                       if n in current and compare_rpm_evr(v, current[n]) < 0)
+        steps = []
+        if downs:
+            steps.append(("downgrade", downs))
+        if ups:
+            steps.append(("install", ups))
+        if remove:
+            steps.append(("remove", sorted(remove)))
+        return steps
+
+    def plan(self, versions, remove=(), downgrade=False):
+        installed = self.installed()
+        current = dict((p["name"], p["version"]) for p in installed)
+        changes = []
+        for verb, specs in self._transactions(versions, remove, downgrade, installed):
+            argv = self._argv(verb, *specs, verbose=True)
+            rc, out, err = self.runner.run(argv, "plan the %s transaction" % self.binary, ok_rcs=(0, 1))
+            if rc == 1 and "Operation aborted" not in out + err:
+                raise PatchError("Failed to plan the %s transaction: %s" % (self.binary, (err or out).strip()),
+                                 cmd=argv, rc=rc, stdout=out, stderr=err)
+            for change in parse_transaction_table(out):
+                change["before"] = current.get(change["name"])
+                change.pop("removed_version", None)
+                changes.append(change)
+        return changes
+
+    def apply(self, versions, remove=(), downgrade=False):
+        self._wait()
+        for verb, specs in self._transactions(versions, remove, downgrade, self.installed()):
+            argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \
+                [verb] + specs
+            self.runner.run(argv, "%s with %s" % (verb, self.binary))
+
+    def recover(self):
+        """Nothing to finish: rpm transactions are atomic per package."""
+
+    def available_versions(self, names):
+        if not names:
+            return {}
+        argv = self._argv("repoquery", "--showduplicates", "--queryformat",
+                          "%{name}|%{epoch}|%{version}|%{release}|%{arch}" + ("\\n" if self.generation >= 5 else ""),
+                          *sorted(names))
+        _rc, out, _err = self.runner.run(argv, "list available %s versions" % self.binary)
+        offered = dict((n, set()) for n in names)
+        for line in out.splitlines():
+            fields = line.strip().split("|")
+            if len(fields) == 5 and fields[0] in offered:
+                offered[fields[0]].add(evr(fields[1], fields[2], fields[3]))
+        return offered
 
     def reboot_status(self):
         """dnf needs-restarting (dnf-plugins-core): -r for the reboot, -s for services."""

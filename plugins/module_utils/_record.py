@@ -52,7 +52,9 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
     now = now or utc_now()
     started = now
     refreshed = False
-    if update_cache and not check_mode:
+    if update_cache:
+        # Refreshing metadata changes no installed state, and check mode must see what a real
+        # run would: so check mode refreshes too (the package database stays untouched).
         refreshed = backend.refresh(cache_valid_time)
     # The installed list and the update query are independent: read both at once, which hides
     # the shorter of the two (dpkg-query or rpm -qa) behind the longer.

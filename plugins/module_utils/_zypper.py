@@ -116,6 +116,33 @@ def parse_patch_info(text):
     return result
 
 
+def parse_install_summary(text):
+    """[{name, arch, before, after}] from `zypper --xmlout install --dry-run` (install-summary)."""
+    root = _xml(text)
+    changes = []
+    for summary in root.iter("install-summary"):
+        for section in summary:
+            for node in section.iter("solvable"):
+                if node.get("type", "package") != "package":
+                    continue
+                removing = section.tag == "to-remove"
+                changes.append({
+                    "name": node.get("name"), "arch": node.get("arch"),
+                    "before": node.get("edition") if removing else node.get("edition-old"),
+                    "after": None if removing else node.get("edition"),
+                })
+    return changes
+
+
+def parse_search(text):
+    """{name: set of versions offered by a repository} from `--xmlout search -s --match-exact`."""
+    offered = {}
+    for node in _xml(text).iter("solvable"):
+        if node.get("kind", "package") == "package" and node.get("repository") != "(System Packages)":
+            offered.setdefault(node.get("name"), set()).add(node.get("edition"))
+    return offered
+
+
 def attach_patches(updates, patches, fixes):
     result = []
     for update in updates:
@@ -135,6 +162,7 @@ def attach_patches(updates, patches, fixes):
 
 class ZypperBackend:
     name = "zypper"
+    compare = staticmethod(compare_rpm_evr)
 
     def __init__(self, runner, root=None, lock_timeout=120):
         self.runner = runner
@@ -181,6 +209,44 @@ class ZypperBackend:
         except XmlError as exc:
             raise malformed("read zypper output", argv, out, str(exc))
         return attach_patches(updates, patches, fixes), {}
+
+    # --- transactions (patch_apply, patch_rollback) -----------------------------------------
+
+    @staticmethod
+    def _specs(versions, remove):
+        return ["%s=%s" % (n, v) for n, v in sorted(versions.items())] + ["!%s" % n for n in sorted(remove)]
+
+    def plan(self, versions, remove=(), downgrade=False):
+        if not versions and not remove:
+            return []
+        argv = self._argv("install", "--dry-run", *((["--oldpackage"] if downgrade else []) +
+                                                    self._specs(versions, remove)), xml=True)
+        _rc, out, _err = self.runner.run(argv, "plan the zypper transaction", ok_rcs=INFO_RCS)
+        try:
+            return parse_install_summary(out)
+        except XmlError as exc:
+            raise malformed("plan the zypper transaction", argv, out, str(exc))
+
+    def apply(self, versions, remove=(), downgrade=False):
+        if not versions and not remove:
+            return
+        self._wait()
+        argv = self._argv("install", *((["--oldpackage"] if downgrade else []) + self._specs(versions, remove)))
+        self.runner.run(argv, "install with zypper", ok_rcs=INFO_RCS)
+
+    def recover(self):
+        """Nothing to finish: rpm transactions are atomic per package."""
+
+    def available_versions(self, names):
+        if not names:
+            return {}
+        argv = self._argv("search", "--details", "--match-exact", *sorted(names), xml=True)
+        _rc, out, _err = self.runner.run(argv, "list available zypper versions", ok_rcs=INFO_RCS + (104,))
+        try:
+            found = parse_search(out)
+        except XmlError as exc:
+            raise malformed("list available zypper versions", argv, out, str(exc))
+        return dict((n, found.get(n, set())) for n in names)
 
     def reboot_status(self):
         reasons = []

@@ -31,7 +31,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode the package metadata is not refreshed and first-seen dates are not written.
+    details: In check mode first-seen dates are not written. The package metadata is still
+      refreshed (O(update_cache)), so that check mode sees what a real run would.
   diff_mode:
     support: none
   facts:
@@ -54,7 +55,7 @@ options:
   update_cache:
     description:
       - Refresh the package metadata before assessing (C(apt-get update), C(dnf makecache),
-        C(zypper refresh)). Not done in check mode.
+        C(zypper refresh)), in check mode too: it changes no installed package.
     type: bool
     default: true
   cache_valid_time:

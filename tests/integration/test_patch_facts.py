@@ -95,7 +95,7 @@ def test_check_mode_writes_nothing(fresh_lab, hosts):
     rc, out = ansible_playbook("patch_facts.yml", fresh_lab, limit=host.name,
                                extra_vars={"facts_args": {}}, extra_args=["--check"])
     record = task_results(out, "Patch facts")[host.name]["ansible_facts"]["fleetpatch"]
-    assert record["cache_refreshed"] is False and len(record["updates"]) == 5
+    assert record["cache_refreshed"] is True and len(record["updates"]) == 5
     assert on_host(host, "test", "-e", "/var/lib/fleetpatch", check=False).returncode == 1
 
 

@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+The rollback journal: written on the host before anything changes (every package the change
+may touch, at its installed version, and the plan), completed with the outcome, marked when
+rolled back. One JSON file per apply under <state_dir>/journal/, each write atomic, root-only,
+so an interrupted run still leaves what rollback needs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import tempfile
+import uuid
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+FORMAT_VERSION = 1
+STATUSES = ("applying", "applied", "failed", "rolled_back")
+
+
+def _dir(state_dir):
+    return os.path.join(state_dir, "journal")
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id():
+    """Sortable by time, unique across hosts and runs."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def write(state_dir, journal):
+    directory = _dir(state_dir)
+    try:
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".journal.", dir=directory)
+        with os.fdopen(fd, "w") as f:
+            json.dump(journal, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, os.path.join(directory, journal["id"] + ".json"))
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)   # the rename itself must survive a crash
+        finally:
+            os.close(dir_fd)
+    except (IOError, OSError) as exc:
+        raise PatchError("Failed to write the rollback journal in %s: %s" % (directory, exc))
+    return journal
+
+
+def create(state_dir, pkg_mgr, before, plan, targets, run_id=None):
+    """Record, before any change, the installed version of every package the plan may touch
+    (None: not installed) and what is about to be done."""
+    journal = {
+        "format": FORMAT_VERSION, "id": new_id(), "pkg_mgr": pkg_mgr, "run_id": run_id,
+        "created": now_iso(), "updated": now_iso(), "status": "applying",
+        "before": before, "plan": plan, "targets": targets,
+        "changes": [], "rc": None, "stderr": None, "rolled_back_at": None,
+    }
+    return write(state_dir, journal)
+
+
+def update(state_dir, journal, **fields):
+    journal = dict(journal)
+    journal.update(fields)
+    journal["updated"] = now_iso()
+    return write(state_dir, journal)
+
+
+def load(state_dir, journal_id="latest"):
+    """A journal by id, or the newest one."""
+    directory = _dir(state_dir)
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
+    except (IOError, OSError):
+        names = []
+    if journal_id in (None, "", "latest"):
+        if not names:
+            raise PatchError("Failed to find a rollback journal: %s holds none" % directory)
+        name = names[-1]
+    else:
+        name = journal_id + ".json"
+        if name not in names:
+            raise PatchError("Failed to find rollback journal %s in %s (have: %s)"
+                             % (journal_id, directory, ", ".join(n[:-5] for n in names[-5:]) or "none"))
+    try:
+        with open(os.path.join(directory, name)) as f:
+            return json.load(f)
+    except (IOError, OSError, ValueError) as exc:
+        raise PatchError("Failed to read rollback journal %s: %s" % (name, exc))

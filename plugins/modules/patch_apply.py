@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: patch_apply
+short_description: Install approved updates, or exactly a promotion manifest, with a rollback journal
+version_added: 0.1.0
+description:
+  - Installs the updates the patch baseline (O(policy)) approves, narrowed by O(names),
+    O(security_only), O(advisories), O(cves) and O(exclude); or exactly the versions of a
+    promotion O(manifest), refusing a transaction that would install anything else.
+  - Every update is installed at the exact version assessed, never "whatever is newest now".
+  - Before changing anything it writes a journal under O(state_dir)C(/journal/) with the installed
+    version of every package the transaction touches and the plan; afterwards it records what
+    changed, or the failure (rc, stderr). M(fleetpatch.patching.patch_rollback) restores it.
+  - Check mode returns the exact plan (dependencies included) and changes nothing.
+author:
+  - fleetpatch contributors (@fleetpatch)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - fleetpatch.patching._backend
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Shows each package's version before and after.
+  platform:
+    platforms: posix
+options:
+  policy:
+    description: The patch baseline (see P(fleetpatch.patching.evaluate_policy#filter)); default approves every update.
+    type: dict
+  manifest:
+    description:
+      - Package name to exact version. Installs those versions on the hosts that have the
+        package at an older version, and nothing else. Overrides O(policy) and the filters.
+    type: dict
+  names:
+    description: Only these packages (name patterns).
+    type: list
+    elements: str
+  exclude:
+    description: Never these packages (name patterns).
+    type: list
+    elements: str
+  security_only:
+    description: Only security updates.
+    type: bool
+    default: false
+  advisories:
+    description: Only updates that carry one of these advisory ids.
+    type: list
+    elements: str
+  cves:
+    description: Only updates that fix one of these CVEs.
+    type: list
+    elements: str
+  update_cache:
+    description: Refresh the package metadata before choosing (not in check mode).
+    type: bool
+    default: true
+  cache_valid_time:
+    description: With apt, skip the refresh when the lists are younger than this many seconds.
+    type: int
+    default: 0
+  run_id:
+    description: An identifier of the rollout run, recorded in the journal.
+    type: str
+notes:
+  - A failed transaction fails the module with the command, rc and stderr, the journal id and
+    what changed before the failure; roll back with M(fleetpatch.patching.patch_rollback).
+seealso:
+  - module: fleetpatch.patching.patch_rollback
+  - module: fleetpatch.patching.patch_facts
+"""
+
+EXAMPLES = r"""
+- name: Install the approved security updates
+  fleetpatch.patching.patch_apply:
+    security_only: true
+    policy:
+      approve_after_days: {critical: 0, default: 7}
+  register: applied
+
+- name: Install exactly what the test ring installed
+  fleetpatch.patching.patch_apply:
+    manifest: "{{ fleetpatch_manifest }}"
+
+- name: Fix one CVE
+  fleetpatch.patching.patch_apply:
+    cves: [CVE-2025-10001]
+"""
+
+RETURN = r"""
+changes:
+  description: Every package whose installed version changed.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: openssl, before: 3.0.15-1~deb12u1, after: 3.0.16-1~deb12u1}]
+plan:
+  description: The transaction, dependencies included (name, arch, before, after; after null for a removal).
+  returned: always
+  type: list
+  elements: dict
+targets:
+  description: The exact versions asked for.
+  returned: always
+  type: dict
+not_selected:
+  description: Available updates left out, with the reason (not approved, filtered, already at the manifest's version).
+  returned: always
+  type: dict
+journal:
+  description: The id of the rollback journal (null when nothing was changed).
+  returned: always
+  type: str
+  sample: 20261125T101500Z-1a2b3c4d
+reboot_required:
+  description: Whether the host needs a reboot now.
+  returned: always
+  type: bool
+record:
+  description: The host patch record after the change (see M(fleetpatch.patching.patch_facts)).
+  returned: success
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _backends
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
+            root=dict(type="path"),
+            lock_timeout=dict(type="int", default=120),
+            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
+            policy=dict(type="dict"),
+            manifest=dict(type="dict"),
+            names=dict(type="list", elements="str"),
+            exclude=dict(type="list", elements="str"),
+            security_only=dict(type="bool", default=False),
+            advisories=dict(type="list", elements="str"),
+            cves=dict(type="list", elements="str"),
+            update_cache=dict(type="bool", default=True),
+            cache_valid_time=dict(type="int", default=0),
+            run_id=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    runner = CommandRunner(module)
+    try:
+        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        result = _apply.apply(
+            backend, p["state_dir"], check_mode=module.check_mode, policy=p["policy"], manifest=p["manifest"],
+            names=p["names"], security_only=p["security_only"], advisories=p["advisories"], cves=p["cves"],
+            exclude=p["exclude"], update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
+            run_id=p["run_id"])
+    except PatchError as exc:
+        module.fail_json(commands=runner.history, journal=getattr(exc, "journal", None),
+                         changes=getattr(exc, "changes", []), **exc.fail_kwargs())
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(commands=runner.history, **result)
+
+
+if __name__ == "__main__":
+    main()

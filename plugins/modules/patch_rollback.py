@@ -1,0 +1,107 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: patch_rollback
+short_description: Restore exactly the package versions a patch_apply journal recorded
+version_added: 0.1.0
+description:
+  - Reads a rollback journal written by M(fleetpatch.patching.patch_apply) (the latest, or one
+    by id) and returns every package it recorded to its recorded version: downgrades (apt
+    C(--allow-downgrades), dnf C(downgrade), zypper C(--oldpackage)), reinstalls what the change
+    removed, removes what it newly installed. Then marks the journal rolled back.
+  - Before changing anything, checks that every recorded version can still be obtained from a
+    repository; if one cannot, refuses and names the packages.
+  - On apt, first finishes a dpkg run that was interrupted (C(dpkg --configure -a)).
+  - Idempotent: a second run finds nothing to do.
+author:
+  - fleetpatch contributors (@fleetpatch)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - fleetpatch.patching._backend
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+options:
+  journal:
+    description: The journal id to restore, or V(latest).
+    type: str
+    default: latest
+seealso:
+  - module: fleetpatch.patching.patch_apply
+"""
+
+EXAMPLES = r"""
+- name: Undo the last patch run
+  fleetpatch.patching.patch_rollback:
+
+- name: Undo a given run
+  fleetpatch.patching.patch_rollback:
+    journal: "{{ applied.journal }}"
+"""
+
+RETURN = r"""
+journal:
+  description: The journal restored.
+  returned: always
+  type: str
+restore:
+  description: Package name to the version it was restored to.
+  returned: always
+  type: dict
+remove:
+  description: Packages removed because the change had newly installed them.
+  returned: always
+  type: list
+  elements: str
+changes:
+  description: Every package whose installed version changed (name, before, after).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _backends
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
+            root=dict(type="path"),
+            lock_timeout=dict(type="int", default=120),
+            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
+            journal=dict(type="str", default="latest"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    runner = CommandRunner(module)
+    try:
+        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        result = _apply.rollback(backend, p["state_dir"], p["journal"], check_mode=module.check_mode)
+    except PatchError as exc:
+        module.fail_json(commands=runner.history, **exc.fail_kwargs())
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(commands=runner.history, **result)
+
+
+if __name__ == "__main__":
+    main()
