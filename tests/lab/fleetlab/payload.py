@@ -91,9 +91,17 @@ def files(v):
     return tree
 
 
+# Tests hook into every package's post-install step here, e.g. to make it slow enough to be
+# interrupted (tests/integration/test_apply_rollback.py). Absent on a normal lab host.
+TEST_HOOK = """if [ -x /etc/fleetpatch-lab/hooks/post-install ]; then
+  /etc/fleetpatch-lab/hooks/post-install %(name)s
+fi
+"""
+
+
 def after_install_script(v, family):
     """Body of the post-install script (deb postinst configure / rpm %post)."""
-    parts = []
+    parts = [TEST_HOOK % {"name": v.package}]
     if v.ships_service:
         parts.append(START_SERVICE)
     if v.requires_reboot and family == "deb":

@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+Health checks run on the host before and after patching: a systemd service, a TCP port, an HTTP
+answer, a command. Each is retried, each attempt bounded by a timeout; results are structured.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import socket
+import ssl
+import subprocess
+import time
+
+try:
+    from urllib.request import Request, urlopen
+    from urllib.error import HTTPError, URLError
+except ImportError:  # pragma: no cover - Python 2 is not a target
+    pass
+
+TYPES = ("service", "port", "http", "command")
+
+
+def check_service(check, timeout):
+    proc = subprocess.run(["systemctl", "is-active", check["service"]], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    state = proc.stdout.strip() or proc.stderr.strip()
+    wanted = check.get("state") or "active"
+    return state == wanted, "service %s is %s (want %s)" % (check["service"], state, wanted)
+
+
+def check_port(check, timeout):
+    host, port = check.get("host") or "127.0.0.1", int(check["port"])
+    wanted = check.get("state") or "open"
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        state = "open"
+    except (OSError, socket.timeout) as exc:
+        state = "closed"
+        if wanted == "open":
+            return False, "port %s:%d is closed (%s)" % (host, port, exc)
+    return state == wanted, "port %s:%d is %s (want %s)" % (host, port, state, wanted)
+
+
+def check_http(check, timeout):
+    wanted = int(check.get("status") or 200)
+    context = None
+    if check.get("validate_certs") is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        response = urlopen(Request(check["url"], method=check.get("method") or "GET"), timeout=timeout,
+                           context=context)
+        status, body = response.status, response.read(65536).decode("utf-8", "replace")
+    except HTTPError as exc:
+        status, body = exc.code, exc.read(65536).decode("utf-8", "replace")
+    except (URLError, OSError, socket.timeout) as exc:
+        return False, "%s: no answer (%s)" % (check["url"], getattr(exc, "reason", exc))
+    if status != wanted:
+        return False, "%s answered %d (want %d)" % (check["url"], status, wanted)
+    pattern = check.get("body_regex")
+    if pattern and not re.search(pattern, body):
+        return False, "%s answered %d but the body does not match %r" % (check["url"], status, pattern)
+    return True, "%s answered %d" % (check["url"], status)
+
+
+def check_command(check, timeout):
+    try:
+        proc = subprocess.run(check["argv"], capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return False, "%s timed out after %ss" % (" ".join(check["argv"]), timeout)
+    except OSError as exc:
+        return False, "%s: %s" % (check["argv"][0], exc)
+    wanted = int(check.get("rc") or 0)
+    if proc.returncode != wanted:
+        return False, "%s exited %d (want %d): %s" % (" ".join(check["argv"]), proc.returncode, wanted,
+                                                      (proc.stderr or proc.stdout).strip()[-300:])
+    pattern = check.get("stdout_regex")
+    if pattern and not re.search(pattern, proc.stdout):
+        return False, "%s printed no match for %r" % (" ".join(check["argv"]), pattern)
+    return True, "%s exited %d" % (" ".join(check["argv"]), proc.returncode)
+
+
+CHECKERS = {"service": check_service, "port": check_port, "http": check_http, "command": check_command}
+REQUIRED = {"service": "service", "port": "port", "http": "url", "command": "argv"}
+
+
+def validate(checks):
+    """A list of problems with the checks as given (empty when they are well formed)."""
+    problems = []
+    for index, check in enumerate(checks):
+        kind = check.get("type")
+        if kind not in CHECKERS:
+            problems.append("check %d: type must be one of %s, got %r" % (index, ", ".join(TYPES), kind))
+        elif not check.get(REQUIRED[kind]):
+            problems.append("check %d (%s): %s is required" % (index, kind, REQUIRED[kind]))
+    return problems
+
+
+def run_checks(checks, retries=3, delay=2.0, timeout=5.0, sleep=time.sleep):
+    results = []
+    for check in checks:
+        kind = check["type"]
+        started = time.time()
+        attempts, ok, detail = 0, False, ""
+        while attempts < max(1, retries):
+            attempts += 1
+            try:
+                ok, detail = CHECKERS[kind](check, timeout)
+            except subprocess.TimeoutExpired:
+                ok, detail = False, "timed out after %ss" % timeout
+            if ok or attempts >= retries:
+                break
+            sleep(delay)
+        results.append({"name": check.get("name") or "%s %s" % (kind, check.get(REQUIRED[kind])),
+                        "type": kind, "ok": ok, "attempts": attempts, "detail": detail,
+                        "elapsed": round(time.time() - started, 3)})
+    return results

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private to fleetpatch.patching; may change without notice.
+
+Is it safe to patch this host now? Each check gives pass, warn or fail with a reason; the caller
+decides which failures block.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _host
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import fcntl_lock_holder, pidfile_lock_holder
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LOCK_FILES = {
+    "apt": [("/var/lib/dpkg/lock-frontend", "fcntl"), ("/var/lib/dpkg/lock", "fcntl"), ("/var/lib/apt/lists/lock", "fcntl")],
+    "dnf": [("/var/lib/rpm/.rpm.lock", "fcntl"), ("/var/lib/dnf/rpmdb_lock.pid", "pidfile")],
+    "zypper": [("/run/zypp.pid", "pidfile")],
+}
+
+
+def result(status, reason, **extra):
+    entry = {"status": status, "reason": reason}
+    entry.update(extra)
+    return entry
+
+
+def check_disk(min_free_mb):
+    """Free space on each path against its threshold; paths that do not exist are skipped."""
+    short, seen = [], {}
+    for path, minimum in sorted(min_free_mb.items()):
+        if not os.path.exists(path):
+            continue
+        st = os.statvfs(path)
+        free = st.f_bavail * st.f_frsize // (1024 * 1024)
+        seen[path] = free
+        if free < int(minimum):
+            short.append("%s has %d MB free, needs %d MB" % (path, free, int(minimum)))
+    if short:
+        return result("fail", "; ".join(short), free_mb=seen)
+    return result("pass", ", ".join("%s %d MB free" % kv for kv in sorted(seen.items())), free_mb=seen)
+
+
+def check_lock(pkg_mgr, root=""):
+    for path, kind in LOCK_FILES.get(pkg_mgr, []):
+        holder = fcntl_lock_holder(root + path) if kind == "fcntl" else pidfile_lock_holder(root + path)
+        if holder:
+            return result("fail", "%s is held by %s" % (root + path, holder))
+    return result("pass", "no package-manager lock is held")
+
+
+def check_package_manager(backend):
+    """The package database is consistent: no interrupted dpkg, dpkg --audit clean, rpm db readable."""
+    if backend.name == "apt":
+        try:
+            pending = os.listdir("/var/lib/dpkg/updates")
+        except OSError:
+            pending = []
+        if pending:
+            return result("fail", "dpkg was interrupted (/var/lib/dpkg/updates holds %d entries); "
+                          "run dpkg --configure -a" % len(pending))
+        _rc, out, _err = backend.runner.run(["dpkg", "--audit"], "audit the dpkg database", ok_rcs=(0, 1))
+        if out.strip():
+            return result("fail", "dpkg --audit reports: %s" % " ".join(out.split())[:300])
+        return result("pass", "dpkg database consistent")
+    try:
+        count = len(backend.installed())
+    except PatchError as exc:
+        return result("fail", "rpm database unreadable: %s" % exc.msg)
+    return result("pass", "rpm database readable (%d packages)" % count)
+
+
+def check_repositories(backend):
+    try:
+        backend.refresh(0)
+    except PatchError as exc:
+        return result("fail", "repositories unreachable: %s" % exc.msg)
+    return result("pass", "repository metadata refreshed")
+
+
+def check_reboot(backend, root=None):
+    reasons, _services = backend.reboot_status()
+    _running, _newest, kernel_reason = _host.kernel_status(root)
+    if kernel_reason:
+        reasons.append(kernel_reason)
+    if reasons:
+        return result("fail", "a reboot is already pending: %s" % "; ".join(reasons))
+    return result("pass", "no reboot pending")
+
+
+def _tz(name):
+    if not name or name.upper() == "UTC":
+        return datetime.timezone.utc
+    if name[:1] in "+-" and len(name) == 6 and name[3] == ":":
+        sign = 1 if name[0] == "+" else -1
+        return datetime.timezone(sign * datetime.timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
+    try:
+        import zoneinfo   # Python 3.9+
+    except ImportError:
+        raise PatchError("Invalid maintenance window: timezone %r needs Python 3.9 on the host "
+                         "(use UTC or an offset such as +02:00)" % name)
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except Exception:
+        raise PatchError("Invalid maintenance window: unknown timezone %r" % name)
+
+
+def _minutes(text, key):
+    try:
+        hours, minutes = text.split(":")
+        value = int(hours) * 60 + int(minutes)
+    except (AttributeError, ValueError):
+        raise PatchError("Invalid maintenance window: %s must be HH:MM, got %r" % (key, text))
+    if not 0 <= value < 24 * 60:
+        raise PatchError("Invalid maintenance window: %s must be HH:MM, got %r" % (key, text))
+    return value
+
+
+def check_window(window, now=None):
+    """window: {days: [mon..sun], start: HH:MM, end: HH:MM, timezone}. A window that ends
+    before it starts runs past midnight and belongs to the day it starts on."""
+    tz = _tz(window.get("timezone"))
+    now = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(tz)
+    start, end = _minutes(window.get("start", "00:00"), "start"), _minutes(window.get("end", "23:59"), "end")
+    days = [d.lower()[:3] for d in window.get("days") or DAYS]
+    unknown = [d for d in days if d not in DAYS]
+    if unknown:
+        raise PatchError("Invalid maintenance window: unknown days %s" % ", ".join(unknown))
+    minute = now.hour * 60 + now.minute
+    today, yesterday = DAYS[now.weekday()], DAYS[(now.weekday() - 1) % 7]
+    if start <= end:
+        inside = today in days and start <= minute < end
+    else:
+        inside = (today in days and minute >= start) or (yesterday in days and minute < end)
+    when = now.strftime("%a %H:%M %Z")
+    if inside:
+        return result("pass", "%s is inside the maintenance window" % when)
+    return result("fail", "%s is outside the maintenance window (%s %s-%s %s)" % (
+        when, ",".join(days), window.get("start", "00:00"), window.get("end", "23:59"), window.get("timezone") or "UTC"))
+
+
+def running_processes():
+    names = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    names.setdefault(f.read().strip(), []).append(int(pid))
+            except (IOError, OSError):
+                continue
+    return names
+
+
+def check_processes(unsafe, running=None):
+    running = running_processes() if running is None else running
+    found = ["%s (pid %s)" % (n, ", ".join(str(p) for p in sorted(running[n]))) for n in unsafe if n in running]
+    if found:
+        return result("fail", "running: %s" % "; ".join(found))
+    return result("pass", "none of %s is running" % ", ".join(unsafe) if unsafe else "no process list given")

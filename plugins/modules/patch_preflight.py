@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: patch_preflight
+short_description: Check that a host can be patched safely now
+version_added: 0.1.0
+description:
+  - Runs the checks a careful operator runs before patching and returns each as V(pass), V(warn)
+    or V(fail) with a reason. Failures of the checks listed in O(blocking) fail the task; the
+    others are reported as warnings.
+  - "Checks: C(disk) free space against thresholds; C(lock) no package-manager lock held;
+    C(package_manager) database consistent (interrupted dpkg, C(dpkg --audit), rpm database
+    readable); C(repositories) metadata can be refreshed; C(reboot_pending) no reboot already
+    pending; C(window) the current time is inside the maintenance window; C(processes) none of
+    the named processes runs."
+  - Changes nothing on the host except refreshed package metadata.
+author:
+  - fleetpatch contributors (@fleetpatch)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - fleetpatch.patching._backend
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  min_free_mb:
+    description: Path to the free space (MB) it needs. Paths that do not exist are skipped.
+    type: dict
+    default: {"/": 500, "/var": 1000, "/boot": 100}
+  maintenance_window:
+    description:
+      - "C(days) (mon..sun, default every day), C(start) and C(end) (HH:MM; an end before the start
+        runs past midnight), C(timezone) (a tz database name on Python 3.9+, V(UTC), or an offset such as V(+02:00))."
+      - Not checked when not given.
+    type: dict
+  unsafe_processes:
+    description: Names of processes (as in /proc/PID/comm) during which patching is unsafe.
+    type: list
+    elements: str
+    default: []
+  check_repositories:
+    description: Refresh the package metadata to prove the repositories answer.
+    type: bool
+    default: true
+  blocking:
+    description: The checks whose failure fails the task; the others warn.
+    type: list
+    elements: str
+    choices: [disk, lock, package_manager, repositories, reboot_pending, window, processes]
+    default: [disk, lock, package_manager, repositories, window, processes]
+"""
+
+EXAMPLES = r"""
+- name: Safe to patch?
+  fleetpatch.patching.patch_preflight:
+    maintenance_window: {days: [sat, sun], start: "22:00", end: "04:00", timezone: Europe/Berlin}
+    unsafe_processes: [pg_basebackup, borg]
+    blocking: [disk, lock, package_manager, window]
+"""
+
+RETURN = r"""
+checks:
+  description: Every check with its status (pass, warn, fail) and reason.
+  returned: always
+  type: dict
+  sample: {disk: {status: pass, reason: "/ 5120 MB free"}, window: {status: fail, reason: "Tue 14:02 UTC is outside ..."}}
+ready:
+  description: Whether no blocking check failed.
+  returned: always
+  type: bool
+blocked_by:
+  description: The blocking checks that failed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _preflight
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+CHECKS = ["disk", "lock", "package_manager", "repositories", "reboot_pending", "window", "processes"]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
+            root=dict(type="path"),
+            lock_timeout=dict(type="int", default=120),
+            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
+            min_free_mb=dict(type="dict", default={"/": 500, "/var": 1000, "/boot": 100}),
+            maintenance_window=dict(type="dict"),
+            unsafe_processes=dict(type="list", elements="str", default=[]),
+            check_repositories=dict(type="bool", default=True),
+            blocking=dict(type="list", elements="str", choices=CHECKS,
+                          default=["disk", "lock", "package_manager", "repositories", "window", "processes"]),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    runner = CommandRunner(module)
+    try:
+        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        root = p["root"] or ""
+        checks = {
+            "disk": _preflight.check_disk(dict((root + k, v) for k, v in p["min_free_mb"].items())),
+            "lock": _preflight.check_lock(backend.name, root),
+            "package_manager": _preflight.check_package_manager(backend),
+            "reboot_pending": _preflight.check_reboot(backend, p["root"]),
+            "processes": _preflight.check_processes(p["unsafe_processes"]),
+        }
+        if checks["lock"]["status"] == "fail":
+            checks["repositories"] = _preflight.result("warn", "not checked: the package-manager lock is held")
+        elif p["check_repositories"]:
+            checks["repositories"] = _preflight.check_repositories(backend)
+        if p["maintenance_window"]:
+            checks["window"] = _preflight.check_window(p["maintenance_window"])
+    except PatchError as exc:
+        module.fail_json(commands=runner.history, **exc.fail_kwargs())
+    for name, check in checks.items():
+        if check["status"] == "fail" and name not in p["blocking"]:
+            check["status"] = "warn"
+    blocked = sorted(n for n, c in checks.items() if c["status"] == "fail")
+    result = dict(changed=False, checks=checks, ready=not blocked, blocked_by=blocked, commands=runner.history)
+    if blocked:
+        module.fail_json(msg="Not safe to patch: %s" % "; ".join("%s: %s" % (n, checks[n]["reason"]) for n in blocked),
+                         **result)
+    for name, check in sorted(checks.items()):
+        if check["status"] == "warn":
+            module.warn("preflight %s: %s" % (name, check["reason"]))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
