@@ -13,12 +13,12 @@ __metaclass__ = type
 
 import re
 import socket
-import ssl
 import subprocess
 import time
 
+from ansible.module_utils.urls import open_url
+
 try:
-    from urllib.request import Request, urlopen
     from urllib.error import HTTPError, URLError
 except ImportError:  # pragma: no cover - Python 2 is not a target
     pass
@@ -49,14 +49,9 @@ def check_port(check, timeout):
 
 def check_http(check, timeout):
     wanted = int(check.get("status") or 200)
-    context = None
-    if check.get("validate_certs") is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     try:
-        response = urlopen(Request(check["url"], method=check.get("method") or "GET"), timeout=timeout,
-                           context=context)
+        response = open_url(check["url"], method=check.get("method") or "GET", timeout=timeout,
+                            validate_certs=check.get("validate_certs", True) is not False)
         status, body = response.status, response.read(65536).decode("utf-8", "replace")
     except HTTPError as exc:
         status, body = exc.code, exc.read(65536).decode("utf-8", "replace")

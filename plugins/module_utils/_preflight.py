@@ -129,8 +129,9 @@ def check_window(window, now=None):
     tz = _tz(window.get("timezone"))
     now = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(tz)
     start, end = _minutes(window.get("start", "00:00"), "start"), _minutes(window.get("end", "23:59"), "end")
-    days = [d.lower()[:3] for d in window.get("days") or DAYS]
-    unknown = [d for d in days if d not in DAYS]
+    given = [str(d) for d in window.get("days") or DAYS]
+    days = [d.lower()[:3] for d in given]
+    unknown = [original for original, day in zip(given, days) if day not in DAYS]
     if unknown:
         raise PatchError("Invalid maintenance window: unknown days %s" % ", ".join(unknown))
     minute = now.hour * 60 + now.minute

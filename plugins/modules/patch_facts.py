@@ -55,7 +55,7 @@ options:
   update_cache:
     description:
       - Refresh the package metadata before assessing (C(apt-get update), C(dnf makecache),
-        C(zypper refresh)), in check mode too: it changes no installed package.
+        C(zypper refresh)), in check mode too, since it changes no installed package.
     type: bool
     default: true
   cache_valid_time:

@@ -14,13 +14,13 @@ short_description: Restore exactly the package versions a patch_apply journal re
 version_added: 0.1.0
 description:
   - Reads a rollback journal written by M(fleetpatch.patching.patch_apply) (the latest, or one
-    by id) and returns every package it recorded to its recorded version: downgrades (apt
+    by id) and returns every package it recorded to its recorded version. It downgrades (apt
     C(--allow-downgrades), dnf C(downgrade), zypper C(--oldpackage)), reinstalls what the change
     removed, removes what it newly installed. Then marks the journal rolled back.
   - Before changing anything, checks that every recorded version can still be obtained from a
     repository; if one cannot, refuses and names the packages.
   - On apt, first finishes a dpkg run that was interrupted (C(dpkg --configure -a)).
-  - Idempotent: a second run finds nothing to do.
+  - Idempotent, a second run finds nothing to do.
 author:
   - fleetpatch contributors (@fleetpatch)
 extends_documentation_fragment:

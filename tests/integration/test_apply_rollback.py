@@ -3,7 +3,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import ansible_playbook, first_host, lab_hosts, on_host, run_lab, task_results
+from conftest import ansible_playbook, first_host, on_host, run_lab, task_results
 
 MANAGERS = ("apt", "dnf", "zypper")
 PACKAGE_LIST = {"apt": ["dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\\n"],
