@@ -136,7 +136,7 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False):
     """Restore exactly the versions a journal recorded; remove what the change newly installed."""
     journal = _journal.load(state_dir, journal_id)
     if not check_mode:
-        backend.recover()   # finish what an interrupted package manager left half done
+        backend.recover(journal)   # finish what an interrupted package manager left half done
     if journal.get("pkg_mgr") not in (None, backend.name):
         raise PatchError("Refusing to roll back journal %s: it was written by %s, this host uses %s"
                          % (journal["id"], journal["pkg_mgr"], backend.name))

@@ -259,7 +259,7 @@ class AptBackend:
         finally:
             self.runner.env = saved
 
-    def recover(self):
+    def recover(self, journal=None):
         """An interrupted dpkg (killed mid-transaction) blocks apt until `dpkg --configure -a`."""
         try:
             interrupted = bool(os.listdir("/var/lib/dpkg/updates"))

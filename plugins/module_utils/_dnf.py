@@ -21,7 +21,7 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    evr, installed_rpms, merge_advisories, normalize_severity, normalize_type)
+    evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -298,8 +298,17 @@ class DnfBackend:
                 [verb] + specs
             self.runner.run(argv, "%s with %s" % (verb, self.binary))
 
-    def recover(self):
-        """Nothing to finish: rpm transactions are atomic per package."""
+    def recover(self, journal=None):
+        """A dnf killed mid-transaction leaves old and new versions of a package both in the rpm
+        database; keep the journal's version of each."""
+        keep = (journal or {}).get("before") or {}
+        repair_duplicates(self.runner, self.installed(), dict((n, v) for n, v in keep.items() if v),
+                          compare_rpm_evr, self._reinstall, self.root)
+
+    def _reinstall(self, name, version):
+        argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \
+            ["reinstall", "%s-%s" % (name, version)]
+        self.runner.run(argv, "reinstall %s %s" % (name, version))
 
     def available_versions(self, names):
         if not names:

@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 
 RPM_QUERY_FORMAT = "%{NAME}|%{EPOCHNUM}|%{VERSION}|%{RELEASE}|%{ARCH}\\n"
@@ -77,3 +79,41 @@ def merge_advisories(update, advisories):
     update.update({"classification": classification, "severity": severity, "advisories": sorted(ids),
                    "cves": sorted(cves), "issued": issued, "reboot_suggested": reboot})
     return update
+
+
+def duplicates(packages):
+    """{name: [versions]} for names the rpm database lists more than once (same arch): what an
+    rpm transaction killed between installing the new version and erasing the old one leaves."""
+    seen = {}
+    for pkg in packages:
+        seen.setdefault((pkg["name"], pkg["arch"]), []).append(pkg["version"])
+    return dict((name, versions) for (name, _arch), versions in seen.items() if len(versions) > 1)
+
+
+def repair_duplicates(runner, packages, keep_versions, compare, reinstall, root=None):
+    """Leave one entry per duplicated name: the version rollback wants (keep_versions) where it is
+    one of them, else the newest. The other entries leave the database only (--justdb: their
+    files are shared with the kept version); then the kept version is reinstalled, so that the
+    files on disk are its own again. Returns the names repaired."""
+    repaired = []
+    for name, versions in sorted(duplicates(packages).items()):
+        wanted = keep_versions.get(name)
+        keep = wanted if wanted in versions else sorted(versions, key=_cmp_key(compare))[-1]
+        for version in versions:
+            if version != keep:
+                argv = ["rpm", "--erase", "--nodeps", "--noscripts", "--justdb", "%s-%s" % (name, _rpm_spec(version))]
+                if root:
+                    argv[1:1] = ["--root", root]
+                runner.run(argv, "remove the stale %s %s entry from the rpm database" % (name, version))
+        reinstall(name, keep)
+        repaired.append(name)
+    return repaired
+
+
+def _rpm_spec(version):
+    """rpm -e takes name-version-release without the epoch."""
+    return version.split(":", 1)[1] if ":" in version else version
+
+
+def _cmp_key(compare):
+    return functools.cmp_to_key(compare)

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    installed_rpms, merge_advisories, normalize_severity, normalize_type)
+    installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
@@ -234,8 +234,16 @@ class ZypperBackend:
         argv = self._argv("install", *((["--oldpackage"] if downgrade else []) + self._specs(versions, remove)))
         self.runner.run(argv, "install with zypper", ok_rcs=INFO_RCS)
 
-    def recover(self):
-        """Nothing to finish: rpm transactions are atomic per package."""
+    def recover(self, journal=None):
+        """A zypper killed mid-transaction leaves old and new versions of a package both in the
+        rpm database; keep the journal's version of each."""
+        keep = (journal or {}).get("before") or {}
+        repair_duplicates(self.runner, self.installed(), dict((n, v) for n, v in keep.items() if v),
+                          compare_rpm_evr, self._reinstall, self.root)
+
+    def _reinstall(self, name, version):
+        self.runner.run(self._argv("install", "--force", "%s=%s" % (name, version)),
+                        "reinstall %s %s" % (name, version), ok_rcs=INFO_RCS)
 
     def available_versions(self, names):
         if not names:

@@ -13,8 +13,13 @@ PACKAGE_DB = {"apt": "/var/lib/dpkg/status", "dnf": "/var/lib/rpm/rpmdb.sqlite",
 
 
 def packages(host):
-    """The full installed package list, read without fleetpatch."""
-    return dict(line.split(" ", 1) for line in on_host(host, *PACKAGE_LIST[host.pkg_mgr]).stdout.splitlines())
+    """The full installed package list, read without fleetpatch: name -> every version the
+    database lists (an interrupted rpm transaction leaves two)."""
+    listed = {}
+    for line in on_host(host, *PACKAGE_LIST[host.pkg_mgr]).stdout.splitlines():
+        name, version = line.split(" ", 1)
+        listed.setdefault(name, []).append(version)
+    return dict((name, ",".join(sorted(versions))) for name, versions in listed.items())
 
 
 def changed(before, after):
@@ -126,44 +131,56 @@ def test_check_mode_leaves_the_package_database_byte_identical(lab):
 def test_rollback_refuses_when_a_version_is_gone(lab):
     inventory, hosts = lab
     run_lab("stage", "security")
-    apt = hosts[0]
-    run(inventory, [apt], "apply", apply_args={"names": ["fp-crypto"]})
-    # the journal says 1.0-1; pretend it recorded a version no repository has
-    on_host(apt, "sh", "-c", "sed -i 's/\"fp-crypto\": \"1.0-1\"/\"fp-crypto\": \"0.9-1\"/' /var/lib/fleetpatch/journal/*.json")
-    before = packages(apt)
-    result = run(inventory, [apt], "rollback", check=False)[apt.name]
-    assert result["failed"] and "no repository offers fp-crypto 0.9-1" in result["msg"]
-    assert packages(apt) == before
+    refresh(hosts)
+    run(inventory, hosts, "apply", apply_args={"names": ["fp-crypto"]})
+    before = {}
+    for host in hosts:
+        # the journal says 1.0-1; make it a version no repository has
+        on_host(host, "sh", "-c", "sed -i 's/\"fp-crypto\": \"1.0-1\"/\"fp-crypto\": \"0.9-1\"/' "
+                "/var/lib/fleetpatch/journal/*.json")
+        before[host.name] = packages(host)
+    results = run(inventory, hosts, "rollback", check=False)
+    for host in hosts:
+        assert results[host.name]["failed"] and "no repository offers fp-crypto 0.9-1" in results[host.name]["msg"]
+        assert packages(host) == before[host.name]
+
+
+# What to kill on each manager: the installer and the slow post-install hook it waits for.
+INSTALLER = {"apt": "apt-get install|dpkg|hooks/post-install|sleep 120",
+             "dnf": "dnf --assumeyes|hooks/post-install|sleep 120",
+             "zypper": "zypper --non-interactive install|hooks/post-install|sleep 120"}
 
 
 def test_apply_killed_mid_transaction_recovers_with_rollback(lab):
-    """apt killed while dpkg configures a package: the journal, written first, lets rollback
-    finish dpkg's work and restore every package."""
+    """The package manager killed while fp-crypto's post-install script runs: dpkg is left
+    interrupted, rpm with old and new versions both in its database. The journal, written first,
+    lets rollback finish or repair that and restore every package."""
     inventory, hosts = lab
-    apt = hosts[0]
     run_lab("stage", "security")
-    before = packages(apt)
-    on_host(apt, "sh", "-c", "mkdir -p /etc/fleetpatch-lab/hooks && printf '#!/bin/sh\\nsleep 120\\n' "
-            "> /etc/fleetpatch-lab/hooks/post-install && chmod +x /etc/fleetpatch-lab/hooks/post-install")
-    env_argv = ["ansible-playbook", "-i", inventory, "--limit", apt.name,
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    for host in hosts:
+        on_host(host, "sh", "-c", "mkdir -p /etc/fleetpatch-lab/hooks && printf '#!/bin/sh\\n"
+                "[ \"$1\" = fp-crypto ] && sleep 120\\nexit 0\\n' > /etc/fleetpatch-lab/hooks/post-install "
+                "&& chmod +x /etc/fleetpatch-lab/hooks/post-install")
+        argv = ["ansible-playbook", "-i", inventory, "--limit", host.name,
                 __file__.rsplit("/", 1)[0] + "/playbooks/apply.yml"]
-    apply = subprocess.Popen(env_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if on_host(apt, "pgrep", "-f", "hooks/post-install", check=False).returncode == 0:
-                break
-            time.sleep(0.5)
-        else:
-            raise AssertionError("the slow post-install hook never started")
-        on_host(apt, "pkill", "-KILL", "-f", "apt-get install|dpkg|hooks/post-install", check=False)
-        apply.wait(timeout=120)
-    finally:
-        apply.kill()
-    on_host(apt, "rm", "-f", "/etc/fleetpatch-lab/hooks/post-install")
-    journal = on_host(apt, "sh", "-c", "cat /var/lib/fleetpatch/journal/*.json").stdout
-    assert '"status": "applying"' in journal or '"status": "failed"' in journal
-    assert packages(apt) != before                                   # the host was left half-patched
-    run(inventory, [apt], "rollback")
-    assert packages(apt) == before
-    assert on_host(apt, "dpkg", "--audit").stdout.strip() == ""
+        apply = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 120
+            while on_host(host, "pgrep", "-f", "hooks/post-install", check=False).returncode != 0:
+                assert time.time() < deadline, "%s: the slow post-install hook never started" % host.name
+                time.sleep(0.5)
+            on_host(host, "pkill", "-KILL", "-f", INSTALLER[host.pkg_mgr], check=False)
+            apply.wait(timeout=120)
+        finally:
+            apply.kill()
+        on_host(host, "rm", "-f", "/etc/fleetpatch-lab/hooks/post-install")
+        journal = on_host(host, "sh", "-c", "cat /var/lib/fleetpatch/journal/*.json").stdout
+        assert '"status": "applying"' in journal or '"status": "failed"' in journal, host.name
+        assert packages(host) != before[host.name], host.name       # left half-patched
+    run(inventory, hosts, "rollback")
+    for host in hosts:
+        assert packages(host) == before[host.name], host.name
+        assert on_host(host, "cat", "/usr/share/fp-crypto/VERSION").stdout.startswith("fp-crypto 1.0-1")
+    assert on_host(hosts[0], "dpkg", "--audit").stdout.strip() == ""

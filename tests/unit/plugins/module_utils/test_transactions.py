@@ -137,7 +137,7 @@ class FakeBackend:
     def installed(self):
         return [{"name": n, "version": v, "arch": "all"} for n, v in self.packages.items()]
 
-    def recover(self):
+    def recover(self, journal=None):
         pass
 
     def available_versions(self, names):
