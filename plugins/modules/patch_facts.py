@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.facts
+  - fleetpatch.patching._backend
 attributes:
   check_mode:
     support: full
@@ -40,18 +41,6 @@ attributes:
   platform:
     platforms: posix
 options:
-  pkg_mgr:
-    description:
-      - The package manager that owns the packages to assess. V(auto) detects it.
-      - Set it where detection would be wrong, for example RPM tools installed on a Debian system.
-    type: str
-    choices: [auto, apt, dnf, yum, zypper]
-    default: auto
-  root:
-    description:
-      - Assess an installroot (an image build or a chroot) instead of the running system.
-      - Supported by dnf and zypper. The running kernel and needs-restarting are not checked there.
-    type: path
   update_cache:
     description:
       - Refresh the package metadata before assessing (C(apt-get update), C(dnf makecache),
@@ -65,12 +54,6 @@ options:
       - dnf and zypper follow each repository's own metadata expiry.
     type: int
     default: 0
-  lock_timeout:
-    description:
-      - Seconds to wait for a package-manager lock held by another process before failing with
-        the lock's name and holder.
-    type: int
-    default: 120
   include_installed:
     description:
       - Also return every installed package (name, version, arch) in C(installed). Large.
@@ -81,11 +64,6 @@ options:
       - The patch baseline. See the P(fleetpatch.patching.evaluate_policy#filter) filter for its keys.
       - Without it every available update is approved at once (the default baseline).
     type: dict
-  state_dir:
-    description:
-      - Where the module keeps first-seen dates on the host (root only, mode 0700).
-    type: path
-    default: /var/lib/fleetpatch
   first_seen:
     description:
       - Record and report first-seen dates.
@@ -164,22 +142,19 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _record
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
-            root=dict(type="path"),
+        argument_spec=backend_argument_spec(
             update_cache=dict(type="bool", default=True),
             cache_valid_time=dict(type="int", default=0),
-            lock_timeout=dict(type="int", default=120),
             include_installed=dict(type="bool", default=False),
             policy=dict(type="dict"),
-            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
             first_seen=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -187,7 +162,7 @@ def main():
     p = module.params
     runner = CommandRunner(module)
     try:
-        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        backend = select_backend(module, runner)
         record = _record.assess(
             backend, update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
             include_installed=p["include_installed"], policy=p["policy"], state_dir=p["state_dir"],

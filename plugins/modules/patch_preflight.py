@@ -89,8 +89,9 @@ blocked_by:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _preflight
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _preflight
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 CHECKS = ["disk", "lock", "package_manager", "repositories", "reboot_pending", "window", "processes"]
@@ -98,11 +99,7 @@ CHECKS = ["disk", "lock", "package_manager", "repositories", "reboot_pending", "
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
-            root=dict(type="path"),
-            lock_timeout=dict(type="int", default=120),
-            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
+        argument_spec=backend_argument_spec(
             min_free_mb=dict(type="dict", default={"/": 500, "/var": 1000, "/boot": 100}),
             maintenance_window=dict(type="dict"),
             unsafe_processes=dict(type="list", elements="str", default=[]),
@@ -115,7 +112,7 @@ def main():
     p = module.params
     runner = CommandRunner(module)
     try:
-        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        backend = select_backend(module, runner)
         root = p["root"] or ""
         checks = {
             "disk": _preflight.check_disk(dict((root + k, v) for k, v in p["min_free_mb"].items())),

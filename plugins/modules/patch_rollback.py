@@ -74,18 +74,15 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _backends
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            pkg_mgr=dict(type="str", default="auto", choices=["auto", "apt", "dnf", "yum", "zypper"]),
-            root=dict(type="path"),
-            lock_timeout=dict(type="int", default=120),
-            state_dir=dict(type="path", default="/var/lib/fleetpatch"),
+        argument_spec=backend_argument_spec(
             journal=dict(type="str", default="latest"),
         ),
         supports_check_mode=True,
@@ -93,7 +90,7 @@ def main():
     p = module.params
     runner = CommandRunner(module)
     try:
-        backend = _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+        backend = select_backend(module, runner)
         result = _apply.rollback(backend, p["state_dir"], p["journal"], check_mode=module.check_mode)
     except PatchError as exc:
         module.fail_json(commands=runner.history, **exc.fail_kwargs())
