@@ -60,12 +60,28 @@ def current_wave():
         return None
 
 
+STAGED_AT = os.path.join(config.REPOS_DIR, ".staged-at")
+
+
+def _publication_time():
+    """Now, but always a later whole second than the previous staging: If-Modified-Since has
+    one-second resolution, and two stagings within a second would look like one to apt."""
+    now = float(int(time.time()))
+    try:
+        with open(STAGED_AT) as f:
+            now = max(now, float(f.read().strip()) + 1)
+    except (OSError, ValueError):
+        pass
+    write(STAGED_AT, "%d\n" % now)
+    return now
+
+
 def stage(number):
     # A real archive re-signs its Release files when it publishes; do the equivalent and date the
     # staged wave now, twice over: apt ignores a Release whose Date is older than the one it has
     # (so going back to an earlier wave would be invisible), and hosts ask with
     # If-Modified-Since, which http.server answers by file time in whole seconds.
-    now = time.time()
+    now = _publication_time()
     wave_dir = os.path.join(config.REPOS_DIR, "wave-%d" % number)
     for release in glob.glob(os.path.join(wave_dir, "apt", "*", "dists", "*", "Release")):
         with open(release) as f:

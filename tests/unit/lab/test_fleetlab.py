@@ -81,6 +81,7 @@ def test_staging_dates_the_wave_now(tmp_path, monkeypatch):
     from fleetlab import repos
     monkeypatch.setattr(config, "REPOS_DIR", str(tmp_path))
     monkeypatch.setattr(repos, "CURRENT", str(tmp_path / "current"))
+    monkeypatch.setattr(repos, "STAGED_AT", str(tmp_path / ".staged-at"))
     release = tmp_path / "wave-1" / "apt" / "Release"
     release.parent.mkdir(parents=True)
     release.write_text("x")
@@ -90,3 +91,6 @@ def test_staging_dates_the_wave_now(tmp_path, monkeypatch):
     assert os.readlink(tmp_path / "current") == "wave-1"
     assert release.stat().st_mtime >= before - 1
     assert repos.current_wave() == 1
+    first = release.stat().st_mtime
+    repos.stage(1)                      # again within the same second: still a later second
+    assert release.stat().st_mtime >= first + 1
