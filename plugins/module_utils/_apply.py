@@ -95,8 +95,10 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
           security_only=False, advisories=None, cves=None, exclude=None, update_cache=True,
           cache_valid_time=0, run_id=None):
     """Install what the selection approves (or exactly a manifest). Returns the result dict."""
+    root = getattr(backend, "root", None)
+    journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
-                            policy=policy, state_dir=state_dir, check_mode=check_mode)
+                            policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
     before_all = installed_map(backend.installed())
     if manifest:
         targets, skipped = manifest_targets(manifest, before_all, backend.compare)
@@ -113,33 +115,35 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         result["reboot_required"] = record["reboot_required"]
         return result
     touched = dict((c["name"], before_all.get(c["name"])) for c in plan)
-    journal = _journal.create(state_dir, backend.name, touched, plan, targets, run_id=run_id)
+    journal = _journal.create(journal_dir, backend.name, touched, plan, targets, run_id=run_id)
     result["journal"] = journal["id"]
     try:
         backend.apply(targets)
     except PatchError as exc:
         changes = diff_installed(before_all, installed_map(backend.installed()))
-        _journal.update(state_dir, journal, status="failed", rc=exc.rc, stderr=exc.stderr or exc.msg,
+        _journal.update(journal_dir, journal, status="failed", rc=exc.rc, stderr=exc.stderr or exc.msg,
                         changes=changes)
         exc.msg = "%s (journal %s; %d package(s) changed before the failure)" % (exc.msg, journal["id"], len(changes))
         exc.journal = journal["id"]
         exc.changes = changes
         raise
     changes = diff_installed(before_all, installed_map(backend.installed()))
-    _journal.update(state_dir, journal, status="applied", rc=0, changes=changes)
-    after = _record.assess(backend, update_cache=False, policy=policy, state_dir=state_dir, check_mode=check_mode)
+    _journal.update(journal_dir, journal, status="applied", rc=0, changes=changes)
+    after = _record.assess(backend, update_cache=False, policy=policy, state_dir=state_dir, check_mode=check_mode,
+                           root=root)
     result.update(changes=changes, changed=bool(changes), record=after, reboot_required=after["reboot_required"])
     return result
 
 
 def rollback(backend, state_dir, journal_id="latest", check_mode=False):
     """Restore exactly the versions a journal recorded; remove what the change newly installed."""
+    state_dir = (getattr(backend, "root", None) or "") + state_dir
     journal = _journal.load(state_dir, journal_id)
-    if not check_mode:
-        backend.recover(journal)   # finish what an interrupted package manager left half done
     if journal.get("pkg_mgr") not in (None, backend.name):
         raise PatchError("Refusing to roll back journal %s: it was written by %s, this host uses %s"
                          % (journal["id"], journal["pkg_mgr"], backend.name))
+    if not check_mode:
+        backend.recover(journal)   # finish what an interrupted package manager left half done
     current = installed_map(backend.installed())
     restore = dict((n, v) for n, v in journal["before"].items() if v is not None and current.get(n) != v)
     remove = sorted(n for n, v in journal["before"].items() if v is None and n in current)

@@ -50,20 +50,18 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
            state_dir="/var/lib/fleetpatch", check_mode=False, root=None, record_first_seen=True, now=None):
     """Gather one host's patch record and evaluate it against the policy."""
     now = now or utc_now()
-    started = now
     refreshed = False
     if update_cache:
         # Refreshing metadata changes no installed state, and check mode must see what a real
         # run would: so check mode refreshes too (the package database stays untouched).
         refreshed = backend.refresh(cache_valid_time)
-    # The installed list and the update query are independent: read both at once, which hides
-    # the shorter of the two (dpkg-query or rpm -qa) behind the longer.
+    # dnf and zypper find updates without the installed list, so read it meanwhile (rpm -qa
+    # costs nothing then); apt asks about the installed packages and waits for the list.
     installed_reader = _Background(backend.installed)
     updates, extra = backend.updates(installed_reader.result)
     installed = installed_reader.result()
     if record_first_seen:
-        _first_seen.annotate(updates, (root or "") + state_dir if root else state_dir,
-                             now.date().isoformat(), check_mode)
+        _first_seen.annotate(updates, (root or "") + state_dir, now.date().isoformat(), check_mode)
     else:
         for update in updates:
             update["first_seen"] = None
@@ -78,7 +76,7 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         "root": root or "/",
         "kernel_running": running,
         "kernel_latest": newest,
-        "collected_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "collected_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cache_refreshed": refreshed,
         "installed_count": len(installed),
         "updates": sorted(updates, key=lambda u: (u["name"], u.get("arch") or "")),
