@@ -73,6 +73,12 @@ def boot(host):
     p = _paths(host)
     if is_running(host):
         return
+    try:
+        socket.create_connection((host.address, 22), timeout=1).close()
+        raise LabError("%s:22 already answers but %s is not running here (another lab from another "
+                       "checkout?); stop it, or set FLEETLAB_NET/FLEETLAB_FIRST" % (host.address, host.name))
+    except OSError:
+        pass
     if os.path.exists(p["stop"]):
         os.unlink(p["stop"])
     console = open(p["console"], "ab")

@@ -106,6 +106,9 @@ def server_running():
 def start_server():
     if server_running():
         return
+    if _listening("127.0.0.1", config.PORT):
+        raise LabError("127.0.0.1:%d is already in use (another lab from another checkout?); stop it, or "
+                       "set FLEETLAB_PORT, FLEETLAB_NET/FLEETLAB_FIRST for this one" % config.PORT)
     log = open(config.SERVER_LOG, "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", CURRENT, str(config.PORT)],
@@ -126,6 +129,14 @@ def start_server():
             time.sleep(0.1)
     proc.kill()
     raise LabError("the repository server did not listen on 127.0.0.1:%d within 10s" % config.PORT)
+
+
+def _listening(address, port):
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def stop_server():
