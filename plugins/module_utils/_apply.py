@@ -100,12 +100,12 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
     before_all = installed_map(backend.installed())
-    if manifest:
+    if manifest is not None:      # an empty manifest installs nothing (a later ring after a no-op ring)
         targets, skipped = manifest_targets(manifest, before_all, backend.compare)
     else:
         targets, skipped = select_targets(record, names, security_only, advisories, cves, exclude)
     plan = backend.plan(targets) if targets else []
-    if manifest:
+    if manifest is not None:
         check_plan_against_manifest(plan, manifest)
     result = {"targets": targets, "not_selected": skipped, "plan": plan, "changes": [], "journal": None,
               "changed": bool(plan),

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+name: promotion_manifest
+short_description: The exact versions a ring installed, by package manager
+version_added: 0.1.0
+author:
+  - fleetpatch contributors (@fleetpatch)
+description:
+  - From the C(patch_outcome) the M(fleetpatch.patching.patch) role leaves on each host, builds the
+    promotion manifest later rings install exactly - package manager, then package name, then version -
+    from the hosts that ended C(patched).
+  - Fails when two hosts of the same package manager installed different versions of one package
+    (the ring saw different repositories; promoting either would be a guess).
+options:
+  _input:
+    description: The ring's host names.
+    type: list
+    elements: str
+    required: true
+  hostvars:
+    description: The C(hostvars) of the play.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: The manifest of the test ring
+  ansible.builtin.set_fact:
+    manifest: "{{ groups['fleetpatch_ring_test'] | fleetpatch.patching.promotion_manifest(hostvars) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: Package manager to a mapping of package name to version.
+  type: dict
+  sample: {apt: {openssl: 3.0.16-1~deb12u1}, dnf: {openssl: "1:3.2.4-1.el9"}}
+"""
+
+from ansible.errors import AnsibleFilterError
+
+
+def promotion_manifest(hosts, hostvars):
+    manifest, source = {}, {}
+    for host in hosts or []:
+        variables = hostvars.get(host) or {}
+        outcome = variables.get("patch_outcome") or {}
+        if outcome.get("status") != "patched":
+            continue
+        manager = variables.get("fleetpatch_pkg_mgr") or "auto"
+        for change in outcome.get("changes") or []:
+            if not change.get("after"):
+                continue
+            entry = manifest.setdefault(manager, {})
+            name, version = change["name"], change["after"]
+            if name in entry and entry[name] != version:
+                raise AnsibleFilterError("Cannot promote %s: %s installed %s but %s installed %s"
+                                         % (name, source[(manager, name)], entry[name], host, version))
+            entry[name], source[(manager, name)] = version, host
+    return manifest
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"promotion_manifest": promotion_manifest}

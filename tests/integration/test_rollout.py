@@ -1,0 +1,80 @@
+"""The ring rollout on the lab: a broken wave is caught by the test ring and stops at the gate;
+a clean wave reaches every ring with exactly the versions the test ring installed, even when a
+newer version is published after the test ring passed."""
+import json
+import os
+
+import pytest
+from conftest import REPO_ROOT, ansible_playbook, run_lab, task_results
+from test_apply_rollback import packages, refresh
+
+PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
+CHECKS = [{"type": "service", "service": "fp-webapp"},
+          {"type": "http", "url": "http://{{ ansible_host }}:8080/", "body_regex": "fp-webapp .* ok"}]
+
+
+@pytest.fixture()
+def fleet_lab(fresh_lab, fleet):
+    run_lab("reset")
+    return fresh_lab, list(fleet.values())
+
+
+def version(installed, name):
+    """'1.0-2' from apt's '1.0-2 ii ' or rpm's '0:1.0-2'."""
+    return installed[name].split()[0].split(":", 1)[-1]
+
+
+def by_ring(hosts, ring):
+    return [h for h in hosts if h.ring == ring]
+
+
+def test_broken_wave_stops_at_the_first_gate(fleet_lab):
+    inventory, hosts = fleet_lab
+    run_lab("stage", "broken")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "rollout.yml"), inventory, check=False,
+                               extra_vars={"patch_health_checks": CHECKS, "patch_health_delay": 1,
+                                           "patch_health_retries": 2})
+    assert rc != 0
+    gate = task_results(out, "Decide")["localhost"]
+    assert gate["failed"] and "Gate closed after ring test" in gate["msg"]
+    for host in hosts:       # the test ring was rolled back, the other rings never touched
+        assert packages(host) == before[host.name], host.name
+    assert not any(t for p in out["plays"] if p["play"]["name"] in ("Ring pilot", "Ring production")
+                   for t in p["tasks"])
+
+
+def test_later_rings_install_the_manifest_not_what_is_newest(fleet_lab, tmp_path):
+    inventory, hosts = fleet_lab
+    run_lab("stage", "security")
+    refresh(hosts)
+    manifest_file = tmp_path / "manifest.json"
+    ansible_playbook(os.path.join(PLAYBOOKS, "patch_ring.yml"), inventory,
+                     extra_vars={"fleetpatch_ring": "test", "patch_security_only": True,
+                                 "gate_manifest_path": str(manifest_file)})
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["apt"] == {"fp-crypto": "1.0-2", "fp-firmware": "1.1-1"}
+    assert manifest["dnf"] == manifest["zypper"] == manifest["apt"]
+    run_lab("stage", "fixed")            # fp-crypto 1.0-3 appears after the test ring passed
+    for ring in ("pilot", "production"):
+        ansible_playbook(os.path.join(PLAYBOOKS, "patch_ring.yml"), inventory,
+                         extra_vars={"fleetpatch_ring": ring, "fleetpatch_manifest": manifest})
+        for host in by_ring(hosts, ring):
+            installed = packages(host)
+            assert version(installed, "fp-crypto") == "1.0-2", host.name
+            assert version(installed, "fp-firmware") == "1.1-1", host.name
+            assert version(installed, "fp-tools") == "2.0-1"          # approved, newer, but not in the manifest
+
+
+def test_clean_wave_rolls_through_every_ring(fleet_lab):
+    inventory, hosts = fleet_lab
+    run_lab("stage", "security")
+    refresh(hosts)
+    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "rollout.yml"), inventory,
+                               extra_vars={"patch_security_only": True, "patch_reboot": "never"})
+    for host in hosts:
+        installed = packages(host)
+        assert (version(installed, "fp-crypto"), version(installed, "fp-firmware")) == ("1.0-2", "1.1-1"), host.name
+    summary = task_results(out, "Show what happened per ring")["localhost"]["results"]
+    assert all(status == "patched" for result in summary for status in result["msg"].values())
