@@ -1,5 +1,6 @@
 # fleetpatch.patching — the two commands that matter:
-#   make demo   bring the lab up, stage updates, assess every host against the baseline (the main job)
+#   make demo   bring the lab up and run the ring rollout twice: a broken wave stopped by the test
+#               ring's gate, then a fixed wave through every ring, with reports (the main job)
 #   make test   every check: lint, sanity, unit, lab integration, Molecule, build
 # Both install what they need (Debian packages, a Python venv in .venv) and need root for the lab.
 
@@ -21,9 +22,7 @@ export ANSIBLE_FORCE_COLOR := 0
         collection-build lab-up lab-down clean
 
 demo: deps lab-up
-	$(LAB) stage security
-	ansible-playbook playbooks/assess.yml
-	@echo "The lab is up: 'tests/lab/lab status', 'tests/lab/lab down'. Inventory: $(ANSIBLE_INVENTORY)"
+	tests/lab/demo
 
 test: deps lint sanity unit lab-up integration molecule collection-build
 	@echo "make test: every step passed"

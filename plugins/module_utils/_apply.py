@@ -111,6 +111,8 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
               "changed": bool(plan),
               "diff": {"before": render_diff(plan, "before"), "after": render_diff(plan, "after")}}
     if check_mode or not plan:
+        # Check mode predicts the changes from the plan, so a dry-run rollout promotes them too.
+        result["changes"] = [{"name": c["name"], "before": c.get("before"), "after": c.get("after")} for c in plan]
         result["record"] = record
         result["reboot_required"] = record["reboot_required"]
         return result

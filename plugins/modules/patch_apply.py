@@ -101,7 +101,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changes:
-  description: Every package whose installed version changed.
+  description: Every package whose installed version changed (in check mode, would change, from the plan).
   returned: always
   type: list
   elements: dict

@@ -1,11 +1,13 @@
 """The ring rollout on the lab: a broken wave is caught by the test ring and stops at the gate;
 a clean wave reaches every ring with exactly the versions the test ring installed, even when a
-newer version is published after the test ring passed."""
+newer version is published after the test ring passed; a production batch over its fail budget
+stops the ring; a host lost mid-ring closes the gate; the whole rollout in check mode changes
+nothing."""
 import json
 import os
 
 import pytest
-from conftest import REPO_ROOT, ansible_playbook, run_lab, task_results
+from conftest import REPO_ROOT, ansible_playbook, on_host, run_lab, task_results
 from test_apply_rollback import packages, refresh
 
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
@@ -26,6 +28,15 @@ def version(installed, name):
 
 def by_ring(hosts, ring):
     return [h for h in hosts if h.ring == ring]
+
+
+def boot_ids(hosts):
+    return dict((h.name, on_host(h, "cat", "/proc/sys/kernel/random/boot_id").stdout) for h in hosts)
+
+
+def hosts_that_ran(out, task_name):
+    return set(host for play in out["plays"] for task in play["tasks"]
+               if task["task"]["name"] == task_name for host in task["hosts"])
 
 
 def test_broken_wave_stops_at_the_first_gate(fleet_lab):
@@ -71,10 +82,74 @@ def test_clean_wave_rolls_through_every_ring(fleet_lab):
     inventory, hosts = fleet_lab
     run_lab("stage", "security")
     refresh(hosts)
+    before = boot_ids(hosts)
     rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "rollout.yml"), inventory,
                                extra_vars={"patch_security_only": True, "patch_reboot": "never"})
+    assert rc == 0
+    assert boot_ids(hosts) == before          # fp-crypto asks for a reboot; "never" is honoured
     for host in hosts:
         installed = packages(host)
         assert (version(installed, "fp-crypto"), version(installed, "fp-firmware")) == ("1.0-2", "1.1-1"), host.name
     summary = task_results(out, "Show what happened per ring")["localhost"]["results"]
     assert all(status == "patched" for result in summary for status in result["msg"].values())
+
+
+def test_production_batch_over_its_fail_budget_stops_the_ring(fleet_lab):
+    inventory, hosts = fleet_lab
+    production = by_ring(hosts, "production")
+    run_lab("stage", "broken")
+    refresh(production)
+    before = dict((h.name, packages(h)) for h in production)
+    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "patch_ring.yml"), inventory, check=False,
+                               extra_vars={"fleetpatch_ring": "production", "fleetpatch_serial": 1,
+                                           "fleetpatch_max_fail_percentage": 0, "patch_health_checks": CHECKS,
+                                           "patch_health_delay": 1, "patch_health_retries": 2})
+    assert rc != 0
+    patched = hosts_that_ran(out, "fleetpatch.patching.patch : Install the updates (the journal is written first)")
+    assert len(patched) == 1                  # the first batch failed; the second was never started
+    first = patched.pop()
+    assert task_results(out, "Fail the host with its outcome")[first]["failed"]
+    assert "rolled_back" in task_results(out, "Fail the host with its outcome")[first]["msg"]
+    assert not hosts_that_ran(out, "fleetpatch.patching.gate : Decide")
+    for host in production:                   # one rolled back, the other untouched
+        assert packages(host) == before[host.name], host.name
+
+
+def test_host_lost_mid_ring_is_reported_and_closes_the_gate(fleet_lab):
+    inventory, hosts = fleet_lab
+    ring = by_ring(hosts, "test")
+    run_lab("stage", "security")
+    refresh(ring)
+    victim = [h for h in ring if h.pkg_mgr == "dnf"][0]
+    hook = os.path.join(REPO_ROOT, "tests", "integration", "playbooks", "cut_off_hook.yml")
+    try:
+        rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "patch_ring.yml"), inventory, check=False,
+                                   extra_vars={"fleetpatch_ring": "test", "patch_security_only": True,
+                                               "patch_reboot": "always", "patch_pre_reboot_tasks": hook,
+                                               "fleetpatch_test_cut_off": victim.name})
+        assert rc != 0
+        assert out["stats"][victim.name]["unreachable"] == 1
+        gate = task_results(out, "Decide")["localhost"]
+        assert gate["failed"] and "1 unreachable or unfinished" in gate["msg"], gate["msg"]
+        assert "'%s': 'started'" % victim.name in gate["msg"]
+        for other in ring:
+            if other is not victim:
+                assert "'%s': 'patched'" % other.name in gate["msg"]
+    finally:
+        run_lab("reset")                      # brings the cut-off host's SSH server back
+
+
+def test_whole_rollout_in_check_mode_changes_nothing(fleet_lab):
+    inventory, hosts = fleet_lab
+    run_lab("stage", "security")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    boots = boot_ids(hosts)
+    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "rollout.yml"), inventory, check=False,
+                               extra_args=("--check",))
+    assert rc == 0
+    summary = task_results(out, "Show what happened per ring")["localhost"]["results"]
+    assert all(status == "patched" for result in summary for status in result["msg"].values())
+    for host in hosts:
+        assert packages(host) == before[host.name], host.name
+    assert boot_ids(hosts) == boots
