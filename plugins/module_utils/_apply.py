@@ -128,6 +128,7 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         exc.msg = "%s (journal %s; %d package(s) changed before the failure)" % (exc.msg, journal["id"], len(changes))
         exc.journal = journal["id"]
         exc.changes = changes
+        exc.targets = targets
         raise
     changes = diff_installed(before_all, installed_map(backend.installed()))
     _journal.update(journal_dir, journal, status="applied", rc=0, changes=changes)

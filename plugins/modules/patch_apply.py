@@ -169,7 +169,8 @@ def main():
             run_id=p["run_id"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, journal=getattr(exc, "journal", None),
-                         changes=getattr(exc, "changes", []), **exc.fail_kwargs())
+                         changes=getattr(exc, "changes", []), targets=getattr(exc, "targets", {}),
+                         **exc.fail_kwargs())
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff

@@ -51,15 +51,15 @@ def first_host(fleet, manager):
     return next(h for h in fleet.values() if h.pkg_mgr == manager)
 
 
-def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=True, extra_args=()):
+def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=True, extra_args=(), env=None):
     """Run a playbook (a name in playbooks/ or a path) with the json callback; return
-    (rc, parsed output). check=True asserts it succeeded."""
+    (rc, parsed output). check=True asserts it succeeded. env: extra environment variables."""
     argv = ["ansible-playbook", "-i", inventory, os.path.join(PLAYBOOKS, playbook)] + list(extra_args)
     if limit:
         argv += ["--limit", limit]
     if extra_vars:
         argv += ["--extra-vars", json.dumps(extra_vars)]
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1", **(env or {}))
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
     try:
         output = json.loads(proc.stdout)

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Re-draw a compliance report from the history store, on the controller (see the module's docs)."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
+    _report_files, _report_query, _report_run)
+
+ARGUMENT_SPEC = {
+    "store": {"type": "str", "required": True},
+    "run_id": {"type": "str"},
+    "since": {"type": "str"},
+    "until": {"type": "str"},
+    "query": {"type": "str"},
+    "dest": {"type": "path", "required": True},
+    "formats": {"type": "list", "elements": "str", "default": list(_report_files.FORMATS),
+                "choices": list(_report_files.FORMATS)},
+    "file_mode": {"type": "str", "default": "0600"},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        _, args = self.validate_argument_spec(
+            argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("run_id", "since"), ("run_id", "until")])
+        report = self._load(args)
+        if args["query"]:
+            try:
+                report = _report_query.narrowed(report, args["query"])
+            except _report_query.ReportQueryError as exc:
+                raise AnsibleActionFail("Failed to select hosts: %s" % exc)
+        run_dir = os.path.join(args["dest"], _report_files.safe_name(report["run"]["run_id"]))
+        result.update(run_id=report["run"]["run_id"], summary=report["summary"], directory=run_dir,
+                      hosts=[h["host"] for h in report["hosts"]], changed=True)
+        if self._task.check_mode:
+            result["files"] = dict((f, os.path.join(run_dir, _report_files.FILE_NAMES[f])) for f in args["formats"])
+            return result
+        try:
+            result["files"] = _report_files.write_reports(report, args["dest"], args["formats"],
+                                                          mode=int(args["file_mode"], 8), link_latest=False)
+        except (OSError, ValueError) as exc:
+            raise AnsibleActionFail("Failed to write the report to %s: %s" % (args["dest"], exc))
+        return result
+
+    def _load(self, args):
+        try:
+            store = _report_run.open_store(_report_run.store_location(args["store"]))
+        except Exception as exc:
+            raise AnsibleActionFail("Failed to open the history store: %s" % exc)
+        try:
+            if args["run_id"]:
+                report = store.get_report(args["run_id"])
+                if report is None:
+                    raise AnsibleActionFail("Failed to find run %s in the history store" % args["run_id"])
+                return report
+            reports = [store.get_report(run["run_id"]) for run in store.runs(since=args["since"], until=args["until"])]
+            run_id = "range-%s-%s" % (args["since"] or "start", args["until"] or "now")
+            return _report_query.combine([r for r in reports if r], run_id)
+        except _report_query.ReportQueryError as exc:
+            raise AnsibleActionFail("Failed to build the report: %s (since %s, until %s)"
+                                    % (exc, args["since"] or "the first run", args["until"] or "now"))
+        except AnsibleActionFail:
+            raise
+        except Exception as exc:
+            raise AnsibleActionFail("Failed to read the history store: %s" % exc)
+        finally:
+            store.close()

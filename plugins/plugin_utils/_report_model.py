@@ -1,0 +1,284 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The compliance report document (docs/schemas/compliance_report.schema.json), built from what a
+run saw of each host. Private to this collection: may change without notice.
+
+The callback feeds a HostObservations per host as results arrive; build_report turns them into the
+document every renderer and the history store work from. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import collections
+
+SCHEMA_VERSION = 1
+KIND = "fleetpatch_compliance_report"
+HOST_STATUSES = ("compliant", "non_compliant", "pending_reboot", "rolled_back", "failed", "unreachable", "unknown")
+SEVERITIES = ("critical", "important", "moderate", "low", "unknown")
+CLASSIFICATIONS = ("security", "bugfix", "enhancement", "other")
+HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
+                   "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
+                   "other_non_compliant", "sla_breached")
+UPDATE_KEYS = ("name", "arch", "installed_version", "available_version", "classification", "severity",
+               "advisories", "title", "cves", "issued", "first_seen", "decision", "reason", "sla_due",
+               "sla_breached")
+RECORD_ACTIONS = ("patch_facts", "patch_apply")
+
+
+def short_action(action):
+    """fleetpatch.patching.patch_apply -> patch_apply; ansible.builtin.reboot -> reboot."""
+    return (action or "").rsplit(".", 1)[-1]
+
+
+class HostObservations(object):
+    """Everything a run learned about one host, in the order it learned it."""
+
+    def __init__(self, host):
+        self.host = host
+        self.ring = None
+        self.record = None           # the newest host patch record
+        self.seen_updates = {}       # (name, arch) -> the update as last seen in any record
+        self.changes = []
+        self.tried = set()           # package names the run tried to install
+        self.journal = None
+        self.rebooted = False
+        self.rolled_back = False
+        self.health = None
+        self.failure = None
+        self.unreachable = False
+        self.outcome_status = None
+
+    def observe(self, action, result, task_name="", failed=False, unreachable=False):
+        """Take in one task result (already censored for no_log by Ansible)."""
+        result = result if isinstance(result, dict) else {}
+        name = short_action(action)
+        if unreachable:
+            self.unreachable = True
+            self.failure = {"task": task_name, "message": str(result.get("msg") or "unreachable")}
+            return
+        if failed:
+            self.failure = {"task": task_name, "message": str(result.get("msg") or "failed")}
+        facts = result.get("ansible_facts") or {}
+        record = facts.get("fleetpatch") if name == "patch_facts" else result.get("record")
+        if isinstance(record, dict) and record.get("updates") is not None:
+            self._take_record(record)
+        if name == "patch_apply":
+            # A failed apply reports what it changed before the failure, and what it tried.
+            self.changes = list(result.get("changes") or [])
+            self.tried.update(str(n) for n in (result.get("targets") or {}))
+            self.journal = result.get("journal") or self.journal
+        elif name == "patch_rollback" and not failed:
+            self.rolled_back = True
+        elif name == "health_check":
+            self.health = {"healthy": bool(result.get("healthy")),
+                           "failed_checks": [str(c) for c in result.get("failed_checks") or []]}
+        elif name == "reboot" and result.get("rebooted"):
+            self.rebooted = True
+        outcome = facts.get("patch_outcome")
+        if isinstance(outcome, dict):
+            self._take_outcome(outcome)
+
+    def _take_record(self, record):
+        self.record = record
+        for update in record.get("updates") or []:
+            self.seen_updates[(update.get("name"), update.get("arch"))] = update
+        self.ring = record.get("ring") or self.ring
+
+    def _take_outcome(self, outcome):
+        self.outcome_status = outcome.get("status") or self.outcome_status
+        self.rolled_back = self.rolled_back or bool(outcome.get("rolled_back"))
+        self.rebooted = self.rebooted or bool(outcome.get("rebooted"))
+        self.journal = outcome.get("journal") or self.journal
+        self.ring = outcome.get("ring") or self.ring
+        if outcome.get("changes") and not self.changes:
+            self.changes = list(outcome["changes"])
+
+
+def _update_entry(update, state):
+    entry = dict((key, update.get(key)) for key in UPDATE_KEYS)
+    entry["advisories"] = list(entry["advisories"] or [])
+    entry["cves"] = list(entry["cves"] or [])
+    entry["classification"] = entry["classification"] or "other"
+    entry["severity"] = entry["severity"] or "unknown"
+    entry["decision"] = entry["decision"] or "approved"
+    entry["reason"] = entry["reason"] or ""
+    entry["sla_breached"] = bool(entry["sla_breached"])
+    entry["available_version"] = str(entry["available_version"] or "")
+    entry["state"] = state
+    return entry
+
+
+def host_updates(obs):
+    """The host's updates after the run, each with its state."""
+    record = obs.record or {}
+    current = record.get("updates") or []
+    entries = [_update_entry(u, "missing" if (u.get("decision") or "approved") == "approved" else u["decision"])
+               for u in current]
+    listed = set((u.get("name"), u.get("arch")) for u in current)
+    # An update the run installed is gone from the newest record; take it from the record seen before.
+    for change in obs.changes:
+        for key, update in obs.seen_updates.items():
+            if key in listed or key[0] != change.get("name"):
+                continue
+            if obs.rolled_back:
+                entries.append(_update_entry(update, "failed"))
+            elif update.get("available_version") == change.get("after"):
+                entries.append(_update_entry(update, "installed"))
+            listed.add(key)
+    if obs.rolled_back:
+        # Rolled back: what the run tried to install is failed, not merely missing.
+        tried = obs.tried | set(c.get("name") for c in obs.changes)
+        for entry in entries:
+            if entry["state"] == "missing" and entry["name"] in tried:
+                entry["state"] = "failed"
+    entries.sort(key=lambda e: (e["name"], e["arch"] or ""))
+    return entries
+
+
+def host_counts(record, updates, reboot_pending):
+    by_state = collections.Counter(u["state"] for u in updates)
+    open_updates = [u for u in updates if u["state"] in ("missing", "failed")]
+    installed_now = by_state["installed"]
+    installed_count = int((record or {}).get("installed_count") or 0)
+    critical = sum(1 for u in open_updates if u["severity"] == "critical")
+    security = sum(1 for u in open_updates if u["classification"] == "security")
+    other = sum(1 for u in open_updates if u["severity"] != "critical" and u["classification"] != "security")
+    return {
+        "installed": max(installed_count - by_state["missing"] - by_state["failed"], 0),
+        "installed_other": by_state["deferred"],
+        "installed_pending_reboot": installed_now if reboot_pending else 0,
+        "installed_rejected": by_state["rejected"],
+        "missing": by_state["missing"],
+        "failed": by_state["failed"],
+        "not_applicable": by_state["not_applicable"],
+        "critical_non_compliant": critical,
+        "security_non_compliant": security,
+        "other_non_compliant": other,
+        "sla_breached": sum(1 for u in open_updates if u["sla_breached"]),
+    }
+
+
+def host_status(obs, counts, reboot_pending, failed):
+    if obs.unreachable:
+        return "unreachable"
+    if obs.rolled_back or obs.outcome_status == "rolled_back":
+        return "rolled_back"
+    if failed or obs.outcome_status == "failed":
+        return "failed"
+    if obs.record is None:
+        return "unknown"
+    if counts["missing"] or counts["failed"]:
+        return "non_compliant"
+    if reboot_pending:
+        return "pending_reboot"
+    return "compliant"
+
+
+def host_entry(obs, failed=False):
+    """The report's entry for one host. failed: Ansible's stats count an unrescued failure."""
+    record = obs.record or {}
+    updates = host_updates(obs)
+    reboot_required = bool(record.get("reboot_required"))
+    # A record taken before the reboot still says "required"; the reboot settled it.
+    reboot_pending = reboot_required and not obs.rebooted
+    if obs.changes and not obs.rolled_back and not obs.rebooted and record.get("reboot_required"):
+        reboot_pending = True
+    counts = host_counts(record, updates, reboot_pending)
+    distribution = " ".join(str(p) for p in (record.get("distribution"), record.get("version")) if p)
+    return {
+        "host": obs.host,
+        "ring": obs.ring,
+        "status": host_status(obs, counts, reboot_pending, failed),
+        "pkg_mgr": record.get("pkg_mgr"),
+        "os": distribution or None,
+        "kernel_running": record.get("kernel_running"),
+        "assessed_at": record.get("collected_at"),
+        "policy": record.get("policy"),
+        "reboot_required": reboot_pending,
+        "reboot_reasons": list(record.get("reboot_reasons") or []) if reboot_pending else [],
+        "rebooted": obs.rebooted,
+        "rolled_back": obs.rolled_back,
+        "journal": obs.journal,
+        "changes": [{"name": str(c.get("name")), "before": c.get("before"), "after": c.get("after")}
+                    for c in obs.changes],
+        "failure": obs.failure if (failed or obs.unreachable or obs.rolled_back
+                                   or obs.outcome_status in ("failed", "rolled_back")) else None,
+        "health": obs.health,
+        "counts": counts,
+        "updates": updates,
+    }
+
+
+def _status_counts(hosts):
+    tally = collections.Counter(h["status"] for h in hosts)
+    return dict((s, tally[s]) for s in HOST_STATUSES)
+
+
+def _percent(part, whole):
+    return round(100.0 * part / whole, 1) if whole else 100.0
+
+
+def _group_summary(hosts):
+    by_status = _status_counts(hosts)
+    return {
+        "hosts": len(hosts),
+        "compliant_percent": _percent(by_status["compliant"], len(hosts)),
+        "by_status": by_status,
+        "missing": sum(h["counts"]["missing"] for h in hosts),
+        "critical_non_compliant": sum(h["counts"]["critical_non_compliant"] for h in hosts),
+    }
+
+
+def _grouped(hosts, key):
+    groups = collections.defaultdict(list)
+    for host in hosts:
+        groups[host[key] or "(none)"].append(host)
+    return dict((name, _group_summary(members)) for name, members in sorted(groups.items()))
+
+
+def summarize(hosts):
+    by_status = _status_counts(hosts)
+    counts = dict((k, sum(h["counts"][k] for h in hosts)) for k in HOST_COUNT_KEYS)
+    open_updates = [u for h in hosts for u in h["updates"] if u["state"] in ("missing", "failed")]
+    return {
+        "hosts": len(hosts),
+        "compliant_percent": _percent(by_status["compliant"], len(hosts)),
+        "by_status": by_status,
+        "counts": counts,
+        "by_ring": _grouped(hosts, "ring"),
+        "by_os": _grouped(hosts, "os"),
+        "missing_by_severity": dict((s, sum(1 for u in open_updates if u["severity"] == s)) for s in SEVERITIES),
+        "missing_by_classification": dict((c, sum(1 for u in open_updates if u["classification"] == c))
+                                          for c in CLASSIFICATIONS),
+        "pending_reboot": sum(1 for h in hosts if h["reboot_required"]),
+        "rolled_back": sum(1 for h in hosts if h["rolled_back"]),
+        "sla_breached": counts["sla_breached"],
+    }
+
+
+def run_status(hosts, aborted_by=None):
+    if aborted_by:
+        return "aborted"
+    if any(h["status"] in ("failed", "unreachable", "rolled_back") for h in hosts):
+        return "failed"
+    return "completed"
+
+
+def trend_point(report):
+    summary = report["summary"]
+    return {"run_id": report["run"]["run_id"], "ended_at": report["run"]["ended_at"],
+            "status": report["run"]["status"], "hosts": summary["hosts"],
+            "compliant_percent": summary["compliant_percent"], "by_status": dict(summary["by_status"])}
+
+
+def build_report(run, hosts, trend=None):
+    """The whole document. run: the run's metadata (see the schema); hosts: host entries;
+    trend: trend points of earlier runs, oldest first."""
+    hosts = sorted(hosts, key=lambda h: h["host"])
+    run = dict(run)
+    run.setdefault("status", run_status(hosts, run.get("aborted_by")))
+    report = {"schema_version": SCHEMA_VERSION, "kind": KIND, "run": run, "summary": summarize(hosts),
+              "hosts": hosts, "trend": []}
+    report["trend"] = list(trend or []) + [trend_point(report)]
+    return report

@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The compliance callback's end of run: which hosts belong in the report, the history store's
+part (trend, first-seen dates), and the files. Kept out of the callback so it can be tested
+without Ansible's callback machinery. Private to this collection: may change without notice."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files, _report_model
+
+COLLECTION_PREFIX = "fleetpatch.patching."
+RING_GROUP_PREFIX = "fleetpatch_ring_"
+# Groups the rings inventory plugin makes that are not rings.
+NOT_RING_GROUPS = ("fleetpatch_ring_excluded",)
+CONTROLLER_NAMES = ("localhost", "127.0.0.1")
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def is_fleetpatch(action, payload):
+    """Whether a result is fleetpatch's: one of its modules, or the patch role's outcome."""
+    if (action or "").startswith(COLLECTION_PREFIX):
+        return True
+    facts = payload.get("ansible_facts") if isinstance(payload, dict) else None
+    return isinstance(facts, dict) and ("patch_outcome" in facts or "fleetpatch" in facts)
+
+
+class GateWatcher(object):
+    """Turns the gate role's results into the report's gate decisions."""
+
+    def __init__(self):
+        self.last_count = None
+        self.decisions = []
+
+    def observe(self, task, payload, failed):
+        facts = payload.get("ansible_facts") or {}
+        if isinstance(facts.get("gate_result"), dict):
+            self.last_count = facts["gate_result"]
+        role = getattr(task, "_role", None)
+        role_name = role.get_name() if role is not None else ""
+        if not role_name.endswith("gate") or not (task.action or "").endswith("assert") or self.last_count is None:
+            return
+        count = self.last_count
+        self.decisions.append({
+            "ring": str(count.get("ring")),
+            "passed": not failed,
+            "message": str(payload.get("msg") or ""),
+            "hosts": int(count.get("hosts") or 0),
+            "succeeded": int(count.get("succeeded") or 0),
+            "rolled_back": int(count.get("rolled_back") or 0),
+            "failed": int(count.get("failed") or 0),
+            "unreachable": int(count.get("unreached") or 0),
+        })
+        self.last_count = None
+
+
+def rings_from_inventory(inventory):
+    """inventory name -> ring, from the fleetpatch_ring variable or a fleetpatch_ring_<ring> group."""
+    rings = {}
+    for name, host in inventory.hosts.items():
+        ring = host.vars.get("fleetpatch_ring")
+        if not ring:
+            groups = [g.name for g in host.get_groups()
+                      if g.name.startswith(RING_GROUP_PREFIX) and g.name not in NOT_RING_GROUPS]
+            ring = groups[0][len(RING_GROUP_PREFIX):] if groups else None
+        if ring:
+            rings[name] = str(ring)
+    return rings
+
+
+def collection_version():
+    for name in ("MANIFEST.json", "galaxy.yml"):
+        path = os.path.join(COLLECTION_ROOT, name)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        if name.endswith(".json"):
+            return str(json.loads(text).get("collection_info", {}).get("version", "unknown"))
+        for line in text.splitlines():
+            if line.startswith("version:"):
+                return line.split(":", 1)[1].strip().strip("'\"")
+    return "unknown"
+
+
+def hosts_to_report(observations, relevant, stats):
+    """The hosts fleetpatch touched, and every host that failed or was unreachable beside them."""
+    names = set(relevant)
+    if stats is not None:
+        names.update(h for h, n in stats.dark.items() if n)
+        names.update(h for h, n in stats.failures.items() if n and h not in CONTROLLER_NAMES)
+    return sorted(names)
+
+
+def host_entries(observations, relevant, rings, stats):
+    entries = []
+    for name in hosts_to_report(observations, relevant, stats):
+        obs = observations.get(name) or _report_model.HostObservations(name)
+        obs.ring = obs.ring or rings.get(name)
+        if stats is not None and stats.dark.get(name):
+            obs.unreachable = True
+        failed = bool(stats is not None and stats.failures.get(name))
+        entries.append(_report_model.host_entry(obs, failed=failed))
+    return entries
+
+
+def backfill_first_seen(entries, first_seen):
+    """The store remembers when an update was first missing even if a host's own state was wiped."""
+    for entry in entries:
+        for update in entry["updates"]:
+            known = first_seen.get((entry["host"], update["name"], update["available_version"]))
+            if known and (update["first_seen"] is None or known < update["first_seen"]):
+                update["first_seen"] = known
+
+
+def open_store(location):
+    # Imported here: a run without a store must not need the store's code (or psycopg).
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _history_store
+    return _history_store.HistoryStore.open(location)
+
+
+def store_location(value):
+    value = (value or "").strip()
+    if not value or value.lower() == "none":
+        return None
+    return value if "://" in value else os.path.expanduser(value)
+
+
+def finish(run, observations, relevant, rings, stats, options):
+    """Build the report, write its files, append it to the store.
+    Returns (report or None when fleetpatch did nothing, {format: path}, [problems as text])."""
+    if not relevant:
+        return None, {}, []
+    problems = []
+    entries = host_entries(observations, relevant, rings, stats)
+    trend = []
+    store = None
+    location = store_location(options.get("store"))
+    if location:
+        try:
+            store = open_store(location)
+            backfill_first_seen(entries, store.first_seen(sorted(e["host"] for e in entries)))
+            trend = store.trend(limit=int(options.get("trend_runs") or 30), before_run_id=run["run_id"])
+        except Exception as exc:
+            problems.append("the history store is not used for this run: %s" % exc)
+            store = _close_quietly(store)
+    report = _report_model.build_report(run, entries, trend)
+    formats = set(options.get("formats") or _report_files.FORMATS) | {"json"}
+    unknown = formats - set(_report_files.FORMATS)
+    if unknown:
+        problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
+    report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
+    files = _report_files.write_reports(report, report_dir, sorted(formats - unknown),
+                                        mode=int(str(options.get("file_mode") or "0600"), 8))
+    if store is not None:
+        try:
+            store.append_run(report)
+        except Exception as exc:
+            problems.append("the run was not added to the history store: %s" % exc)
+        finally:
+            _close_quietly(store)
+    return report, files, problems
+
+
+def _close_quietly(store):
+    if store is not None:
+        try:
+            store.close()
+        except Exception:
+            pass
+    return None
