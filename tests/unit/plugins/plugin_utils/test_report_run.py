@@ -1,0 +1,147 @@
+"""The compliance callback's end of run, with a real SQLite store and real files: which hosts are
+reported, trend and first-seen dates from the store, queries, and errors that stay warnings."""
+import json
+import os
+
+import pytest
+import yaml
+from ansible.executor.stats import AggregateStats
+
+from ansible_collections.fleetpatch.patching.plugins.callback import compliance
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_query as query
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_run as run
+
+from test_report_model import FACTS, RUN, record, update
+
+OPTIONS = {"formats": ["json", "csv", "markdown"], "file_mode": "0600", "trend_runs": 30}
+
+
+def observations(**hosts):
+    result = {}
+    for name, facts in hosts.items():
+        result[name] = model.HostObservations(name)
+        result[name].observe(FACTS, {"ansible_facts": {"fleetpatch": facts}}, "Assess")
+    return result
+
+
+def finish(tmp_path, obs, run_id, stats=None, store=True, **options):
+    opts = dict(OPTIONS, report_dir=str(tmp_path / "reports"), store=str(tmp_path / "h.sqlite") if store else "none")
+    opts.update(options)
+    return run.finish(dict(RUN, run_id=run_id), obs, set(obs), {"a": "test"}, stats, opts)
+
+
+def test_nothing_is_written_when_fleetpatch_did_nothing(tmp_path):
+    assert run.finish(RUN, {}, set(), {}, None, dict(OPTIONS, report_dir=str(tmp_path))) == (None, {}, [])
+    assert os.listdir(tmp_path) == []
+
+
+def test_reports_and_the_store_carry_trend_and_first_seen_across_runs(tmp_path):
+    first = record(update("x"))
+    report1, files, problems = finish(tmp_path, observations(a=first), "r1")
+    assert problems == [] and sorted(files) == ["csv", "json", "markdown"]
+    assert report1["hosts"][0]["ring"] == "test"
+    later = record(dict(update("x"), first_seen="2026-11-20"))       # the host's own state was wiped
+    report2, _, _ = finish(tmp_path, observations(a=later), "r2")
+    assert [p["run_id"] for p in report2["trend"]] == ["r1", "r2"]
+    assert report2["hosts"][0]["updates"][0]["first_seen"] == "2026-11-01"
+    with open(files["json"]) as handle:
+        assert json.load(handle) == report1
+
+
+def test_failed_and_unreachable_hosts_are_reported_but_not_the_controller(tmp_path):
+    stats = AggregateStats()
+    stats.increment("dark", "gone")
+    stats.increment("failures", "broken")
+    stats.increment("failures", "localhost")       # a closed gate fails on the controller
+    report, _, _ = finish(tmp_path, observations(a=record()), "r1", stats=stats, store=False)
+    assert dict((h["host"], h["status"]) for h in report["hosts"]) == {
+        "a": "compliant", "broken": "failed", "gone": "unreachable"}
+
+
+def test_a_broken_store_is_a_problem_not_a_lost_report(tmp_path):
+    (tmp_path / "h.sqlite").write_text("this is not a database")
+    report, files, problems = finish(tmp_path, observations(a=record()), "r1", formats=["json", "pdf"])
+    assert report is not None and os.path.exists(files["json"])
+    assert any("history store" in p for p in problems), problems
+    assert any("pdf" in p for p in problems), problems
+
+
+def test_queries_select_hosts_and_recompute_the_summary(tmp_path):
+    report, _, _ = finish(tmp_path, observations(a=record(update("x")), b=record()), "r1", store=False)
+    narrowed = query.narrowed(report, "[?status=='non_compliant']")
+    assert [h["host"] for h in narrowed["hosts"]] == ["a"] and narrowed["summary"]["hosts"] == 1
+    with pytest.raises(query.ReportQueryError, match="invalid JMESPath"):
+        query.narrowed(report, "[?status==")
+    with pytest.raises(query.ReportQueryError, match="must select host entries"):
+        query.narrowed(report, "[].host")
+
+
+class Display(object):
+    verbosity = 0
+
+    def __init__(self):
+        self.warnings, self.shown = [], []
+
+    def warning(self, msg):
+        self.warnings.append(msg)
+
+    def display(self, msg, **kwargs):
+        self.shown.append(msg)
+
+    def v(self, msg):
+        self.shown.append(msg)
+
+    vvv = v
+
+
+class Host(object):
+    def __init__(self, name):
+        self.name = name
+
+    def get_name(self):
+        return self.name
+
+
+class Task(object):
+    _role = None
+
+    def __init__(self, action):
+        self.action = self.resolved_action = action
+
+    def get_name(self):
+        return "Assess"
+
+
+class Result(object):
+    def __init__(self, host, action, payload):
+        self._host, self._task, self._result = Host(host), Task(action), payload
+
+
+def callback(tmp_path, report_dir):
+    plugin = compliance.CallbackModule(display=Display())
+    # The documented defaults, as Ansible's config manager would give them (the integration tests
+    # set them through the environment).
+    documented = yaml.safe_load(compliance.DOCUMENTATION)["options"]
+    plugin._plugin_options = dict((k, v.get("default")) for k, v in documented.items())
+    plugin._plugin_options.update(report_dir=str(report_dir), store=str(tmp_path / "h.sqlite"))
+    plugin._run_id = "cb1"
+    plugin.v2_runner_on_ok(Result("a", FACTS, {"ansible_facts": {"fleetpatch": record(update("x"))}}))
+    return plugin
+
+
+def test_the_callback_writes_and_prints_its_summary(tmp_path):
+    plugin = callback(tmp_path, tmp_path / "reports")
+    plugin.v2_playbook_on_stats(AggregateStats())
+    assert plugin._display.warnings == []
+    assert any("## fleetpatch compliance" in text for text in plugin._display.shown)
+    assert os.path.exists(tmp_path / "reports" / "cb1" / "report.html")
+
+
+def test_the_callback_turns_its_own_errors_into_warnings(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    plugin = callback(tmp_path, tmp_path / "not-a-dir")
+    plugin.v2_runner_on_ok(Result("a", FACTS, {"results": "not a list"}))
+    plugin.v2_playbook_on_stats(AggregateStats())          # must not raise
+    assert len(plugin._display.warnings) == 1 and "could not write the report" in plugin._display.warnings[0]
