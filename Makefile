@@ -67,8 +67,11 @@ sanity: venv
 	cd $(SANITY) && PATH=$(CURDIR)/$(BUILD)/sanity-venv/bin:$$PATH \
 	    ansible-test sanity --requirements --python 3.11 --skip-test pslint --color no
 
+# The history store's PostgreSQL tests use a local server, started here, unless
+# FLEETPATCH_TEST_POSTGRES_URL already names one.
 unit: venv
-	python -m pytest -q tests/unit
+	url="$${FLEETPATCH_TEST_POSTGRES_URL:-$$(tests/tools/start-postgres | sed -n 's/^export FLEETPATCH_TEST_POSTGRES_URL=//p')}" && \
+	    test -n "$$url" && FLEETPATCH_TEST_POSTGRES_URL="$$url" python -m pytest -q tests/unit
 
 lab-up: system-deps
 	$(LAB) up

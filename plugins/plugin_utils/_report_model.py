@@ -20,10 +20,6 @@ CLASSIFICATIONS = ("security", "bugfix", "enhancement", "other")
 HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
                    "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
                    "other_non_compliant", "sla_breached")
-UPDATE_KEYS = ("name", "arch", "installed_version", "available_version", "classification", "severity",
-               "advisories", "title", "cves", "issued", "first_seen", "decision", "reason", "sla_due",
-               "sla_breached")
-RECORD_ACTIONS = ("patch_facts", "patch_apply")
 
 
 def short_action(action):
@@ -37,7 +33,8 @@ class HostObservations(object):
     def __init__(self, host):
         self.host = host
         self.ring = None
-        self.record = None           # the newest host patch record
+        self.record = None           # the newest host patch record, without its updates
+        self.updates = []            # the newest record's updates, in the report's shape
         self.seen_updates = {}       # (name, arch) -> the update as last seen in any record
         self.changes = []
         self.tried = set()           # package names the run tried to install
@@ -80,9 +77,12 @@ class HostObservations(object):
             self._take_outcome(outcome)
 
     def _take_record(self, record):
-        self.record = record
-        for update in record.get("updates") or []:
-            self.seen_updates[(update.get("name"), update.get("arch"))] = update
+        # Keep the updates already in the report's shape, and nothing else of them: at 10,000 hosts
+        # the updates are most of the run's memory, and the raw result may be released by Ansible.
+        self.record = dict((k, v) for k, v in record.items() if k not in ("updates", "installed"))
+        self.updates = [_update_entry(u, None) for u in record.get("updates") or []]
+        for entry in self.updates:
+            self.seen_updates[(entry["name"], entry["arch"])] = entry
         self.ring = record.get("ring") or self.ring
 
     def _take_outcome(self, outcome):
@@ -96,35 +96,38 @@ class HostObservations(object):
 
 
 def _update_entry(update, state):
-    entry = dict((key, update.get(key)) for key in UPDATE_KEYS)
-    entry["advisories"] = list(entry["advisories"] or [])
-    entry["cves"] = list(entry["cves"] or [])
-    entry["classification"] = entry["classification"] or "other"
-    entry["severity"] = entry["severity"] or "unknown"
-    entry["decision"] = entry["decision"] or "approved"
-    entry["reason"] = entry["reason"] or ""
-    entry["sla_breached"] = bool(entry["sla_breached"])
-    entry["available_version"] = str(entry["available_version"] or "")
-    entry["state"] = state
-    return entry
+    # Spelled out, not looped over a key list: this runs for every update of every host.
+    get = update.get
+    return {
+        "name": get("name"), "arch": get("arch"), "installed_version": get("installed_version"),
+        "available_version": str(get("available_version") or ""),
+        "classification": get("classification") or "other", "severity": get("severity") or "unknown",
+        "advisories": list(get("advisories") or ()), "title": get("title"), "cves": list(get("cves") or ()),
+        "issued": get("issued"), "first_seen": get("first_seen"), "decision": get("decision") or "approved",
+        "reason": get("reason") or "", "sla_due": get("sla_due"), "sla_breached": bool(get("sla_breached")),
+        "state": state,
+    }
 
 
 def host_updates(obs):
     """The host's updates after the run, each with its state."""
-    record = obs.record or {}
-    current = record.get("updates") or []
-    entries = [_update_entry(u, "missing" if (u.get("decision") or "approved") == "approved" else u["decision"])
-               for u in current]
-    listed = set((u.get("name"), u.get("arch")) for u in current)
+    entries = list(obs.updates)
+    for entry in entries:
+        entry["state"] = "missing" if entry["decision"] == "approved" else entry["decision"]
+    listed = set((u["name"], u["arch"]) for u in entries)
+    seen_by_name = {}
+    for key, update in obs.seen_updates.items():
+        if key not in listed:
+            seen_by_name.setdefault(key[0], []).append((key, update))
     # An update the run installed is gone from the newest record; take it from the record seen before.
     for change in obs.changes:
-        for key, update in obs.seen_updates.items():
-            if key in listed or key[0] != change.get("name"):
+        for key, update in seen_by_name.get(change.get("name"), ()):
+            if key in listed:
                 continue
             if obs.rolled_back:
-                entries.append(_update_entry(update, "failed"))
-            elif update.get("available_version") == change.get("after"):
-                entries.append(_update_entry(update, "installed"))
+                entries.append(dict(update, state="failed"))
+            elif update["available_version"] == change.get("after"):
+                entries.append(dict(update, state="installed"))
             listed.add(key)
     if obs.rolled_back:
         # Rolled back: what the run tried to install is failed, not merely missing.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files, _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _report_files, _report_model
 
 COLLECTION_PREFIX = "fleetpatch.patching."
 RING_GROUP_PREFIX = "fleetpatch_ring_"
@@ -135,6 +135,11 @@ def finish(run, observations, relevant, rings, stats, options):
     Returns (report or None when fleetpatch did nothing, {format: path}, [problems as text])."""
     if not relevant:
         return None, {}, []
+    with _gc.collector_paused():
+        return _finish(run, observations, relevant, rings, stats, options)
+
+
+def _finish(run, observations, relevant, rings, stats, options):
     problems = []
     entries = host_entries(observations, relevant, rings, stats)
     trend = []
@@ -154,11 +159,13 @@ def finish(run, observations, relevant, rings, stats, options):
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
+    document = _report_files.render_json(report)
     files = _report_files.write_reports(report, report_dir, sorted(formats - unknown),
-                                        mode=int(str(options.get("file_mode") or "0600"), 8))
+                                        mode=int(str(options.get("file_mode") or "0600"), 8),
+                                        rendered={"json": document})
     if store is not None:
         try:
-            store.append_run(report)
+            store.append_run(report, document=document)
         except Exception as exc:
             problems.append("the run was not added to the history store: %s" % exc)
         finally:

@@ -1,0 +1,530 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The history store: every compliance report a run produced, kept so that trends, first-seen
+dates and SLA breaches survive across runs (and across AWX's throw-away execution environments).
+Private to this collection: may change without notice.
+
+    with HistoryStore.open("~/.ansible/fleetpatch/history.sqlite") as store:
+        report = build_report(run, hosts, trend=store.trend(before_run_id=run["run_id"]))
+        store.append_run(report)
+
+A file path opens SQLite (_store_sqlite); a postgresql:// or postgres:// URL opens PostgreSQL
+through psycopg 3 (_store_postgres). Both hold the same tables, created and upgraded by the same
+ordered migrations (_store_schema). Every failure leaves as HistoryStoreError, whose message names
+the store (never its password) and the cause.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import gc
+import json
+import operator
+import re
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_sqlite
+
+DEFAULT_TIMEOUT_SECONDS = 30
+TREND_LIMIT = 30
+# Hosts per IN (...) list: under the 999 bound parameters that older SQLite builds allow.
+CHUNK = 500
+OPEN_STATES = ("missing", "failed")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+class HistoryStoreError(Exception):
+    """A history store could not be opened, written or read. The message names the store."""
+
+    def __init__(self, msg, location=None):
+        super(HistoryStoreError, self).__init__(msg)
+        self.msg = msg
+        self.location = location
+
+
+class _BadInput(ValueError):
+    """A caller's argument the store cannot use; reported like a database error."""
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _stamp_of(moment):
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(value):
+    """A report timestamp (UTC, ...Z) from a datetime (naive means UTC), a date (midnight UTC)
+    or an ISO 8601 string."""
+    if isinstance(value, datetime.datetime):
+        return _stamp_of(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat() + "T00:00:00Z"
+    text = str(value)
+    if _STAMP.match(text):
+        return text
+    if _DAY.match(text):
+        return text + "T00:00:00Z"
+    try:
+        return _stamp_of(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise _BadInput("not a date or timestamp: %r" % (value,)) from None
+
+
+def _day(value):
+    return _timestamp(value)[:10]
+
+
+# Compact: a 10,000-host report is a couple of hundred megabytes of JSON already. One encoder,
+# because json.dumps builds a new one per call when given separators (a million calls a run).
+_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _flag(value):
+    return 1 if value else 0
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Building or parsing a large report allocates millions of acyclic objects, which set off
+    full garbage collections that free nothing: three quarters of the time of re-reading one."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _chunks(items):
+    items = list(items)
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+def _marks(count):
+    return ", ".join("?" * count)
+
+
+def _connection_for(location, timeout):
+    if not location or not str(location).strip():
+        raise HistoryStoreError("Failed to open history store: no location given (a file path or a postgresql:// URL)")
+    if _store_postgres.is_url(location):
+        return _store_postgres.PostgresConnection(location, timeout)
+    if "://" in str(location):
+        raise HistoryStoreError("Failed to open history store %s://...: only file paths (SQLite) and postgresql:// "
+                                "URLs are supported" % str(location).split("://", 1)[0])
+    return _store_sqlite.SqliteConnection(location, timeout)
+
+
+# ---- the report, as rows ------------------------------------------------------------------------
+
+# Rows are built as dicts and read out in the schema's column order, so no value can land in
+# another column.
+_RUN_ROW = operator.itemgetter(*schema.RUN_COLUMNS)
+_HOST_ROW = operator.itemgetter(*schema.HOST_COLUMNS)
+
+
+def _check_report(report):
+    if not isinstance(report, dict) or report.get("kind") != _report_model.KIND:
+        raise _BadInput("not a fleetpatch compliance report (kind %s expected)" % _report_model.KIND)
+    if report.get("schema_version") != _report_model.SCHEMA_VERSION:
+        raise _BadInput("report schema_version %r is not %d" % (report.get("schema_version"),
+                                                                _report_model.SCHEMA_VERSION))
+    run = report.get("run") or {}
+    for key in ("run_id", "started_at", "ended_at"):
+        if not isinstance(run.get(key), str) or not run.get(key):
+            raise _BadInput("the report's run has no %s" % key)
+    summary = report.get("summary")
+    if not isinstance(summary, dict) or not isinstance(summary.get("by_status"), dict):
+        raise _BadInput("the report has no summary")
+    hosts = report.get("hosts")
+    if not isinstance(hosts, list) or not all(isinstance(h, dict) and h.get("host") for h in hosts):
+        raise _BadInput("the report's hosts are not a list of host entries")
+
+
+def _run_row(report, document=None):
+    run, summary = report["run"], report["summary"]
+    values = {
+        "run_id": run["run_id"], "started_at": run["started_at"], "ended_at": run["ended_at"],
+        "status": run.get("status") or _report_model.run_status(report["hosts"], run.get("aborted_by")),
+        "aborted_by": run.get("aborted_by"), "check_mode": _flag(run.get("check_mode")),
+        "controller": run.get("controller"), "playbooks": _json(list(run.get("playbooks") or [])),
+        "ansible_version": run.get("ansible_version"), "collection_version": run.get("collection_version"),
+        "host_count": int(summary.get("hosts", len(report["hosts"]))),
+        "compliant_percent": float(summary.get("compliant_percent", 100.0)),
+        "summary": _json(summary), "report": document or _json(report), "stored_at": _stamp_of(_utc_now()),
+    }
+    return _RUN_ROW(values)
+
+
+def _host_rows(report):
+    run_id, ended_at = report["run"]["run_id"], report["run"]["ended_at"]
+    for host in report["hosts"]:
+        counts = host.get("counts") or {}
+        values = {
+            "run_id": run_id, "host": host["host"], "ended_at": ended_at, "ring": host.get("ring"),
+            "status": host.get("status") or "unknown", "os": host.get("os"), "pkg_mgr": host.get("pkg_mgr"),
+            "policy": host.get("policy"), "assessed_at": host.get("assessed_at"),
+            "reboot_required": _flag(host.get("reboot_required")), "rebooted": _flag(host.get("rebooted")),
+            "rolled_back": _flag(host.get("rolled_back")),
+        }
+        values.update((column, int(counts.get(column) or 0)) for column in schema.COUNT_COLUMNS)
+        yield _HOST_ROW(values)
+
+
+# Update rows are the bulk of a run (half a million at 10,000 hosts), so they are built as tuples
+# directly, in this order, which must stay the schema's column order.
+_UPDATE_ORDER = ("run_id", "host", "name", "arch", "installed_version", "available_version", "classification",
+                 "severity", "decision", "state", "issued", "first_seen", "sla_due", "sla_breached", "advisories",
+                 "cves")
+if _UPDATE_ORDER != schema.UPDATE_COLUMNS:
+    raise ImportError("_history_store's update row order differs from _store_schema.UPDATE_COLUMNS")
+
+
+def _ids(values):
+    """Advisory or CVE ids as one space-separated text (ids hold no spaces): searchable with LIKE,
+    and a tenth of the cost of JSON per row. The exact lists stay in the stored report document."""
+    return " ".join(str(v) for v in values) if values else ""
+
+
+def _update_rows(report):
+    # A generator: half a million rows go to the database without a second copy in memory.
+    run_id = report["run"]["run_id"]
+    for host in report["hosts"]:
+        name = host["host"]
+        for update in host.get("updates") or ():
+            get = update.get
+            yield (run_id, name, str(get("name")), get("arch"), get("installed_version"),
+                   str(get("available_version") or ""), get("classification") or "other",
+                   get("severity") or "unknown", get("decision") or "approved", get("state") or "missing",
+                   get("issued"), get("first_seen"), get("sla_due"), _flag(get("sla_breached")),
+                   _ids(get("advisories")), _ids(get("cves")))
+
+
+# ---- each host's latest run -------------------------------------------------------------------------
+# A pointer is (ended_at, run_id): the newer run ended later, and run_id settles a tie the same way
+# on both engines because Python, not a database collation, compares them.
+
+def _newer(current, candidate):
+    if candidate is None:
+        return current
+    return candidate if current is None or candidate > current else current
+
+
+def _offer(pointers, host, key, assessed):
+    latest, latest_assessed = pointers.get(host, (None, None))
+    pointers[host] = (_newer(latest, key), _newer(latest_assessed, key if assessed else None))
+
+
+def _pointers_of_report(report):
+    pointers = {}
+    key = (report["run"]["ended_at"], report["run"]["run_id"])
+    for host in report["hosts"]:
+        _offer(pointers, host["host"], key, bool(host.get("assessed_at")))
+    return pointers
+
+
+def _offer_history(db, pointers, hosts):
+    """Offer every stored run of these hosts (their pointer named a run that is gone)."""
+    for chunk in _chunks(hosts):
+        for host, run_id, ended_at, assessed_at in db.query(
+                "SELECT host, run_id, ended_at, assessed_at FROM hosts WHERE host IN (%s)" % _marks(len(chunk)),
+                chunk):
+            _offer(pointers, host, (ended_at, run_id), bool(assessed_at))
+
+
+def _stored_pointers(db, hosts):
+    stored = {}
+    for chunk in _chunks(hosts):
+        for host, run_id, ended_at, assessed_run_id, assessed_ended_at in db.query(
+                "SELECT %s FROM host_latest WHERE host IN (%s)" % (", ".join(schema.POINTER_COLUMNS),
+                                                                   _marks(len(chunk))), chunk):
+            stored[host] = ((ended_at, run_id), (assessed_ended_at, assessed_run_id) if assessed_run_id else None)
+    return stored
+
+
+def _save_pointers(db, pointers):
+    stored = _stored_pointers(db, sorted(pointers))
+    changed = {}
+    for host, (latest, assessed) in pointers.items():
+        old_latest, old_assessed = stored.get(host, (None, None))
+        new = (_newer(old_latest, latest), _newer(old_assessed, assessed))
+        if new != (old_latest, old_assessed) and new[0] is not None:
+            changed[host] = new
+    for chunk in _chunks(sorted(h for h in changed if h in stored)):
+        db.execute("DELETE FROM host_latest WHERE host IN (%s)" % _marks(len(chunk)), chunk)
+    db.insert_rows("host_latest", schema.POINTER_COLUMNS,
+                   [(host, latest[1], latest[0], assessed[1] if assessed else None, assessed[0] if assessed else None)
+                    for host, (latest, assessed) in sorted(changed.items())])
+
+
+def _delete_run(db, run_id):
+    """Remove a run; return the hosts whose pointers named it."""
+    orphans = [row[0] for row in db.query(
+        "SELECT host FROM host_latest WHERE run_id = ? OR assessed_run_id = ?", (run_id, run_id))]
+    db.execute("DELETE FROM host_latest WHERE run_id = ? OR assessed_run_id = ?", (run_id, run_id))
+    hosts = [row[0] for row in db.query("SELECT host FROM hosts WHERE run_id = ?", (run_id,))]
+    for chunk in _chunks(hosts):
+        db.execute("DELETE FROM updates WHERE host IN (%s) AND run_id = ?" % _marks(len(chunk)), chunk + [run_id])
+    for table in ("hosts", "runs"):
+        db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
+    return orphans
+
+
+# ---- migrations -----------------------------------------------------------------------------
+
+def _schema_version(db):
+    if not db.has_table("schema_migrations"):
+        return 0
+    return db.query("SELECT MAX(version) FROM schema_migrations")[0][0] or 0
+
+
+def _refuse_newer(version):
+    newest = schema.MIGRATIONS[-1][0]
+    if version > newest:
+        raise _BadInput("it was written by a newer fleetpatch.patching (schema version %d; this one knows up to %d)"
+                        % (version, newest))
+
+
+def _migrate(db):
+    version = _schema_version(db)
+    _refuse_newer(version)
+    if version == schema.MIGRATIONS[-1][0]:
+        return
+    with db.write_transaction():
+        # Again under the write lock: another controller may have migrated in the meantime.
+        db.execute(schema.MIGRATIONS_TABLE)
+        applied = set(row[0] for row in db.query("SELECT version FROM schema_migrations"))
+        _refuse_newer(max(applied or [0]))
+        for number, name, statements in schema.MIGRATIONS:
+            if number in applied:
+                continue
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                       (number, name, _stamp_of(_utc_now())))
+
+
+# ---- the store -------------------------------------------------------------------------------
+
+class HistoryStore(object):
+    """Open with HistoryStore.open(location); usable as a context manager."""
+
+    def __init__(self, db):
+        self._db = db
+        self.location = db.location
+        self._closed = False
+
+    @classmethod
+    def open(cls, location, timeout=DEFAULT_TIMEOUT_SECONDS):
+        """location: a file path (SQLite, created with its directory if missing) or a
+        postgresql:// URL. timeout: seconds to wait for another writer's lock."""
+        try:
+            db = _connection_for(location, timeout)
+        except _store_postgres.DriverMissing as exc:
+            shown = _store_postgres.redact_url(str(location))
+            raise HistoryStoreError("Failed to open history store %s: %s" % (shown, exc), shown) from None
+        store = cls(db)
+        with store._failing("open"):
+            try:
+                db.connect()
+                _migrate(db)
+            except BaseException:
+                db.close()
+                raise
+        return store
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        return "HistoryStore(%r)" % self.location
+
+    @contextlib.contextmanager
+    def _failing(self, action):
+        """Every failure leaves here, as one exception type naming the store, passwords removed.
+        Never chained: a driver's exception may quote the connection string."""
+        expected = (ValueError, TypeError) + tuple(self._db.errors)
+        try:
+            if self._closed:
+                raise _BadInput("the store is closed")
+            yield
+        except HistoryStoreError:
+            raise
+        except expected as exc:
+            cause = self._db.scrub(" ".join(str(exc).split()) or exc.__class__.__name__)
+            raise HistoryStoreError("Failed to %s history store %s: %s" % (action, self.location, cause),
+                                    self.location) from None
+
+    def append_run(self, report, document=None):
+        """Store one compliance report in one transaction. A run_id already stored is replaced
+        (the partial report of an aborted run, then the final one, are one run). document: the
+        report as JSON text, when the caller has already serialised it (the callback has)."""
+        run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
+        with self._failing("append run %s to" % (run_id or "(none)")):
+            _check_report(report)
+            with _collector_paused():
+                self._write_run(report, document)
+
+    def _write_run(self, report, document):
+        run_id = report["run"]["run_id"]
+        run_row = _run_row(report, document)
+        with self._db.write_transaction():
+            orphans = _delete_run(self._db, run_id)
+            self._db.insert_rows("runs", schema.RUN_COLUMNS, [run_row])
+            self._db.insert_rows("hosts", schema.HOST_COLUMNS, _host_rows(report))
+            self._db.insert_rows("updates", schema.UPDATE_COLUMNS, _update_rows(report))
+            pointers = _pointers_of_report(report)
+            _offer_history(self._db, pointers, orphans)
+            _save_pointers(self._db, pointers)
+
+    def delete_run(self, run_id):
+        """Remove one run (retention); each host's latest run falls back to its previous one.
+        Returns whether the run was stored."""
+        with self._failing("delete run %s from" % run_id):
+            with self._db.write_transaction():
+                found = bool(self._db.query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+                pointers = {}
+                _offer_history(self._db, pointers, _delete_run(self._db, run_id))
+                _save_pointers(self._db, pointers)
+        return found
+
+    def trend(self, limit=TREND_LIMIT, before_run_id=None):
+        """Trend points (the report schema's trend_point) of the last `limit` runs that ended
+        before run `before_run_id` (all runs but it, if it is not stored), oldest first."""
+        with self._failing("read the trend from"):
+            where, params = "", []
+            if before_run_id is not None:
+                ended = self._db.query("SELECT ended_at FROM runs WHERE run_id = ?", (before_run_id,))
+                if ended:
+                    where = "WHERE ended_at < ? OR (ended_at = ? AND run_id < ?)"
+                    params = [ended[0][0], ended[0][0], before_run_id]
+                else:
+                    where, params = "WHERE run_id <> ?", [before_run_id]
+            rows = self._db.query(
+                "SELECT run_id, ended_at, status, host_count, compliant_percent, summary FROM runs %s "
+                "ORDER BY ended_at DESC, run_id DESC LIMIT ?" % where, params + [int(limit)])
+        return [{"run_id": run_id, "ended_at": ended_at, "status": status, "hosts": host_count,
+                 "compliant_percent": compliant_percent, "by_status": json.loads(summary)["by_status"]}
+                for run_id, ended_at, status, host_count, compliant_percent, summary in reversed(rows)]
+
+    def first_seen(self, hosts=None):
+        """{(host, name, available_version): "YYYY-MM-DD"}: the earliest date any stored run saw
+        that update offered to that host (the host's own first-seen date, or the run's start),
+        so approval delays and SLA clocks survive a host whose state was wiped. hosts: limit to
+        these inventory names."""
+        sql = ("SELECT u.host, u.name, u.available_version, MIN(u.first_seen), MIN(r.started_at) "
+               "FROM updates u JOIN runs r ON r.run_id = u.run_id %s "
+               "GROUP BY u.host, u.name, u.available_version")
+        seen = {}
+        with self._failing("read first-seen dates from"):
+            if hosts is None:
+                batches = [self._db.query(sql % "")]
+            else:
+                names = [hosts] if isinstance(hosts, str) else sorted(set(hosts))
+                batches = (self._db.query(sql % ("WHERE u.host IN (%s)" % _marks(len(chunk))), chunk)
+                           for chunk in _chunks(names))
+            for rows in batches:
+                for host, name, version, first_seen, started_at in rows:
+                    seen[(host, name, version)] = min(d[:10] for d in (first_seen, started_at) if d)
+        return seen
+
+    def sla_breaches(self, now=None):
+        """Approved updates still missing (or failed) past their sla_due, as of each host's latest
+        run that assessed it: [{host, name, arch, version, sla_due, days_overdue, severity,
+        classification, state, run_id}], most overdue first. now: a date, datetime or ISO
+        string; today (UTC) by default."""
+        with self._failing("read SLA breaches from"):
+            today = _day(now if now is not None else _utc_now())
+            # CROSS JOIN makes SQLite walk the pointers and look each host's rows up, rather than
+            # scan every stored update; PostgreSQL plans it as the plain join it is.
+            rows = self._db.query(
+                "SELECT u.host, u.name, u.arch, u.available_version, u.sla_due, u.severity, u.classification, "
+                "u.state, u.run_id FROM host_latest l CROSS JOIN updates u WHERE u.host = l.host "
+                "AND u.run_id = l.assessed_run_id AND u.decision = 'approved' AND u.state IN (%s) "
+                "AND u.sla_due IS NOT NULL AND u.sla_due < ?" % _marks(len(OPEN_STATES)),
+                list(OPEN_STATES) + [today])
+            breaches = [{"host": host, "name": name, "arch": arch, "version": version, "sla_due": sla_due[:10],
+                         "days_overdue": (datetime.date.fromisoformat(today)
+                                          - datetime.date.fromisoformat(sla_due[:10])).days,
+                         "severity": severity, "classification": classification, "state": state, "run_id": run_id}
+                        for host, name, arch, version, sla_due, severity, classification, state, run_id in rows]
+        breaches.sort(key=lambda b: (-b["days_overdue"], b["host"], b["name"], b["arch"] or ""))
+        return breaches
+
+    def latest_hosts(self):
+        """Each host's entry in its latest run: [{host, run_id, ended_at, ring, status, os,
+        pkg_mgr, policy, assessed_at, reboot_required, rebooted, rolled_back, counts}], by host."""
+        columns = ("host", "run_id", "ended_at", "ring", "status", "os", "pkg_mgr", "policy", "assessed_at",
+                   "reboot_required", "rebooted", "rolled_back")
+        with self._failing("read the latest host states from"):
+            rows = self._db.query(
+                "SELECT %s FROM host_latest l JOIN hosts h ON h.run_id = l.run_id AND h.host = l.host"
+                % ", ".join("h." + c for c in columns + schema.COUNT_COLUMNS))
+        flags = ("reboot_required", "rebooted", "rolled_back")
+        hosts = []
+        for row in rows:
+            entry = dict(zip(columns, row[:len(columns)]))
+            entry.update((flag, bool(entry[flag])) for flag in flags)
+            entry["counts"] = dict(zip(schema.COUNT_COLUMNS, row[len(columns):]))
+            hosts.append(entry)
+        hosts.sort(key=lambda h: h["host"])
+        return hosts
+
+    def get_report(self, run_id):
+        """The report document exactly as appended, or None if the run is not stored."""
+        with self._failing("read run %s from" % run_id):
+            rows = self._db.query("SELECT report FROM runs WHERE run_id = ?", (run_id,))
+            if not rows:
+                return None
+            with _collector_paused():
+                return json.loads(rows[0][0])
+
+    def runs(self, since=None, until=None):
+        """The stored runs that started in [since, until), oldest first: each run's metadata
+        (the report's run object) with its host count and compliant_percent."""
+        columns = ("run_id", "started_at", "ended_at", "status", "aborted_by", "check_mode", "controller",
+                   "playbooks", "ansible_version", "collection_version", "host_count", "compliant_percent")
+        with self._failing("list runs in"):
+            where, params = [], []
+            if since is not None:
+                where.append("started_at >= ?")
+                params.append(_timestamp(since))
+            if until is not None:
+                where.append("started_at < ?")
+                params.append(_timestamp(until))
+            rows = self._db.query("SELECT %s FROM runs %s ORDER BY started_at, run_id" % (
+                ", ".join(columns), ("WHERE " + " AND ".join(where)) if where else ""), params)
+        runs = []
+        for row in rows:
+            run = dict(zip(columns, row))
+            run["check_mode"] = bool(run["check_mode"])
+            run["playbooks"] = json.loads(run["playbooks"])
+            run["hosts"] = run.pop("host_count")
+            runs.append(run)
+        return runs
+
+    def migrations(self):
+        """The applied schema migrations: [{version, name, applied_at}], in order."""
+        with self._failing("read the schema version of"):
+            rows = self._db.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+        return [{"version": v, "name": n, "applied_at": a} for v, n, a in rows]
+
+    def close(self):
+        if not self._closed:
+            with self._failing("close"):
+                self._closed = True
+                self._db.close()

@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The history store's tables, as ordered migrations. Private to this collection: may change
+without notice.
+
+One SQL text serves SQLite and PostgreSQL: only types both understand (TEXT, INTEGER, and DOUBLE
+PRECISION, which SQLite reads as REAL), booleans as 0/1, timestamps as the report's UTC ISO
+strings (their text order is their time order), JSON as text, and `?` placeholders, which the
+PostgreSQL connection rewrites. No foreign keys: SQLite enforces them only per connection, so
+rows are deleted explicitly and both engines behave alike.
+
+A migration, once released, is never edited (its SQL is spelled out, not derived from the tuples
+below, so that editing them cannot change it): a new one is appended with the next number, and
+the column tuples follow the newest schema.
+"""
+
+from __future__ import annotations
+
+COUNT_COLUMNS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
+                 "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
+                 "other_non_compliant", "sla_breached")
+
+RUN_COLUMNS = ("run_id", "started_at", "ended_at", "status", "aborted_by", "check_mode", "controller", "playbooks",
+               "ansible_version", "collection_version", "host_count", "compliant_percent", "summary", "report",
+               "stored_at")
+
+HOST_COLUMNS = ("run_id", "host", "ended_at", "ring", "status", "os", "pkg_mgr", "policy", "assessed_at",
+                "reboot_required", "rebooted", "rolled_back") + COUNT_COLUMNS
+
+UPDATE_COLUMNS = ("run_id", "host", "name", "arch", "installed_version", "available_version", "classification",
+                  "severity", "decision", "state", "issued", "first_seen", "sla_due", "sla_breached", "advisories",
+                  "cves")
+
+POINTER_COLUMNS = ("host", "run_id", "ended_at", "assessed_run_id", "assessed_ended_at")
+
+MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+
+_MIGRATION_1 = (
+    """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    aborted_by TEXT,
+    check_mode INTEGER NOT NULL,
+    controller TEXT,
+    playbooks TEXT NOT NULL,
+    ansible_version TEXT,
+    collection_version TEXT,
+    host_count INTEGER NOT NULL,
+    compliant_percent DOUBLE PRECISION NOT NULL,
+    summary TEXT NOT NULL,
+    report TEXT NOT NULL,
+    stored_at TEXT NOT NULL
+)""",
+    "CREATE INDEX runs_by_end ON runs (ended_at, run_id)",
+    "CREATE INDEX runs_by_start ON runs (started_at)",
+    # ended_at is copied from runs so that "which run is newest for this host" needs no join.
+    """
+CREATE TABLE hosts (
+    run_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    ring TEXT,
+    status TEXT NOT NULL,
+    os TEXT,
+    pkg_mgr TEXT,
+    policy TEXT,
+    assessed_at TEXT,
+    reboot_required INTEGER NOT NULL,
+    rebooted INTEGER NOT NULL,
+    rolled_back INTEGER NOT NULL,
+    installed INTEGER NOT NULL,
+    installed_other INTEGER NOT NULL,
+    installed_pending_reboot INTEGER NOT NULL,
+    installed_rejected INTEGER NOT NULL,
+    missing INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    not_applicable INTEGER NOT NULL,
+    critical_non_compliant INTEGER NOT NULL,
+    security_non_compliant INTEGER NOT NULL,
+    other_non_compliant INTEGER NOT NULL,
+    sla_breached INTEGER NOT NULL,
+    PRIMARY KEY (run_id, host)
+)""",
+    "CREATE INDEX hosts_by_host ON hosts (host, ended_at)",
+    """
+CREATE TABLE updates (
+    run_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arch TEXT,
+    installed_version TEXT,
+    available_version TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    state TEXT NOT NULL,
+    issued TEXT,
+    first_seen TEXT,
+    sla_due TEXT,
+    sla_breached INTEGER NOT NULL,
+    advisories TEXT NOT NULL,
+    cves TEXT NOT NULL
+)""",
+    # The one index on the largest table (each index costs every append): SLA breaches join on
+    # (host, run_id), first-seen dates select by host, and a run's rows are deleted host by host.
+    "CREATE INDEX updates_by_host ON updates (host, run_id)",
+    # Each host's newest run, and its newest run that assessed it (an unreachable host's entry has
+    # no updates, and its open updates must not vanish from SLA reports because of that). Kept up
+    # to date on append so that reading the fleet's current state never scans the history.
+    """
+CREATE TABLE host_latest (
+    host TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    assessed_run_id TEXT,
+    assessed_ended_at TEXT
+)""",
+)
+
+# (version, name, statements), in order; append only.
+MIGRATIONS = (
+    (1, "runs, hosts, updates and each host's latest run", _MIGRATION_1),
+)

@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The history store's SQLite connection: a file on the controller, zero set-up. Private to this
+collection: may change without notice.
+
+The same small interface as _store_postgres (connect, has_table, query, execute, insert_rows,
+write_transaction, scrub, close); _history_store holds every query and turns errors into
+HistoryStoreError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+
+NAME = "sqlite"
+# The history names hosts and the vulnerabilities they still carry: keep it to the controller user.
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+
+
+def _create_private(path):
+    """An empty file is a valid new SQLite database; creating it ourselves sets its mode (SQLite
+    gives the -wal and -shm files the database file's mode)."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, DIRECTORY_MODE)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass   # another controller created it first
+
+
+class SqliteConnection(object):
+    errors = (sqlite3.Error, OSError)
+
+    def __init__(self, location, timeout):
+        self.path = os.path.abspath(os.path.expanduser(location))
+        self.location = self.path
+        self.timeout = timeout
+        self._conn = None
+
+    def connect(self):
+        if not os.path.exists(self.path):
+            _create_private(self.path)
+        # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE), never implicitly
+        # by the sqlite3 module. timeout is SQLite's busy timeout: a second controller appending at
+        # the same moment waits for the first instead of failing.
+        self._conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        # WAL: readers (the inventory plugin, reports) never block the writer nor see half a run.
+        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError("cannot use write-ahead logging (journal mode stays %s)" % mode)
+
+    def query(self, sql, params=()):
+        return self._conn.execute(sql, params).fetchall()
+
+    def execute(self, sql, params=()):
+        self._conn.execute(sql, params)
+
+    def has_table(self, name):
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def insert_rows(self, table, columns, rows):
+        sql = "INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns), ", ".join("?" * len(columns)))
+        self._conn.executemany(sql, rows)
+
+    @contextlib.contextmanager
+    def write_transaction(self):
+        # IMMEDIATE takes the write lock now, so concurrent writers queue on the busy timeout
+        # instead of failing when a read transaction cannot be upgraded.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    def scrub(self, text):
+        return text
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
