@@ -141,7 +141,7 @@ EXAMPLES = r"""
 # the test ring only from explicit fleetpatch_ring variables.
 # ansible-inventory -i hosts.yml -i fleet.rings.yml --graph
 plugin: fleetpatch.patching.rings
-
+---
 # site.rings.yml - canaries by group, a sample spread across sites, exclusions.
 plugin: fleetpatch.patching.rings
 rings:
@@ -160,7 +160,7 @@ seed: "2025"
 keyed_groups:
   - key: "(fleetpatch_ring ~ '_' ~ site) if fleetpatch_ring else ''"
     prefix: ring_site
-
+---
 # four rings, spread across application groups
 plugin: fleetpatch.patching.rings
 rings:

@@ -121,7 +121,7 @@ def test_host_lost_mid_ring_is_reported_and_closes_the_gate(fleet_lab):
     run_lab("stage", "security")
     refresh(ring)
     victim = [h for h in ring if h.pkg_mgr == "dnf"][0]
-    hook = os.path.join(REPO_ROOT, "tests", "integration", "playbooks", "cut_off_hook.yml")
+    hook = os.path.join(REPO_ROOT, "tests", "integration", "tasks", "cut_off_hook.yml")
     try:
         rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "patch_ring.yml"), inventory, check=False,
                                    extra_vars={"fleetpatch_ring": "test", "patch_security_only": True,
