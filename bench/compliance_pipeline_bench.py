@@ -70,8 +70,8 @@ def child(mode, hosts, updates, workdir):
     stats = AggregateStats()
     if mode == "baseline":
         kept = []
-        for host, _, events in synthetic_fleet.fleet(hosts, updates):
-            kept.extend({"host": host, "action": a, "result": r} for a, r, _, _ in events)
+        for host, dummy_ring, events in synthetic_fleet.fleet(hosts, updates):
+            kept.extend({"host": host, "action": event[0], "result": event[1]} for event in events)
         with open(os.path.join(workdir, "results.json"), "w") as handle:
             json.dump(kept, handle)
     else:
@@ -82,7 +82,7 @@ def child(mode, hosts, updates, workdir):
                                       store=os.path.join(workdir, "history.sqlite"))
         plugin._run_id = "bench"
         collecting = 0.0        # only the time spent in the callback: generating the fleet is not the pipeline
-        for host, _, events in synthetic_fleet.fleet(hosts, updates):
+        for host, dummy_ring, events in synthetic_fleet.fleet(hosts, updates):
             for action, payload, failed, unreachable in events:
                 result = Result(host, action, payload)
                 before = time.perf_counter()
@@ -102,7 +102,7 @@ def child(mode, hosts, updates, workdir):
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sizes = {}
-    for root, _, files in os.walk(workdir):
+    for root, dummy_dirs, files in os.walk(workdir):
         for name in files:
             sizes[name] = os.path.getsize(os.path.join(root, name))
     print(json.dumps({"seconds": round(elapsed, 2), "peak_mib": round(peak_kib / 1024.0, 1), "bytes": sizes}))

@@ -48,7 +48,17 @@ options:
     description: The permissions of the files, in octal.
     type: str
     default: "0600"
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
+  action:
+    support: full
+    details: Everything happens in the action plugin, on the controller.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Reads the store and reports which files it would write, without writing them.
@@ -64,7 +74,7 @@ seealso:
   - plugin: fleetpatch.patching.compliance
     plugin_type: callback
 author:
-  - fleetpatch contributors
+  - fleetpatch contributors (@fleetpatch)
 """
 
 EXAMPLES = r"""

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -57,16 +58,17 @@ def two_rollouts(fresh_lab, fleet, tmp_path_factory):
     for wave, run_id in (("broken", "run-broken"), ("fixed", "run-fixed")):
         run_lab("stage", wave)
         refresh(list(fleet.values()))
-        rc, _ = ansible_playbook(os.path.join(PLAYBOOKS, "rollout.yml"), inventory, check=False,
-                                 extra_vars=ROLLOUT_VARS,
-                                 env=callback_env(report_dir, store, FLEETPATCH_RUN_ID=run_id))
-        assert (rc != 0) == (wave == "broken")
+        rc, output = ansible_playbook(os.path.join(PLAYBOOKS, "rollout.yml"), inventory, check=False,
+                                      extra_vars=ROLLOUT_VARS,
+                                      env=callback_env(report_dir, store, FLEETPATCH_RUN_ID=run_id))
+        assert (rc != 0) == (wave == "broken"), output["stats"]
         reports.append(load_report(report_dir, run_id))
-    return inventory, report_dir, store, reports
+    return types.SimpleNamespace(inventory=inventory, report_dir=report_dir, store=store,
+                                 broken=reports[0], fixed=reports[1])
 
 
 def test_a_stopped_rollout_reports_the_rollback_and_the_closed_gate(two_rollouts):
-    _, _, _, (broken, _) = two_rollouts
+    broken = two_rollouts.broken
     assert broken["run"]["status"] == "failed" and broken["run"]["playbooks"] == ["rollout.yml"]
     assert [(g["ring"], g["passed"], g["rolled_back"]) for g in broken["run"]["gates"]] == [("test", False, 3)]
     hosts = hosts_by_name(broken)
@@ -84,7 +86,7 @@ def test_a_stopped_rollout_reports_the_rollback_and_the_closed_gate(two_rollouts
 
 
 def test_a_complete_rollout_reports_every_ring_compliant_with_its_trend(two_rollouts):
-    _, report_dir, _, (broken, fixed) = two_rollouts
+    report_dir, broken, fixed = two_rollouts.report_dir, two_rollouts.broken, two_rollouts.fixed
     assert fixed["run"]["status"] == "completed"
     assert [(g["ring"], g["passed"]) for g in fixed["run"]["gates"]] == [("test", True), ("pilot", True)]
     for host in fixed["hosts"]:
@@ -99,7 +101,7 @@ def test_a_complete_rollout_reports_every_ring_compliant_with_its_trend(two_roll
 
 
 def test_every_format_is_written_private_and_consistent(two_rollouts):
-    _, report_dir, _, (_, fixed) = two_rollouts
+    report_dir, fixed = two_rollouts.report_dir, two_rollouts.fixed
     run_dir = os.path.join(report_dir, "run-fixed")
     names = sorted(os.listdir(run_dir))
     assert names == ["report.csv", "report.html", "report.json", "report.junit.xml", "report.md"]
@@ -115,18 +117,19 @@ def test_every_format_is_written_private_and_consistent(two_rollouts):
 
 
 def test_the_store_redraws_a_run_and_a_time_range(two_rollouts, tmp_path):
-    inventory, _, store, (broken, fixed) = two_rollouts
+    inventory, store = two_rollouts.inventory, two_rollouts.store
+    broken, fixed = two_rollouts.broken, two_rollouts.fixed
     with HistoryStore.open(str(store)) as history:
         assert history.get_report("run-broken") == broken
-    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "report.yml"), inventory,
-                               extra_vars={"report_store": str(store), "report_run_id": "run-broken",
-                                           "report_query": "[?ring=='test']", "report_dest": str(tmp_path)})
+    ansible_playbook(os.path.join(PLAYBOOKS, "report.yml"), inventory,
+                     extra_vars={"report_store": str(store), "report_run_id": "run-broken",
+                                 "report_query": "[?ring=='test']", "report_dest": str(tmp_path)})
     redrawn = load_report(tmp_path, "run-broken")
     assert [h["host"] for h in redrawn["hosts"]] == ["lab-apt1", "lab-dnf1", "lab-zypper1"]
     assert redrawn["summary"]["by_status"]["rolled_back"] == 3
-    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "report.yml"), inventory,
-                               extra_vars={"report_store": str(store), "report_since": "2000-01-01",
-                                           "report_dest": str(tmp_path)})
+    ansible_playbook(os.path.join(PLAYBOOKS, "report.yml"), inventory,
+                     extra_vars={"report_store": str(store), "report_since": "2000-01-01",
+                                 "report_dest": str(tmp_path)})
     combined = load_report(tmp_path, "range-2000-01-01-now")
     assert hosts_by_name(combined) == hosts_by_name(fixed)      # each host as its newest run saw it
     assert [p["run_id"] for p in combined["trend"]] == ["run-broken", "range-2000-01-01-now"]
@@ -146,7 +149,7 @@ def test_the_summary_is_printed_and_censored_values_stay_out(fresh_lab, tmp_path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "## fleetpatch compliance" in proc.stdout and "run-secret" in proc.stdout
     assert load_report(tmp_path / "r", "run-secret")["summary"]["hosts"] == 4
-    for root, _, files in os.walk(tmp_path):
+    for root, dummy_dirs, files in os.walk(tmp_path):
         for name in files:
             with open(os.path.join(root, name), "rb") as handle:
                 assert secret.encode() not in handle.read(), name

@@ -43,7 +43,7 @@ def test_reports_and_the_store_carry_trend_and_first_seen_across_runs(tmp_path):
     assert problems == [] and sorted(files) == ["csv", "json", "markdown"]
     assert report1["hosts"][0]["ring"] == "test"
     later = record(dict(update("x"), first_seen="2026-11-20"))       # the host's own state was wiped
-    report2, _, _ = finish(tmp_path, observations(a=later), "r2")
+    report2 = finish(tmp_path, observations(a=later), "r2")[0]
     assert [p["run_id"] for p in report2["trend"]] == ["r1", "r2"]
     assert report2["hosts"][0]["updates"][0]["first_seen"] == "2026-11-01"
     with open(files["json"]) as handle:
@@ -55,7 +55,7 @@ def test_failed_and_unreachable_hosts_are_reported_but_not_the_controller(tmp_pa
     stats.increment("dark", "gone")
     stats.increment("failures", "broken")
     stats.increment("failures", "localhost")       # a closed gate fails on the controller
-    report, _, _ = finish(tmp_path, observations(a=record()), "r1", stats=stats, store=False)
+    report = finish(tmp_path, observations(a=record()), "r1", stats=stats, store=False)[0]
     assert dict((h["host"], h["status"]) for h in report["hosts"]) == {
         "a": "compliant", "broken": "failed", "gone": "unreachable"}
 
@@ -69,7 +69,7 @@ def test_a_broken_store_is_a_problem_not_a_lost_report(tmp_path):
 
 
 def test_queries_select_hosts_and_recompute_the_summary(tmp_path):
-    report, _, _ = finish(tmp_path, observations(a=record(update("x")), b=record()), "r1", store=False)
+    report = finish(tmp_path, observations(a=record(update("x")), b=record()), "r1", store=False)[0]
     narrowed = query.narrowed(report, "[?status=='non_compliant']")
     assert [h["host"] for h in narrowed["hosts"]] == ["a"] and narrowed["summary"]["hosts"] == 1
     with pytest.raises(query.ReportQueryError, match="invalid JMESPath"):

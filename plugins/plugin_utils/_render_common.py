@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every report renderer agrees on: which host is worst, which update matters most, the
+labels, and how document text is cleaned. Private to this collection: may change without notice.
+
+Every renderer orders hosts and updates through here, so the HTML drill-down, the JUnit failures
+and the Markdown "worst hosts" always name the same hosts and updates first.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import re
+
+# Worst first. unknown (never assessed) ranks below the hosts known to be broken or behind, and
+# above those known to be fine.
+STATUS_ORDER = ("failed", "rolled_back", "unreachable", "non_compliant", "unknown", "pending_reboot", "compliant")
+STATUS_RANK = dict((status, rank) for rank, status in enumerate(STATUS_ORDER))
+STATUS_LABELS = {
+    "compliant": "Compliant",
+    "non_compliant": "Non-compliant",
+    "pending_reboot": "Pending reboot",
+    "rolled_back": "Rolled back",
+    "failed": "Failed",
+    "unreachable": "Unreachable",
+    "unknown": "Unknown",
+}
+SEVERITY_ORDER = ("critical", "important", "moderate", "low", "unknown")
+SEVERITY_RANK = dict((severity, rank) for rank, severity in enumerate(SEVERITY_ORDER))
+CLASSIFICATION_ORDER = ("security", "bugfix", "enhancement", "other")
+OPEN_STATES = ("missing", "failed")
+HELD_STATES = ("deferred", "rejected", "not_applicable")
+
+# C0 controls (bar tab, newline, carriage return), DEL, C1 controls, and the code points XML 1.0
+# forbids: a hostile package title must not corrupt a terminal log or make the XML unparseable.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile("[\t\r\n]+")
+
+
+def clean(value, none=""):
+    """Document value as text without control characters; None becomes `none`."""
+    if value is None:
+        return none
+    return _CONTROL.sub("", value if isinstance(value, str) else str(value))
+
+
+def one_line(value, none=""):
+    """clean() for places where a line break would break the layout (table cells, messages)."""
+    return _LINE_BREAKS.sub(" ", clean(value, none)).strip()
+
+
+def status_label(status):
+    return STATUS_LABELS.get(status, one_line(status, "unknown"))
+
+
+def open_updates(host):
+    """Updates the host still needs: approved and not installed, or installed and not kept."""
+    return [u for u in host.get("updates") or () if u.get("state") in OPEN_STATES]
+
+
+def update_rank(update):
+    """Most urgent first: severity, then past its SLA, then security before the rest."""
+    return (SEVERITY_RANK.get(update.get("severity"), len(SEVERITY_ORDER)),
+            not update.get("sla_breached"),
+            update.get("classification") != "security",
+            update.get("name") or "")
+
+
+def top_open_updates(host, limit=None):
+    ranked = sorted(open_updates(host), key=update_rank)
+    return ranked if limit is None else ranked[:limit]
+
+
+def host_rank(host):
+    """Worst first: status, then critical and past-SLA updates, then how far behind it is."""
+    counts = host.get("counts") or {}
+    return (STATUS_RANK.get(host.get("status"), STATUS_RANK["unknown"]),
+            -int(counts.get("critical_non_compliant") or 0),
+            -int(counts.get("sla_breached") or 0),
+            -int(counts.get("security_non_compliant") or 0),
+            -(int(counts.get("missing") or 0) + int(counts.get("failed") or 0)),
+            host.get("host") or "")
+
+
+def hosts_worst_first(report):
+    return sorted(report.get("hosts") or (), key=host_rank)
+
+
+def open_count(host):
+    counts = host.get("counts") or {}
+    return int(counts.get("missing") or 0) + int(counts.get("failed") or 0)
+
+
+def update_brief(update):
+    """pkg001 (critical, FLEET-2026-0001): one open update in a line of text."""
+    details = [one_line(update.get("severity"), "unknown")]
+    details.extend(one_line(a) for a in (update.get("advisories") or ())[:2])
+    if update.get("sla_breached"):
+        details.append("past SLA")
+    return "%s (%s)" % (one_line(update.get("name"), "?"), ", ".join(details))
+
+
+def run_duration(run):
+    """'5 min 3 s' between the run's start and end, or '' when a timestamp is unusable."""
+    try:
+        start = datetime.datetime.strptime(run.get("started_at") or "", "%Y-%m-%dT%H:%M:%SZ")
+        end = datetime.datetime.strptime(run.get("ended_at") or "", "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return ""
+    seconds = int((end - start).total_seconds())
+    if seconds < 0:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return "%d h %d min" % (hours, minutes)
+    if minutes:
+        return "%d min %d s" % (minutes, seconds)
+    return "%d s" % seconds
+
+
+def percent(value):
+    """85.0 -> '85', 85.25 -> '85.3': the report's own rounding, without a trailing .0."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "?"
+    text = "%.1f" % number
+    return text[:-2] if text.endswith(".0") else text
+
+
+def html_text(value, none=""):
+    """Document text for HTML and SVG, text or attribute: cleaned, then html.escape(quote=True)."""
+    return html.escape(clean(value, none), quote=True)

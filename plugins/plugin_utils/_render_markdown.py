@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The compliance report as a short Markdown summary: what the end of an AWX job log shows, and
+what a merge request comment or chat message can carry. Private to this collection: may change
+without notice.
+
+Its length does not grow with the fleet (MAX_LINES): it points at the full files instead.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
+    STATUS_ORDER, hosts_worst_first, one_line, open_count, percent, run_duration, status_label, top_open_updates,
+    update_brief)
+
+MAX_LINES = 60
+MAX_RINGS = 8
+MAX_WORST_HOSTS = 10
+MAX_FILES = 8
+UPDATES_PER_HOST = 3
+
+
+def cell(value, none=""):
+    """Table cell text: one line, no control characters, pipes escaped so columns hold."""
+    return one_line(value, none).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _run_lines(report):
+    run = report.get("run") or {}
+    summary = report.get("summary") or {}
+    status = one_line(run.get("status"), "unknown").upper()
+    lines = ["## fleetpatch compliance: run %s: %s" % (cell(run.get("run_id")), cell(status))]
+    if run.get("status") == "aborted":
+        lines += ["", "> **ABORTED** by %s: this report holds only what was known when the run stopped."
+                  % cell(run.get("aborted_by"), "a signal")]
+    duration = run_duration(run)
+    lines += ["", "%s to %s%s; check mode: %s; %d hosts, **%s%% compliant**; %d update(s) past their SLA." % (
+        cell(run.get("started_at"), "?"), cell(run.get("ended_at"), "?"), " (%s)" % duration if duration else "",
+        "yes (nothing was changed)" if run.get("check_mode") else "no", int(summary.get("hosts") or 0),
+        percent(summary.get("compliant_percent")), int(summary.get("sla_breached") or 0))]
+    return lines
+
+
+def _status_lines(report):
+    by_status = (report.get("summary") or {}).get("by_status") or {}
+    lines = ["", "| Status | Hosts |", "|---|---:|"]
+    lines += ["| %s | %d |" % (status_label(s), int(by_status.get(s) or 0)) for s in STATUS_ORDER]
+    return lines
+
+
+def _ring_lines(report):
+    by_ring = (report.get("summary") or {}).get("by_ring") or {}
+    if not by_ring:
+        return []
+    lines = ["", "### By ring", "",
+             "| Ring | Hosts | Compliant | Non-compliant | Failed / rolled back | Unreachable | Critical missing |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for ring, group in list(sorted(by_ring.items()))[:MAX_RINGS]:
+        by_status = group.get("by_status") or {}
+        lines.append("| %s | %d | %s%% | %d | %d | %d | %d |" % (
+            cell(ring), int(group.get("hosts") or 0), percent(group.get("compliant_percent")),
+            int(by_status.get("non_compliant") or 0),
+            int(by_status.get("failed") or 0) + int(by_status.get("rolled_back") or 0),
+            int(by_status.get("unreachable") or 0), int(group.get("critical_non_compliant") or 0)))
+    if len(by_ring) > MAX_RINGS:
+        lines.append("| ... %d more ring(s) in the HTML report | | | | | | |" % (len(by_ring) - MAX_RINGS))
+    return lines
+
+
+def _worst_lines(report):
+    worst = [h for h in hosts_worst_first(report) if h.get("status") not in ("compliant", "pending_reboot")]
+    if not worst:
+        return ["", "Every host is compliant or only waits for a reboot."]
+    lines = ["", "### Worst hosts: %d of the %d not compliant" % (min(len(worst), MAX_WORST_HOSTS), len(worst)), "",
+             "| Host | Ring | Status | Open | Critical / security missing |", "|---|---|---|---:|---|"]
+    for host in worst[:MAX_WORST_HOSTS]:
+        urgent = [u for u in top_open_updates(host)
+                  if u.get("severity") == "critical" or u.get("classification") == "security"]
+        shown = ", ".join(cell(update_brief(u)) for u in urgent[:UPDATES_PER_HOST])
+        if len(urgent) > UPDATES_PER_HOST:
+            shown += ", +%d more" % (len(urgent) - UPDATES_PER_HOST)
+        if not urgent and host.get("failure"):
+            shown = cell(one_line(host["failure"].get("message"))[:120])
+        lines.append("| %s | %s | %s | %d | %s |" % (
+            cell(host.get("host")), cell(host.get("ring"), "-"), status_label(host.get("status")), open_count(host),
+            shown))
+    return lines
+
+
+def _file_lines(files):
+    if not files:
+        return []
+    lines = ["", "### Files"]
+    items = sorted(files.items())
+    # A list, not a table: only line breaks and control characters need to go.
+    lines += ["- %s: %s" % (one_line(kind), one_line(path)) for kind, path in items[:MAX_FILES]]
+    if len(items) > MAX_FILES:
+        lines.append("- ... %d more" % (len(items) - MAX_FILES))
+    return lines
+
+
+def render(report, files=None):
+    """report (the compliance report document) -> Markdown text of at most MAX_LINES lines.
+    files: optional mapping of output kind (html, csv, ...) to the path it was written to."""
+    lines = _run_lines(report) + _status_lines(report) + _ring_lines(report) + _worst_lines(report)
+    lines += _file_lines(files)
+    return "\n".join(lines[:MAX_LINES]) + "\n"

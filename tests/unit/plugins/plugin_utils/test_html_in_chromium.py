@@ -1,0 +1,136 @@
+"""The dashboard in a real headless Chromium (DevTools protocol, tests/support/cdp_client.py):
+it renders, its one script runs under its own CSP, nothing logs an error or opens a dialog, and
+the hostile advisory title is on the page as text.
+
+Needs the Debian package `chromium`; skipped, saying so, when no Chromium binary is found.
+FLEETPATCH_UPDATE_SCREENSHOT=1 also copies the screenshot to docs/images/report-dashboard.png.
+"""
+import base64
+import os
+import shutil
+import struct
+
+import cdp_client
+import pytest
+import synthetic_report
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_html
+
+WIDTH, HEIGHT = 1280, 900
+DOCS_SCREENSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "docs", "images",
+                               "report-dashboard.png")
+BINARY = cdp_client.find_chromium()
+pytestmark = pytest.mark.skipif(BINARY is None, reason="no Chromium binary found (Debian: apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium = cdp_client.Chromium(BINARY, str(tmp_path_factory.mktemp("chromium-profile")), WIDTH, HEIGHT)
+    try:
+        yield chromium
+    finally:
+        chromium.quit()
+
+
+def load(browser, path):
+    """Open a file in the page; return the problems the page reported while loading and settling."""
+    browser.events[:] = []
+    for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
+        browser.page(domain)
+    browser.page("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1,
+                                                        "mobile": False})
+    browser.page("Page.navigate", {"url": "file://%s" % path})
+    browser.wait_for("Page.loadEventFired")
+    browser.evaluate("1")  # one more round trip: events queued during load are read by now
+    return problems(browser)
+
+
+def problems(browser):
+    found = []
+    for event in browser.events:
+        method, params = event.get("method"), event.get("params") or {}
+        if method == "Page.javascriptDialogOpening":
+            found.append("dialog %s: %s" % (params.get("type"), params.get("message")))
+        elif method == "Runtime.exceptionThrown":
+            found.append("exception: %s" % params.get("exceptionDetails", {}).get("text"))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            found.append("console.%s: %s" % (params["type"], [a.get("value") for a in params.get("args", ())]))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            found.append("log error: %s" % params["entry"].get("text"))
+    return found
+
+
+def png_size(data):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    report = synthetic_report.build(200, 50, hostile=True)
+    path = tmp_path_factory.mktemp("dashboard") / "report.html"
+    path.write_text(_render_html.render(report), encoding="utf-8")
+    return report, str(path)
+
+
+def test_dashboard_in_chromium(browser, dashboard, tmp_path):
+    report, path = dashboard
+    assert load(browser, path) == []
+    assert browser.evaluate("document.title").startswith("Patch compliance")
+
+    # The screenshot: the top of the dashboard, as a reader first sees it.
+    png = base64.b64decode(browser.page("Page.captureScreenshot", {"format": "png"})["data"])
+    shot = tmp_path / "report-dashboard.png"
+    shot.write_bytes(png)
+    assert png_size(png) == (WIDTH, HEIGHT)
+    assert len(png) > 40000, "a near-empty screenshot: the page did not render"
+    if os.environ.get("FLEETPATCH_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(str(shot), DOCS_SCREENSHOT)
+
+    # The one script ran under the CSP (it unhides the controls), and no other script exists.
+    assert browser.evaluate("document.scripts.length") == 1
+    assert browser.evaluate("document.getElementById('host-controls').hidden") is False
+    assert browser.evaluate("document.getElementById('host-shown').textContent") == "200 of 200 hosts shown"
+
+    # The hostile title is rendered as text, in the drill-down of its host.
+    host, _update = synthetic_report.hostile_update(report)
+    hostile = synthetic_report.HOSTILE_TITLE
+    assert browser.evaluate("document.body.innerText.includes(%r)" % hostile) is False  # closed <details>
+    opened = browser.evaluate(
+        "(function () { var d = Array.prototype.find.call(document.querySelectorAll('details.host'), function (e) {"
+        " return e.querySelector('.h').textContent === %r; }); d.open = true; return d.open; })()" % host["host"])
+    assert opened is True
+    assert browser.evaluate("document.body.innerText.includes(%r)" % hostile) is True
+    assert browser.evaluate("document.scripts.length") == 1
+    assert problems(browser) == []
+
+
+def test_filter_and_sort_work(browser, dashboard):
+    _report, path = dashboard
+    assert load(browser, path) == []
+    count = browser.evaluate(
+        "var q = document.getElementById('host-q'); q.value = 'host00007'; q.dispatchEvent(new Event('input'));"
+        "document.querySelectorAll('details.host:not([hidden])').length")
+    assert count == 1
+    assert browser.evaluate("document.getElementById('host-shown').textContent") == "1 of 200 hosts shown"
+    browser.evaluate("var q = document.getElementById('host-q'); q.value = ''; q.dispatchEvent(new Event('input'));"
+                     "var s = document.getElementById('host-status'); s.value = 'rolled_back';"
+                     "s.dispatchEvent(new Event('change')); 1")
+    shown = browser.evaluate("Array.prototype.map.call(document.querySelectorAll('details.host:not([hidden])'),"
+                             " function (e) { return e.dataset.st; })")
+    assert shown and set(shown) == {"rolled_back"}
+    first = browser.evaluate("document.querySelector('.hhead button[data-col=\"0\"]').click();"
+                             "document.querySelector('#host-list details.host .h').textContent")
+    assert first == "host00000.example.com"
+    assert problems(browser) == []
+
+
+def test_the_harness_sees_what_it_must_catch(browser, tmp_path):
+    """A page that breaks the rules must be caught: a dialog, and a script the CSP refuses."""
+    page = tmp_path / "bad.html"
+    page.write_text("<!DOCTYPE html><title>x</title><p>x</p><script>alert(1)</script>", encoding="utf-8")
+    assert any(p.startswith("dialog alert") for p in load(browser, str(page)))
+    html = _render_html.render(synthetic_report.build(5, 3, trend_runs=0))
+    page.write_text(html.replace(_render_html.script_hash(), "sha256-" + "A" * 43 + "="), encoding="utf-8")
+    found = load(browser, str(page))
+    assert any("Content Security Policy" in p for p in found), found
+    assert browser.evaluate("document.getElementById('host-controls').hidden") is True

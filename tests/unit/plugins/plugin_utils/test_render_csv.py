@@ -1,0 +1,91 @@
+"""The CSV export: one row per host and update, round-trips through csv.reader, safe in a spreadsheet."""
+import copy
+import csv
+import io
+
+import pytest
+import synthetic_report
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_csv
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd",
+            "\x01=cmd()", "\x1b\x7f+cmd"]
+
+
+@pytest.fixture(scope="module")
+def report():
+    report = synthetic_report.build(200, 50, hostile=True)
+    # A host the run never assessed: no record, no updates.
+    report["hosts"].append(model.host_entry(model.HostObservations("never-seen.example.com")))
+    return report
+
+
+def rows_of(text):
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_round_trip_row_count(report):
+    rows = rows_of(_render_csv.render(report))
+    assert rows[0] == list(_render_csv.COLUMNS)
+    assert len(rows) - 1 == sum(max(1, len(h["updates"])) for h in report["hosts"])
+    assert all(len(r) == len(_render_csv.COLUMNS) for r in rows)
+
+
+def test_host_without_updates_has_one_row_with_empty_update_columns(report):
+    rows = [r for r in rows_of(_render_csv.render(report))[1:] if r[1] == "never-seen.example.com"]
+    assert len(rows) == 1
+    assert rows[0][5] == "unknown"
+    assert rows[0][len(_render_csv.HOST_COLUMNS):] == [""] * len(_render_csv.UPDATE_COLUMNS)
+
+
+def test_values_round_trip(report):
+    host, update = synthetic_report.hostile_update(report)
+    rows = rows_of(_render_csv.render(report))
+    header = rows[0]
+    mine = [dict(zip(header, r)) for r in rows[1:] if r[1] == host["host"] and r[9] == update["name"]]
+    assert len(mine) == 1
+    row = mine[0]
+    assert row["title"] == update["title"]  # the hostile title, verbatim
+    assert row["advisories"] == " ".join(update["advisories"])
+    assert row["severity"] == update["severity"] and row["state"] == "missing"
+    assert row["sla_breached"] == ("true" if update["sla_breached"] else "false")
+    assert row["host_status"] == host["status"] and row["run_id"] == report["run"]["run_id"]
+
+
+def test_formula_injection_neutralised(report):
+    hostile = copy.deepcopy(report)
+    host = hostile["hosts"][0]
+    host["host"], host["ring"] = FORMULAS[0], FORMULAS[1]
+    host["failure"] = {"task": "t", "message": FORMULAS[2]}
+    for update, value in zip(host["updates"], FORMULAS):
+        update.update(title=value, reason=value, advisories=[value], installed_version=value)
+    rows = rows_of(_render_csv.render(hostile))
+    header = rows[0]
+    mine = [dict(zip(header, r)) for r in rows[1:] if r[1].startswith("'=HYPERLINK")]
+    assert len(mine) == len(host["updates"])
+    cells = [v for row in mine for v in row.values()]
+    for value in cells:
+        assert not value.startswith(tuple(_render_csv._FORMULA_STARTS)), value
+    assert mine[0]["ring"] == "'+1+1" and mine[0]["failure"] == "'-2+3"
+    titles = [r["title"] for r in mine[:len(FORMULAS)]]
+    assert titles == ["'" + v.lstrip("\x01\x1b\x7f") for v in FORMULAS]
+
+
+def test_control_characters_removed_line_breaks_kept(report):
+    hostile = copy.deepcopy(report)
+    hostile["hosts"][0]["updates"][0]["title"] = "a\x00b\x1b[31mc\nd\x9b"
+    rows = rows_of(_render_csv.render(hostile))
+    titles = [r[16] for r in rows[1:] if r[1] == hostile["hosts"][0]["host"]]
+    assert "ab[31mc\nd" in titles
+
+
+def test_empty_report_is_just_the_header():
+    assert rows_of(_render_csv.render(synthetic_report.build(0, 0, trend_runs=0))) == [list(_render_csv.COLUMNS)]
+
+
+def test_write_streams_the_same_text(report, tmp_path):
+    path = tmp_path / "report.csv"
+    with open(str(path), "w", newline="", encoding="utf-8") as stream:
+        _render_csv.write(report, stream)
+    same = path.read_bytes() == _render_csv.render(report).encode("utf-8")
+    assert same  # not `a == b`: pytest's diff of two 2.5 MB texts takes minutes
