@@ -17,12 +17,14 @@ the store (never its password) and the cause.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import gc
 import json
 import operator
 import re
+import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
@@ -126,6 +128,24 @@ def _connection_for(location, timeout):
     return _store_sqlite.SqliteConnection(location, timeout)
 
 
+# ---- the report document --------------------------------------------------------------------------
+# Kept zlib-compressed (a 10,000-host report is 200 MB of JSON, 20 MB packed), as base64 text so
+# that one TEXT column serves both engines. A document stored as plain JSON still reads back.
+_PACKED = "zlib+base64:"
+
+
+def _pack(document):
+    """document: JSON text, or the JSON already zlib-compressed (bytes), as the callback gives it."""
+    packed = document if isinstance(document, bytes) else zlib.compress(document.encode("utf-8"), 1)
+    return _PACKED + base64.b64encode(packed).decode("ascii")
+
+
+def _unpack(stored):
+    if stored.startswith(_PACKED):
+        return zlib.decompress(base64.b64decode(stored[len(_PACKED):])).decode("utf-8")
+    return stored
+
+
 # ---- the report, as rows ------------------------------------------------------------------------
 
 # Rows are built as dicts and read out in the schema's column order, so no value can land in
@@ -162,7 +182,8 @@ def _run_row(report, document=None):
         "ansible_version": run.get("ansible_version"), "collection_version": run.get("collection_version"),
         "host_count": int(summary.get("hosts", len(report["hosts"]))),
         "compliant_percent": float(summary.get("compliant_percent", 100.0)),
-        "summary": _json(summary), "report": document or _json(report), "stored_at": _stamp_of(_utc_now()),
+        "summary": _json(summary), "report": _pack(document if document is not None else _json(report)),
+        "stored_at": _stamp_of(_utc_now()),
     }
     return _RUN_ROW(values)
 
@@ -197,18 +218,31 @@ def _ids(values):
     return " ".join(str(v) for v in values) if values else ""
 
 
+# The fields a report's update always has (the schema requires them), read in one C call.
+_SHAPED_FIELDS = operator.itemgetter("name", "arch", "installed_version", "available_version", "classification",
+                                     "severity", "decision", "state", "issued", "first_seen", "sla_due")
+
+
+def _update_row(run_id, name, update):
+    get = update.get
+    return (run_id, name, str(get("name")), get("arch"), get("installed_version"),
+            str(get("available_version") or ""), get("classification") or "other",
+            get("severity") or "unknown", get("decision") or "approved", get("state") or "missing",
+            get("issued"), get("first_seen"), get("sla_due"), _flag(get("sla_breached")),
+            _ids(get("advisories")), _ids(get("cves")))
+
+
 def _update_rows(report):
     # A generator: half a million rows go to the database without a second copy in memory.
     run_id = report["run"]["run_id"]
     for host in report["hosts"]:
         name = host["host"]
         for update in host.get("updates") or ():
-            get = update.get
-            yield (run_id, name, str(get("name")), get("arch"), get("installed_version"),
-                   str(get("available_version") or ""), get("classification") or "other",
-                   get("severity") or "unknown", get("decision") or "approved", get("state") or "missing",
-                   get("issued"), get("first_seen"), get("sla_due"), _flag(get("sla_breached")),
-                   _ids(get("advisories")), _ids(get("cves")))
+            try:
+                yield ((run_id, name) + _SHAPED_FIELDS(update)
+                       + (1 if update["sla_breached"] else 0, _ids(update["advisories"]), _ids(update["cves"])))
+            except KeyError:       # a document from elsewhere, missing a field: the careful way
+                yield _update_row(run_id, name, update)
 
 
 # ---- each host's latest run -------------------------------------------------------------------------
@@ -372,7 +406,8 @@ class HistoryStore(object):
     def append_run(self, report, document=None):
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
-        report as JSON text, when the caller has already serialised it (the callback has)."""
+        report as JSON text, or zlib-compressed JSON (bytes), when the caller has it already (the
+        callback compresses it while writing report.json)."""
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             _check_report(report)
@@ -484,6 +519,17 @@ class HistoryStore(object):
         hosts.sort(key=lambda h: h["host"])
         return hosts
 
+    def last_assessed(self):
+        """{host: {run_id, ended_at, assessed_at}}: each host's newest run that assessed it, which
+        is older than its latest_hosts() entry when later runs could not reach it. Hosts that no
+        stored run assessed are absent."""
+        with self._failing("read the last assessments from"):
+            rows = self._db.query(
+                "SELECT l.host, l.assessed_run_id, l.assessed_ended_at, h.assessed_at FROM host_latest l "
+                "JOIN hosts h ON h.run_id = l.assessed_run_id AND h.host = l.host")
+        return {host: {"run_id": run_id, "ended_at": ended_at, "assessed_at": assessed_at}
+                for host, run_id, ended_at, assessed_at in rows}
+
     def get_report(self, run_id):
         """The report document exactly as appended, or None if the run is not stored."""
         with self._failing("read run %s from" % run_id):
@@ -491,7 +537,7 @@ class HistoryStore(object):
             if not rows:
                 return None
             with _collector_paused():
-                return json.loads(rows[0][0])
+                return json.loads(_unpack(rows[0][0]))
 
     def runs(self, since=None, until=None):
         """The stored runs that started in [since, until), oldest first: each run's metadata

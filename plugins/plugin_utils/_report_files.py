@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
     _render_csv, _render_html, _render_junit, _render_markdown)
@@ -25,19 +26,46 @@ FILE_NAMES = {
 FORMATS = tuple(FILE_NAMES)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_chunks(report):
+    """The report as compact JSON text, in pieces: the run, summary and trend, then a host at a
+    time. A 10,000-host report is 200 MB of JSON; never holding it whole keeps the callback within
+    its memory budget. (Compact because json's C encoder does not indent; jq pretty-prints.)"""
+    head = dict((k, v) for k, v in report.items() if k != "hosts")
+    text = _encode(head)
+    yield text[:-1] + (',"hosts":[' if head else '{"hosts":[')
+    first = True
+    for host in report["hosts"]:
+        yield _encode(host) if first else "," + _encode(host)
+        first = False
+    yield "]}\n"
+
+
 def render_json(report):
-    # Compact: json only uses its C encoder without indent, and a 10,000-host report is 30x
-    # faster this way (jq or python -m json.tool pretty-print it).
-    return json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return "".join(json_chunks(report))
 
 
-def render(report, fmt, files=None):
+def compressed_json_chunks(report, sink):
+    """json_chunks, also compressing them into sink (a list of bytes) for the history store, which
+    keeps the document zlib-compressed: a tenth of the size, with no second copy of the text."""
+    compressor = zlib.compressobj(1)
+    for piece in json_chunks(report):
+        sink.append(compressor.compress(piece.encode("utf-8")))
+        yield piece
+    sink.append(compressor.flush())
+
+
+def content(report, fmt, files=None):
+    """What atomic_write takes for one format: text, an iterable of text pieces, or a function
+    that writes to a stream (the big formats are never held whole)."""
     if fmt == "json":
-        return render_json(report)
+        return json_chunks(report)
     if fmt == "html":
         return _render_html.render(report)
     if fmt == "csv":
-        return _render_csv.render(report)
+        return lambda stream: _render_csv.write(report, stream)
     if fmt == "junit":
         return _render_junit.render(report)
     if fmt == "markdown":
@@ -46,12 +74,19 @@ def render(report, fmt, files=None):
 
 
 def atomic_write(path, text, mode=0o600):
+    """Write text (a str, an iterable of str, or a function writing to a stream) to path through
+    a temporary file in the same directory, renamed into place once complete and synced."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            elif callable(text):
+                text(handle)
+            else:
+                handle.writelines(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -73,16 +108,16 @@ def point_latest(report_dir, run_dir):
 
 def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=True, rendered=None):
     """Write report_dir/<run_id>/report.<ext> for each format; return {format: path}.
-    rendered: {format: text} already drawn (the callback serialises the JSON once for the file
-    and the store). The Markdown names the other files, so it is written last."""
+    rendered: {format: content} to write instead of drawing it here (the callback compresses the
+    JSON for the store while it is written). The Markdown names the other files, so it is written
+    last."""
     rendered = rendered or {}
     run_dir = os.path.join(report_dir, safe_name(report["run"]["run_id"]))
     os.makedirs(run_dir, mode=0o700, exist_ok=True)
     files = {}
     for fmt in sorted(formats, key=lambda f: (f == "markdown", FORMATS.index(f))):
         path = os.path.join(run_dir, FILE_NAMES[fmt])
-        text = rendered[fmt] if fmt in rendered else render(report, fmt, files=dict(files))
-        atomic_write(path, text, mode)
+        atomic_write(path, rendered[fmt] if fmt in rendered else content(report, fmt, files=dict(files)), mode)
         files[fmt] = path
     if link_latest:
         point_latest(report_dir, run_dir)

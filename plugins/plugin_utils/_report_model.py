@@ -35,7 +35,7 @@ class HostObservations(object):
         self.ring = None
         self.record = None           # the newest host patch record, without its updates
         self.updates = []            # the newest record's updates, in the report's shape
-        self.seen_updates = {}       # (name, arch) -> the update as last seen in any record
+        self.earlier_updates = []    # the updates lists of the records before the newest
         self.changes = []
         self.tried = set()           # package names the run tried to install
         self.journal = None
@@ -70,19 +70,20 @@ class HostObservations(object):
         elif name == "health_check":
             self.health = {"healthy": bool(result.get("healthy")),
                            "failed_checks": [str(c) for c in result.get("failed_checks") or []]}
-        elif name == "reboot" and result.get("rebooted"):
+        elif name in ("reboot", "win_reboot") and result.get("rebooted"):
             self.rebooted = True
         outcome = facts.get("patch_outcome")
         if isinstance(outcome, dict):
             self._take_outcome(outcome)
 
     def _take_record(self, record):
-        # Keep the updates already in the report's shape, and nothing else of them: at 10,000 hosts
-        # the updates are most of the run's memory, and the raw result may be released by Ansible.
+        # The updates are kept as they came, not copied: at 10,000 hosts they are most of the run's
+        # memory, and copying them while the run goes on would also wake the garbage collector for
+        # nothing. They are put in the report's shape once, at the end (host_updates).
         self.record = dict((k, v) for k, v in record.items() if k not in ("updates", "installed"))
-        self.updates = [_update_entry(u, None) for u in record.get("updates") or []]
-        for entry in self.updates:
-            self.seen_updates[(entry["name"], entry["arch"])] = entry
+        if self.updates:
+            self.earlier_updates.append(self.updates)
+        self.updates = [u for u in record.get("updates") or () if isinstance(u, dict)]
         self.ring = record.get("ring") or self.ring
 
     def _take_outcome(self, outcome):
@@ -95,28 +96,40 @@ class HostObservations(object):
             self.changes = list(outcome["changes"])
 
 
-def _update_entry(update, state):
-    # Spelled out, not looped over a key list: this runs for every update of every host.
+def _shape(update):
+    """Put an update of a host patch record in the report's shape, in place: the callback owns the
+    results by the end of the run, and a copy of half a million updates is what must be avoided."""
     get = update.get
-    return {
-        "name": get("name"), "arch": get("arch"), "installed_version": get("installed_version"),
-        "available_version": str(get("available_version") or ""),
-        "classification": get("classification") or "other", "severity": get("severity") or "unknown",
-        "advisories": list(get("advisories") or ()), "title": get("title"), "cves": list(get("cves") or ()),
-        "issued": get("issued"), "first_seen": get("first_seen"), "decision": get("decision") or "approved",
-        "reason": get("reason") or "", "sla_due": get("sla_due"), "sla_breached": bool(get("sla_breached")),
-        "state": state,
-    }
+    update["name"] = str(get("name"))
+    update.setdefault("arch", None)
+    update.setdefault("installed_version", None)
+    update["available_version"] = str(get("available_version") or "")
+    update["classification"] = get("classification") or "other"
+    update["severity"] = get("severity") or "unknown"
+    update["advisories"] = list(get("advisories") or ())
+    update.setdefault("title", None)
+    update["cves"] = list(get("cves") or ())
+    update.setdefault("issued", None)
+    update.setdefault("first_seen", None)
+    update["decision"] = get("decision") or "approved"
+    update["reason"] = get("reason") or ""
+    update.setdefault("sla_due", None)
+    update["sla_breached"] = bool(get("sla_breached"))
+    return update
 
 
 def host_updates(obs):
     """The host's updates after the run, each with its state."""
-    entries = list(obs.updates)
+    entries = [_shape(u) for u in obs.updates]
     for entry in entries:
         entry["state"] = "missing" if entry["decision"] == "approved" else entry["decision"]
-    listed = set((u["name"], u["arch"]) for u in entries)
+    listed = set((u.get("name"), u.get("arch")) for u in obs.updates)
+    seen = {}                    # (name, arch) -> the update as last seen in an earlier record
+    if obs.changes:
+        for updates in obs.earlier_updates:
+            seen.update(((u.get("name"), u.get("arch")), u) for u in updates)
     seen_by_name = {}
-    for key, update in obs.seen_updates.items():
+    for key, update in seen.items():
         if key not in listed:
             seen_by_name.setdefault(key[0], []).append((key, update))
     # An update the run installed is gone from the newest record; take it from the record seen before.
@@ -125,9 +138,9 @@ def host_updates(obs):
             if key in listed:
                 continue
             if obs.rolled_back:
-                entries.append(dict(update, state="failed"))
-            elif update["available_version"] == change.get("after"):
-                entries.append(dict(update, state="installed"))
+                entries.append(dict(_shape(update), state="failed"))
+            elif str(update.get("available_version")) == str(change.get("after")):
+                entries.append(dict(_shape(update), state="installed"))
             listed.add(key)
     if obs.rolled_back:
         # Rolled back: what the run tried to install is failed, not merely missing.

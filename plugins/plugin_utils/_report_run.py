@@ -159,13 +159,13 @@ def _finish(run, observations, relevant, rings, stats, options):
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
-    document = _report_files.render_json(report)
+    packed = []
     files = _report_files.write_reports(report, report_dir, sorted(formats - unknown),
                                         mode=int(str(options.get("file_mode") or "0600"), 8),
-                                        rendered={"json": document})
+                                        rendered={"json": _report_files.compressed_json_chunks(report, packed)})
     if store is not None:
         try:
-            store.append_run(report, document=document)
+            store.append_run(report, document=b"".join(packed))
         except Exception as exc:
             problems.append("the run was not added to the history store: %s" % exc)
         finally:

@@ -6,7 +6,7 @@ without notice.
 
 One SQL text serves SQLite and PostgreSQL: only types both understand (TEXT, INTEGER, and DOUBLE
 PRECISION, which SQLite reads as REAL), booleans as 0/1, timestamps as the report's UTC ISO
-strings (their text order is their time order), JSON as text, and `?` placeholders, which the
+strings (their text order is their time order), JSON as text (the report document zlib-compressed, as base64 text), and `?` placeholders, which the
 PostgreSQL connection rewrites. No foreign keys: SQLite enforces them only per connection, so
 rows are deleted explicitly and both engines behave alike.
 
