@@ -17,8 +17,10 @@ options:
     description:
       - The package manager that owns the packages. V(auto) detects it.
       - Set it where detection would be wrong, for example RPM tools installed on a Debian system.
+      - V(windows) makes patch_facts, patch_apply and patch_rollback drive the host through ansible.windows
+        (detected anyway on a PowerShell connection); other modules and POSIX hosts refuse it.
     type: str
-    choices: [auto, apt, dnf, yum, zypper]
+    choices: [auto, apt, dnf, yum, zypper, windows]
     default: auto
   root:
     description:

@@ -11,12 +11,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
+
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends
+from ansible_collections.fleetpatch.patching.plugins.module_utils._windows_options import WINDOWS_OPTION
 
 
 def backend_argument_spec(**extra):
     spec = dict(
-        pkg_mgr=dict(type="str", default="auto", choices=["auto"] + list(_backends.MANAGERS)),
+        # windows: the action plugins drive the host through ansible.windows (a POSIX host refuses it)
+        pkg_mgr=dict(type="str", default="auto", choices=["auto"] + list(_backends.MANAGERS) + ["windows"]),
         root=dict(type="path"),
         lock_timeout=dict(type="int", default=120),
         state_dir=dict(type="path", default="/var/lib/fleetpatch"),
@@ -28,3 +32,42 @@ def backend_argument_spec(**extra):
 def select_backend(module, runner):
     p = module.params
     return _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
+
+
+def _windows_option():
+    return copy.deepcopy(WINDOWS_OPTION)
+
+
+def facts_argument_spec():
+    """patch_facts' options (the action plugin validates them too, on Windows hosts)."""
+    return backend_argument_spec(
+        update_cache=dict(type="bool", default=True),
+        cache_valid_time=dict(type="int", default=0),
+        include_installed=dict(type="bool", default=False),
+        policy=dict(type="dict"),
+        first_seen=dict(type="bool", default=True),
+        windows=_windows_option(),
+    )
+
+
+def apply_argument_spec():
+    return backend_argument_spec(
+        policy=dict(type="dict"),
+        manifest=dict(type="dict"),
+        names=dict(type="list", elements="str"),
+        exclude=dict(type="list", elements="str"),
+        security_only=dict(type="bool", default=False),
+        advisories=dict(type="list", elements="str"),
+        cves=dict(type="list", elements="str"),
+        update_cache=dict(type="bool", default=True),
+        cache_valid_time=dict(type="int", default=0),
+        run_id=dict(type="str"),
+        windows=_windows_option(),
+    )
+
+
+def rollback_argument_spec():
+    return backend_argument_spec(
+        journal=dict(type="str", default="latest"),
+        windows=_windows_option(),
+    )

@@ -21,19 +21,34 @@ description:
     version of every package the transaction touches and the plan; afterwards it records what
     changed, or the failure (rc, stderr). M(fleetpatch.patching.patch_rollback) restores it.
   - Check mode returns the exact plan (dependencies included) and changes nothing.
+  - On Windows hosts the action plugin installs the selected KBs (or exactly a manifest's KBs) with
+    M(ansible.windows.win_updates), writes the journal on the host under O(windows.state_dir), and with
+    O(windows.reboot) reboots through M(ansible.windows.win_reboot) between passes, within a retry budget
+    (O(windows.max_passes)). An update reported installed that did not install, or that Windows offers again
+    after a reboot, is failed. See C(docs/windows.md).
 author:
   - fleetpatch contributors (@fleetpatch)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - fleetpatch.patching._backend
+  - fleetpatch.patching._windows
 attributes:
+  action:
+    support: full
+    details: On Windows hosts the action plugin runs on the controller and calls the ansible.windows modules.
+  async:
+    support: partial
+    details: POSIX hosts only.
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
     support: full
     details: Shows each package's version before and after.
   platform:
-    platforms: posix
+    platforms: [posix, windows]
 options:
   policy:
     description: The patch baseline (see P(fleetpatch.patching.evaluate_policy#filter)); default approves every update.
@@ -138,24 +153,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
-from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import apply_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=backend_argument_spec(
-            policy=dict(type="dict"),
-            manifest=dict(type="dict"),
-            names=dict(type="list", elements="str"),
-            exclude=dict(type="list", elements="str"),
-            security_only=dict(type="bool", default=False),
-            advisories=dict(type="list", elements="str"),
-            cves=dict(type="list", elements="str"),
-            update_cache=dict(type="bool", default=True),
-            cache_valid_time=dict(type="int", default=0),
-            run_id=dict(type="str"),
-        ),
+        argument_spec=apply_argument_spec(),
         supports_check_mode=True,
     )
     p = module.params

@@ -23,13 +23,28 @@ description:
     (compliant, non_compliant, pending_reboot) with SSM-style counts and SLA flags.
   - Remembers on the host, under O(state_dir), when it first saw each offered version, so that
     approval delays work where the metadata has no dates (Debian, Ubuntu).
+  - On Windows hosts (a PowerShell connection) the action plugin searches with
+    M(ansible.windows.win_updates) (O(windows.category_names)) and returns the same record, each update named by
+    its KB id (also its C(advisories) and C(available_version)), Windows categories mapped to a classification,
+    severity C(unknown) (win_updates returns no MSRC severity), the pending reboot from win_updates.
+    First-seen dates are kept on the host under O(windows.state_dir). See C(docs/windows.md).
 author:
   - fleetpatch contributors (@fleetpatch)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.facts
   - fleetpatch.patching._backend
+  - fleetpatch.patching._windows
 attributes:
+  action:
+    support: full
+    details: On Windows hosts the action plugin runs on the controller and calls the ansible.windows modules.
+  async:
+    support: partial
+    details: POSIX hosts only.
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: In check mode first-seen dates are not written. The package metadata is still
@@ -39,7 +54,7 @@ attributes:
   facts:
     support: full
   platform:
-    platforms: posix
+    platforms: [posix, windows]
 options:
   update_cache:
     description:
@@ -144,19 +159,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
-from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import facts_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=backend_argument_spec(
-            update_cache=dict(type="bool", default=True),
-            cache_valid_time=dict(type="int", default=0),
-            include_installed=dict(type="bool", default=False),
-            policy=dict(type="dict"),
-            first_seen=dict(type="bool", default=True),
-        ),
+        argument_spec=facts_argument_spec(),
         supports_check_mode=True,
     )
     p = module.params

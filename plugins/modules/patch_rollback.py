@@ -21,18 +21,31 @@ description:
     repository; if one cannot, refuses and names the packages.
   - On apt, first finishes a dpkg run that was interrupted (C(dpkg --configure -a)).
   - Idempotent, a second run finds nothing to do.
+  - On Windows hosts the action plugin uninstalls every KB the journal installed with
+    M(ansible.windows.win_hotfix) (C(state=absent)), refusing before any change a journal that holds an update
+    Windows cannot uninstall (servicing stack, definition updates) unless O(windows.keep_permanent).
 author:
   - fleetpatch contributors (@fleetpatch)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - fleetpatch.patching._backend
+  - fleetpatch.patching._windows
 attributes:
+  action:
+    support: full
+    details: On Windows hosts the action plugin runs on the controller and calls the ansible.windows modules.
+  async:
+    support: partial
+    details: POSIX hosts only.
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
   diff_mode:
     support: full
   platform:
-    platforms: posix
+    platforms: [posix, windows]
 options:
   journal:
     description: The journal id to restore, or V(latest).
@@ -76,15 +89,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
-from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import rollback_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=backend_argument_spec(
-            journal=dict(type="str", default="latest"),
-        ),
+        argument_spec=rollback_argument_spec(),
         supports_check_mode=True,
     )
     p = module.params
