@@ -54,6 +54,7 @@ letter-spacing:.04em;color:#fff}
 .banner{padding:10px 28px;font-weight:600;border-bottom:1px solid var(--line)}
 .banner.aborted{background:#fdecea;color:#8e1c1c;border-left:6px solid #c62828}
 .banner.check{background:#e8f1fb;color:#0b4a7d;border-left:6px solid #0277bd}
+.banner.gate-open{background:#edf7ee;color:#1b5e20;border-left:6px solid #2e7d32;font-weight:400}
 main{padding:20px 28px 28px;max-width:1500px;margin:0 auto}
 section{margin-bottom:20px}
 h2{font-size:16px;margin:0 0 12px;font-weight:600}
@@ -250,6 +251,11 @@ def _header(run):
     if run.get("check_mode"):
         out.append('<div class="banner check">Check mode: nothing was installed or rebooted; the figures show what '
                    'the run would have done.</div>')
+    for gate in run.get("gates") or ():
+        # A closed gate is why the later rings were not patched: say so before any figure.
+        out.append('<div class="banner %s">Gate after ring %s %s: %s</div>' % (
+            "gate-open" if gate.get("passed") else "aborted", esc(gate.get("ring"), DASH),
+            "open" if gate.get("passed") else "CLOSED", esc(gate.get("message"), DASH)))
     return "".join(out)
 
 

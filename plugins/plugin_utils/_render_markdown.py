@@ -39,6 +39,14 @@ def _run_lines(report):
         cell(run.get("started_at"), "?"), cell(run.get("ended_at"), "?"), " (%s)" % duration if duration else "",
         "yes (nothing was changed)" if run.get("check_mode") else "no", int(summary.get("hosts") or 0),
         percent(summary.get("compliant_percent")), int(summary.get("sla_breached") or 0))]
+    gates = run.get("gates") or []
+    if gates:
+        # The rollout's decisions, in order: a closed gate is why the later rings were not patched.
+        lines += ["", "Gates: " + "; ".join(
+            "%s **%s** (%d/%d succeeded, %d rolled back, %d failed, %d unreachable)" % (
+                cell(g.get("ring"), "?"), "open" if g.get("passed") else "CLOSED", int(g.get("succeeded") or 0),
+                int(g.get("hosts") or 0), int(g.get("rolled_back") or 0), int(g.get("failed") or 0),
+                int(g.get("unreachable") or 0)) for g in gates[:MAX_RINGS]) + "."]
     return lines
 
 

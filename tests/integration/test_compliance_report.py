@@ -2,9 +2,11 @@
 of one that reaches every ring validate against the schema and say what happened; the history
 store gives the trend and re-draws any report; a run killed with SIGTERM still leaves a report
 marked aborted and a consistent store; nothing censored reaches the files."""
+import base64
 import csv
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,6 +21,8 @@ from conftest import REPO_ROOT, ansible_playbook, run_lab
 from test_apply_rollback import refresh
 
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "support"))
+import cdp_client  # noqa: E402
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
 
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
@@ -114,6 +118,24 @@ def test_every_format_is_written_private_and_consistent(two_rollouts):
     assert len(suites.findall(".//testcase")) == len(fixed["hosts"])
     with open(os.path.join(run_dir, "report.md")) as handle:
         assert "run-fixed" in handle.read()
+
+
+def test_the_dashboard_of_a_lab_run_opens_cleanly_in_chromium(two_rollouts, tmp_path):
+    binary = cdp_client.find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium binary found (Debian: apt-get install chromium)")
+    browser = cdp_client.Chromium(binary, str(tmp_path / "profile"))
+    try:
+        assert cdp_client.load(browser, os.path.join(str(two_rollouts.report_dir), "run-broken", "report.html")) == []
+        text = browser.evaluate("document.body.innerText")
+        assert "run-broken" in text and all(h in text for h in ("lab-apt1", "lab-dnf1", "lab-zypper1", "lab-apt4"))
+        png = base64.b64decode(browser.page("Page.captureScreenshot", {"format": "png"})["data"])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
+        if os.environ.get("FLEETPATCH_UPDATE_SCREENSHOT") == "1":
+            (tmp_path / "shot.png").write_bytes(png)
+            shutil.copyfile(str(tmp_path / "shot.png"), os.path.join(REPO_ROOT, "docs", "images", "lab-rollout-report.png"))
+    finally:
+        browser.quit()
 
 
 def test_the_store_redraws_a_run_and_a_time_range(two_rollouts, tmp_path):

@@ -190,3 +190,32 @@ class Chromium(object):
             self.proc.kill()
             self.proc.wait(timeout=30)
             self.proc.stderr.close()
+
+
+def load(browser, path, width=1280, height=900):
+    """Open a file in the page; return the problems the page reported while loading and settling."""
+    browser.events[:] = []
+    for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
+        browser.page(domain)
+    browser.page("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                        "mobile": False})
+    browser.page("Page.navigate", {"url": "file://%s" % path})
+    browser.wait_for("Page.loadEventFired")
+    browser.evaluate("1")  # one more round trip: events queued during load are read by now
+    return problems(browser)
+
+
+def problems(browser):
+    """Dialogs, exceptions, console errors and error log entries (CSP violations among them)."""
+    found = []
+    for event in browser.events:
+        method, params = event.get("method"), event.get("params") or {}
+        if method == "Page.javascriptDialogOpening":
+            found.append("dialog %s: %s" % (params.get("type"), params.get("message")))
+        elif method == "Runtime.exceptionThrown":
+            found.append("exception: %s" % params.get("exceptionDetails", {}).get("text"))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            found.append("console.%s: %s" % (params["type"], [a.get("value") for a in params.get("args", ())]))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            found.append("log error: %s" % params["entry"].get("text"))
+    return found

@@ -32,31 +32,11 @@ def browser(tmp_path_factory):
 
 
 def load(browser, path):
-    """Open a file in the page; return the problems the page reported while loading and settling."""
-    browser.events[:] = []
-    for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
-        browser.page(domain)
-    browser.page("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1,
-                                                        "mobile": False})
-    browser.page("Page.navigate", {"url": "file://%s" % path})
-    browser.wait_for("Page.loadEventFired")
-    browser.evaluate("1")  # one more round trip: events queued during load are read by now
-    return problems(browser)
+    return cdp_client.load(browser, path, WIDTH, HEIGHT)
 
 
 def problems(browser):
-    found = []
-    for event in browser.events:
-        method, params = event.get("method"), event.get("params") or {}
-        if method == "Page.javascriptDialogOpening":
-            found.append("dialog %s: %s" % (params.get("type"), params.get("message")))
-        elif method == "Runtime.exceptionThrown":
-            found.append("exception: %s" % params.get("exceptionDetails", {}).get("text"))
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            found.append("console.%s: %s" % (params["type"], [a.get("value") for a in params.get("args", ())]))
-        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
-            found.append("log error: %s" % params["entry"].get("text"))
-    return found
+    return cdp_client.problems(browser)
 
 
 def png_size(data):

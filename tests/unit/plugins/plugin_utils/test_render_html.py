@@ -205,3 +205,12 @@ def test_empty_report_renders():
     page = parse(_render_html.render(report))
     assert "No hosts in this report." in "".join(page.text)
     assert len(page.scripts) == 1
+
+
+def test_gate_decisions_are_shown_and_escaped():
+    report = synthetic_report.build(20, 3)
+    report["run"]["gates"] = [{"ring": "test<b>", "passed": False, "message": "Gate closed: <img src=x>",
+                               "hosts": 3, "succeeded": 0, "rolled_back": 3, "failed": 0, "unreachable": 0}]
+    page = _render_html.render(report)
+    assert "Gate after ring test&lt;b&gt; CLOSED: Gate closed: &lt;img src=x&gt;" in page
+    assert "<img" not in page

@@ -72,3 +72,15 @@ def test_without_files_and_all_compliant():
     text = _render_markdown.render(report)
     assert "### Files" not in text
     assert "Every host is compliant or only waits for a reboot." in text
+
+
+def test_gate_decisions_are_on_the_run_line():
+    report = synthetic_report.build(20, 3)
+    report["run"]["gates"] = [
+        {"ring": "test", "passed": True, "message": "open", "hosts": 3, "succeeded": 3, "rolled_back": 0,
+         "failed": 0, "unreachable": 0},
+        {"ring": "pi|lot", "passed": False, "message": "closed", "hosts": 2, "succeeded": 1, "rolled_back": 1,
+         "failed": 0, "unreachable": 0}]
+    text = _render_markdown.render(report)
+    assert ("Gates: test **open** (3/3 succeeded, 0 rolled back, 0 failed, 0 unreachable); "
+            "pi\\|lot **CLOSED** (1/2 succeeded, 1 rolled back, 0 failed, 0 unreachable).") in text
