@@ -153,3 +153,18 @@ def test_whole_rollout_in_check_mode_changes_nothing(fleet_lab):
     for host in hosts:
         assert packages(host) == before[host.name], host.name
     assert boot_ids(hosts) == boots
+
+
+def test_targets_narrow_a_ring_and_its_gate(fleet_lab):
+    inventory, hosts = fleet_lab
+    run_lab("stage", "security")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    rc, out = ansible_playbook(os.path.join(PLAYBOOKS, "patch_ring.yml"), inventory,
+                               extra_vars={"fleetpatch_ring": "test", "fleetpatch_targets": "lab_apt",
+                                           "patch_security_only": True, "patch_reboot": "never"})
+    gate = task_results(out, "Decide")["localhost"]
+    assert gate["msg"] == "Gate open after ring test: 1/1 hosts succeeded"
+    for host in hosts:                 # lab-apt1 is the only apt host in the test ring
+        changed = packages(host) != before[host.name]
+        assert changed == (host.name == "lab-apt1"), host.name

@@ -197,8 +197,8 @@ def test_stale_days_default_and_values():
 def test_credentials_become_uri_parameters_and_are_redacted():
     url = rules.with_credentials("postgresql://db.example.com/fleet?sslmode=require", "fp", "p@ss:w&rd/+ %")
     parts = urllib.parse.urlsplit(url)
-    assert dict(urllib.parse.parse_qsl(parts.query)) == {"sslmode": "require", "user": "fp",
-                                                        "password": "p@ss:w&rd/+ %"}
+    assert dict(urllib.parse.parse_qsl(parts.query)) == {
+        "sslmode": "require", "user": "fp", "password": "p@ss:w&rd/+ %"}
     assert _store_postgres.redact_url(url) == "postgresql://db.example.com/fleet?sslmode=require&user=fp&password=***"
     assert rules.with_credentials("postgresql://db/fleet", None, "s3cret") == "postgresql://db/fleet?password=s3cret"
     assert rules.with_credentials("postgresql://fp@db/fleet", None, None) == "postgresql://fp@db/fleet"
@@ -218,20 +218,44 @@ def test_credentials_in_both_places_are_refused_without_quoting_them(url, user, 
 
 # ---- values into the inventory ------------------------------------------------------------------
 
+STORE_VALUES = {"status": "compliant", "os": "openSUSE Leap 15.6", "ended_at": "2026-11-25T10:05:00Z",
+                "hostile": "Debian {{ lookup('pipe', 'id') }}", "hash": "#jinja2:x", "pct": "{% x %}",
+                "brackets": "[[ x ]]", "counts": {"missing": 2}, "stale": False, "run_id": None,
+                "list": ["a-1", "{{ x }}"]}
+INERT = ("status", "os", "ended_at")
+TEMPLATES = ("hostile", "hash", "pct", "brackets")
+
+
 def test_store_values_are_trusted_only_when_they_cannot_be_templates():
     template = pytest.importorskip("ansible.template")
     if not hasattr(template, "is_trusted_as_template"):
-        pytest.skip("ansible-core < 2.19 has no template trust")
-    value = rules.store_value({"status": "compliant", "os": "openSUSE Leap 15.6", "ended_at": "2026-11-25T10:05:00Z",
-                               "hostile": "Debian {{ lookup('pipe', 'id') }}", "hash": "#jinja2:x", "pct": "{% x %}",
-                               "brackets": "[[ x ]]", "counts": {"missing": 2}, "stale": False, "run_id": None,
-                               "list": ["a-1", "{{ x }}"]})
+        pytest.skip("ansible-core < 2.19 has no template trust (see the next test)")
+    value = rules.store_value(STORE_VALUES)
     trusted = template.is_trusted_as_template
-    assert all(trusted(value[k]) for k in ("status", "os", "ended_at"))
-    assert not any(trusted(value[k]) for k in ("hostile", "hash", "pct", "brackets"))
+    assert all(trusted(value[k]) for k in INERT)
+    assert not any(trusted(value[k]) for k in TEMPLATES)
     assert value["hostile"] == "Debian {{ lookup('pipe', 'id') }}"
     assert trusted(value["list"][0]) and not trusted(value["list"][1])
     assert value["counts"] == {"missing": 2} and value["stale"] is False and value["run_id"] is None
+
+
+def test_store_values_that_could_be_templates_are_wrapped_unsafe_before_2_19():
+    template = pytest.importorskip("ansible.template")
+    if hasattr(template, "is_trusted_as_template"):
+        pytest.skip("ansible-core 2.19 and later: see the previous test")
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+    value = rules.store_value(STORE_VALUES)
+    assert not any(isinstance(value[k], AnsibleUnsafe) for k in INERT)
+    assert all(isinstance(value[k], AnsibleUnsafe) for k in TEMPLATES)
+    assert isinstance(value["list"][1], AnsibleUnsafe) and not isinstance(value["list"][0], AnsibleUnsafe)
+
+
+def test_marking_is_memoised_across_hosts():
+    memo = {}
+    first = rules.store_value({"status": "compliant", "os": "{{ x }}"}, memo)
+    second = rules.store_value({"status": "compliant", "os": "{{ x }}"}, memo)
+    assert first["status"] is second["status"] and first["os"] is second["os"]
+    assert sorted(memo) == ["compliant", "{{ x }}"]
 
 
 # ---- from a real store ---------------------------------------------------------------------------
