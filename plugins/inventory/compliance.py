@@ -162,9 +162,7 @@ compose:
   open_updates: fleetpatch_compliance.counts.missing | default(0) + fleetpatch_compliance.counts.failed | default(0)
 """
 
-import contextlib
 import datetime
-import gc
 import os
 
 from ansible.errors import AnsibleParserError
@@ -172,27 +170,13 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore, HistoryStoreError
 
 _FILE_NAMES = ("fleetpatch_compliance.yml", "fleetpatch_compliance.yaml")
 _SUFFIXES = (".compliance.yml", ".compliance.yaml")
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Reading the store and setting a variable of ~30 values on each of 10,000 hosts (which
-    ansible-core 2.19 copies value by value to tag its origin) allocates millions of acyclic
-    objects; they set off full garbage collections over the whole inventory that free nothing and
-    took more than half of the plugin's time. Reference counting still frees everything."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -221,7 +205,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("Invalid fleetpatch.patching.compliance configuration %s: %s" % (path, ex))
         now = datetime.datetime.now(datetime.timezone.utc)
 
-        with _collector_paused():
+        # Setting ~30 values on each of 10,000 hosts (which ansible-core 2.19 copies value by
+        # value to tag its origin) would otherwise set off full collections that free nothing.
+        with _gc.collector_paused():
             self._populate(path, location, shown, cache, now, stale_days, prefix)
 
     def _populate(self, path, location, shown, cache, now, stale_days, prefix):

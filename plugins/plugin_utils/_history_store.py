@@ -20,12 +20,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
-import gc
 import json
 import operator
 import re
 import zlib
 
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
@@ -92,19 +92,6 @@ _json = json.JSONEncoder(separators=(",", ":")).encode
 
 def _flag(value):
     return 1 if value else 0
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Building or parsing a large report allocates millions of acyclic objects, which set off
-    full garbage collections that free nothing: three quarters of the time of re-reading one."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _chunks(items):
@@ -411,7 +398,7 @@ class HistoryStore(object):
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             _check_report(report)
-            with _collector_paused():
+            with _gc.collector_paused():
                 self._write_run(report, document)
 
     def _write_run(self, report, document):
@@ -536,7 +523,7 @@ class HistoryStore(object):
             rows = self._db.query("SELECT report FROM runs WHERE run_id = ?", (run_id,))
             if not rows:
                 return None
-            with _collector_paused():
+            with _gc.collector_paused():
                 return json.loads(_unpack(rows[0][0]))
 
     def runs(self, since=None, until=None):
