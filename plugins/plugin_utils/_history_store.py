@@ -227,8 +227,8 @@ def _update_rows(report):
         for update in host.get("updates") or ():
             try:
                 yield ((run_id, name) + _SHAPED_FIELDS(update)
-                       + (1 if update["sla_breached"] else 0, _ids(update["advisories"]), _ids(update["cves"])))
-            except KeyError:       # a document from elsewhere, missing a field: the careful way
+                       + (1 if update["sla_breached"] else 0, " ".join(update["advisories"]), " ".join(update["cves"])))
+            except (KeyError, TypeError):      # a document from elsewhere, missing a field: the careful way
                 yield _update_row(run_id, name, update)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _report_files, _report_model
 
@@ -159,18 +160,49 @@ def _finish(run, observations, relevant, rings, stats, options):
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
-    packed = []
-    files = _report_files.write_reports(report, report_dir, sorted(formats - unknown),
-                                        mode=int(str(options.get("file_mode") or "0600"), 8),
-                                        rendered={"json": _report_files.compressed_json_chunks(report, packed)})
+    mode = int(str(options.get("file_mode") or "0600"), 8)
+    formats = sorted(formats - unknown)
+    files, appender = {}, None
     if store is not None:
+        # report.json first, compressed for the store on the way; then the store appends in a
+        # thread while the other files are drawn (SQLite, like zlib, works outside the GIL).
+        compressor = _report_files.BackgroundCompressor()
+        compressor.start()
+        files = _report_files.write_reports(
+            report, report_dir, ["json"], mode, link_latest=False,
+            rendered={"json": _report_files.compressed_json_chunks(report, compressor)})
+        _close_quietly(store)
+        appender = StoreAppender(location, report, compressor.result())
+        appender.start()
+    try:
+        files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
+                                            files=files)
+    finally:
+        if appender is not None:
+            appender.join()
+            if appender.error is not None:
+                problems.append("the run was not added to the history store: %s" % appender.error)
+    return report, files, problems
+
+
+class StoreAppender(threading.Thread):
+    """Appends a report to the history store from a thread of its own (with a connection of its
+    own: sqlite3 connections stay in the thread that opened them)."""
+
+    def __init__(self, location, report, document):
+        super(StoreAppender, self).__init__(name="fleetpatch-store", daemon=True)
+        self.location, self.report, self.document = location, report, document
+        self.error = None
+
+    def run(self):
+        store = None
         try:
-            store.append_run(report, document=b"".join(packed))
+            store = open_store(self.location)
+            store.append_run(self.report, document=self.document)
         except Exception as exc:
-            problems.append("the run was not added to the history store: %s" % exc)
+            self.error = exc
         finally:
             _close_quietly(store)
-    return report, files, problems
 
 
 def _close_quietly(store):
