@@ -191,10 +191,12 @@ def _host_rows(report):
 
 
 # Update rows are the bulk of a run (half a million at 10,000 hosts), so they are built as tuples
-# directly, in this order, which must stay the schema's column order.
-_UPDATE_ORDER = ("run_id", "host", "name", "arch", "installed_version", "available_version", "classification",
-                 "severity", "decision", "state", "issued", "first_seen", "sla_due", "sla_breached", "advisories",
-                 "cves")
+# directly, grouped by host: (run_id, host) once, then each update's columns in this order, which
+# must stay the schema's column order.
+_UPDATE_PREFIX = ("run_id", "host")
+_UPDATE_ORDER = _UPDATE_PREFIX + ("name", "arch", "installed_version", "available_version", "classification",
+                                  "severity", "decision", "state", "issued", "first_seen", "sla_due",
+                                  "sla_breached", "advisories", "cves")
 if _UPDATE_ORDER != schema.UPDATE_COLUMNS:
     raise ImportError("_history_store's update row order differs from _store_schema.UPDATE_COLUMNS")
 
@@ -210,26 +212,31 @@ _SHAPED_FIELDS = operator.itemgetter("name", "arch", "installed_version", "avail
                                      "severity", "decision", "state", "issued", "first_seen", "sla_due")
 
 
-def _update_row(run_id, name, update):
+def _update_row(update):
     get = update.get
-    return (run_id, name, str(get("name")), get("arch"), get("installed_version"),
-            str(get("available_version") or ""), get("classification") or "other",
-            get("severity") or "unknown", get("decision") or "approved", get("state") or "missing",
-            get("issued"), get("first_seen"), get("sla_due"), _flag(get("sla_breached")),
-            _ids(get("advisories")), _ids(get("cves")))
+    return (str(get("name")), get("arch"), get("installed_version"), str(get("available_version") or ""),
+            get("classification") or "other", get("severity") or "unknown", get("decision") or "approved",
+            get("state") or "missing", get("issued"), get("first_seen"), get("sla_due"),
+            _flag(get("sla_breached")), _ids(get("advisories")), _ids(get("cves")))
 
 
-def _update_rows(report):
-    # A generator: half a million rows go to the database without a second copy in memory.
+def _host_update_rows(updates):
+    try:
+        return [_SHAPED_FIELDS(update) + (1 if update["sla_breached"] else 0, " ".join(update["advisories"]),
+                                          " ".join(update["cves"]))
+                for update in updates]
+    except (KeyError, TypeError):      # a document from elsewhere, missing a field: the careful way
+        return [_update_row(update) for update in updates]
+
+
+def _update_groups(report):
+    """((run_id, host), [update row]) for each host with updates; a generator, so that half a
+    million rows never sit in memory beside the report."""
     run_id = report["run"]["run_id"]
     for host in report["hosts"]:
-        name = host["host"]
-        for update in host.get("updates") or ():
-            try:
-                yield ((run_id, name) + _SHAPED_FIELDS(update)
-                       + (1 if update["sla_breached"] else 0, " ".join(update["advisories"]), " ".join(update["cves"])))
-            except (KeyError, TypeError):      # a document from elsewhere, missing a field: the careful way
-                yield _update_row(run_id, name, update)
+        updates = host.get("updates")
+        if updates:
+            yield (run_id, host["host"]), _host_update_rows(updates)
 
 
 # ---- each host's latest run -------------------------------------------------------------------------
@@ -394,7 +401,7 @@ class HistoryStore(object):
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
         report as JSON text, or zlib-compressed JSON (bytes), when the caller has it already (the
-        callback compresses it while writing report.json)."""
+        callback compresses its report.json)."""
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             _check_report(report)
@@ -408,7 +415,7 @@ class HistoryStore(object):
             orphans = _delete_run(self._db, run_id)
             self._db.insert_rows("runs", schema.RUN_COLUMNS, [run_row])
             self._db.insert_rows("hosts", schema.HOST_COLUMNS, _host_rows(report))
-            self._db.insert_rows("updates", schema.UPDATE_COLUMNS, _update_rows(report))
+            self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, _update_groups(report))
             pointers = _pointers_of_report(report)
             _offer_history(self._db, pointers, orphans)
             _save_pointers(self._db, pointers)

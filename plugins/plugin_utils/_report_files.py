@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import tempfile
-import threading
 import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
@@ -49,49 +47,18 @@ def render_json(report):
     return "".join(json_chunks(report))
 
 
-class BackgroundCompressor(threading.Thread):
-    """zlib-compresses the report's JSON for the history store in a thread of its own while the
-    main thread encodes and writes it: zlib releases the GIL, so on two cores the compression of
-    a 200 MB report costs next to no time. The store keeps the document compressed: a tenth of the
-    size, with no second copy of the text."""
-
-    def __init__(self):
-        super(BackgroundCompressor, self).__init__(name="fleetpatch-compress", daemon=True)
-        self._pieces = queue.Queue(maxsize=256)
-        self._packed = []
-        self.error = None
-
-    def feed(self, text):
-        self._pieces.put(text.encode("utf-8"))
-
-    def run(self):
-        compressor = zlib.compressobj(1)
-        try:
-            while True:
-                piece = self._pieces.get()
-                if piece is None:
-                    break
-                self._packed.append(compressor.compress(piece))
-            self._packed.append(compressor.flush())
-        except Exception as exc:      # reported by result(); the queue is drained so feed() never blocks
-            self.error = exc
-            while self._pieces.get() is not None:
-                pass
-
-    def result(self):
-        """The compressed document, once everything was fed (raises what the thread raised)."""
-        self._pieces.put(None)
-        self.join()
-        if self.error is not None:
-            raise self.error
-        return b"".join(self._packed)
-
-
-def compressed_json_chunks(report, compressor):
-    """json_chunks, also fed to a started BackgroundCompressor."""
-    for piece in json_chunks(report):
-        compressor.feed(piece)
-        yield piece
+def compress_file(path, level=1, chunk_size=16 << 20):
+    """A file's bytes, zlib-compressed, read a mebibyte at a time: the history store keeps the
+    report document compressed (a tenth of its size). Read back from report.json rather than
+    compressed while it is written, so that the encoding of the JSON and its compression never
+    share the GIL: zlib and file reads release it for a whole mebibyte at a time."""
+    compressor = zlib.compressobj(level)
+    packed = []
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(chunk_size), b""):
+            packed.append(compressor.compress(piece))
+    packed.append(compressor.flush())
+    return b"".join(packed)
 
 
 def content(report, fmt, files=None):

@@ -164,15 +164,11 @@ def _finish(run, observations, relevant, rings, stats, options):
     formats = sorted(formats - unknown)
     files, appender = {}, None
     if store is not None:
-        # report.json first, compressed for the store on the way; then the store appends in a
-        # thread while the other files are drawn (SQLite, like zlib, works outside the GIL).
-        compressor = _report_files.BackgroundCompressor()
-        compressor.start()
-        files = _report_files.write_reports(
-            report, report_dir, ["json"], mode, link_latest=False,
-            rendered={"json": _report_files.compressed_json_chunks(report, compressor)})
+        # report.json first; then the store appends from a thread (compressing that file for its
+        # document) while the other files are drawn: zlib and SQLite work outside the GIL.
+        files = _report_files.write_reports(report, report_dir, ["json"], mode, link_latest=False)
         _close_quietly(store)
-        appender = StoreAppender(location, report, compressor.result())
+        appender = StoreAppender(location, report, files["json"])
         appender.start()
     try:
         files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
@@ -187,18 +183,20 @@ def _finish(run, observations, relevant, rings, stats, options):
 
 class StoreAppender(threading.Thread):
     """Appends a report to the history store from a thread of its own (with a connection of its
-    own: sqlite3 connections stay in the thread that opened them)."""
+    own: sqlite3 connections stay in the thread that opened them), its document the report.json
+    at document_path, compressed."""
 
-    def __init__(self, location, report, document):
+    def __init__(self, location, report, document_path):
         super(StoreAppender, self).__init__(name="fleetpatch-store", daemon=True)
-        self.location, self.report, self.document = location, report, document
+        self.location, self.report, self.document_path = location, report, document_path
         self.error = None
 
     def run(self):
         store = None
         try:
+            document = _report_files.compress_file(self.document_path)
             store = open_store(self.location)
-            store.append_run(self.report, document=self.document)
+            store.append_run(self.report, document=document)
         except Exception as exc:
             self.error = exc
         finally:

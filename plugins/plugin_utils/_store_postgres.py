@@ -108,6 +108,10 @@ class PostgresConnection(object):
                 for row in rows:
                     copy.write_row(row)
 
+    def insert_grouped_rows(self, table, columns, groups):
+        """groups: (prefix, rows) pairs; each stored row is prefix + row. COPY streams them all."""
+        self.insert_rows(table, columns, (tuple(prefix) + tuple(row) for prefix, rows in groups for row in rows))
+
     @contextlib.contextmanager
     def write_transaction(self):
         with self._conn.transaction():

@@ -33,6 +33,30 @@ def _create_private(path):
         pass   # another controller created it first
 
 
+# Rows per multi-row INSERT: powers of two up to this, so that a few statements (each prepared once
+# and cached) serve every group size.
+LARGEST_BLOCK = 64
+
+
+def _largest_block(variable_limit, prefix_width, row_width):
+    fits = max(1, (variable_limit - prefix_width) // row_width)
+    block = 1
+    while block * 2 <= min(fits, LARGEST_BLOCK):
+        block *= 2
+    return block
+
+
+def _block_size(remaining, largest):
+    """The next statement's row count: the largest block while it fits, then the binary
+    decomposition of the rest (50 rows: 32 + 16 + 2)."""
+    if remaining >= largest:
+        return largest
+    block = 1
+    while block * 2 <= remaining:
+        block *= 2
+    return block
+
+
 class SqliteConnection(object):
     errors = (sqlite3.Error, OSError)
 
@@ -41,6 +65,7 @@ class SqliteConnection(object):
         self.location = self.path
         self.timeout = timeout
         self._conn = None
+        self._grouped_sql = {}
 
     def connect(self):
         if not os.path.exists(self.path):
@@ -71,6 +96,36 @@ class SqliteConnection(object):
     def insert_rows(self, table, columns, rows):
         sql = "INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns), ", ".join("?" * len(columns)))
         self._conn.executemany(sql, rows)
+
+    def insert_grouped_rows(self, table, columns, groups):
+        """groups: (prefix, rows) pairs; each stored row is prefix + row (a host's updates share
+        its run and name). One multi-row INSERT per group, the prefix bound once: the sqlite3
+        module releases the GIL around each statement it steps, so a statement per row would hand
+        the GIL back and forth half a million times while the callback draws its other files."""
+        limit = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        for prefix, rows in groups:
+            largest = _largest_block(limit, len(prefix), len(columns) - len(prefix))
+            start = 0
+            while start < len(rows):
+                count = _block_size(len(rows) - start, largest)
+                values = list(prefix)
+                for row in rows[start:start + count]:
+                    values.extend(row)
+                self._conn.execute(self._grouped_insert(table, columns, len(prefix), count), values)
+                start += count
+
+    def _grouped_insert(self, table, columns, prefix_width, row_count):
+        key = (table, columns, prefix_width, row_count)
+        sql = self._grouped_sql.get(key)
+        if sql is None:
+            # Numbered parameters: ?1..?prefix_width in every row, then each row's own values.
+            shared = ["?%d" % (n + 1) for n in range(prefix_width)]
+            width = len(columns) - prefix_width
+            rows = ("(%s)" % ", ".join(shared + ["?%d" % (prefix_width + r * width + n + 1) for n in range(width)])
+                    for r in range(row_count))
+            sql = self._grouped_sql[key] = "INSERT INTO %s (%s) VALUES %s" % (table, ", ".join(columns),
+                                                                               ", ".join(rows))
+        return sql
 
     @contextlib.contextmanager
     def write_transaction(self):

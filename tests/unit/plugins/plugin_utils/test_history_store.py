@@ -136,6 +136,57 @@ def test_get_report_returns_the_appended_document_exactly(location):
         assert store.get_report("no-such-run") is None
 
 
+UPDATE_ROW_SQL = ("SELECT host, name, arch, installed_version, available_version, classification, severity, "
+                  "decision, state, issued, first_seen, sla_due, sla_breached, advisories, cves FROM updates "
+                  "WHERE run_id = ? ORDER BY host, name")
+
+
+@pytest.mark.parametrize("counts", [(0, 1, 2, 3), (31, 32, 33), (50, 64, 65), (129, 150)])
+def test_every_update_is_one_row_whatever_the_hosts_update_count(location, counts):
+    # Hosts' updates are inserted a block of rows per statement: every size must land whole.
+    entries = [entry("host%d" % count, *[dict(update("pkg%04d" % i, "%d.0" % i, first_seen="2026-10-0%d" % (i % 9 + 1)),
+                                             sla_breached=bool(i % 2), cves=["CVE-2026-%d" % i, "CVE-2026-9"])
+                                        for i in range(count)])
+               for count in counts]
+    with HistoryStore.open(location) as store:
+        store.append_run(report("r1", "2026-11-25T10:05:00Z", *entries))
+    expected = sorted(
+        (e["host"], u["name"], "amd64", "0", u["available_version"], "security", "important", "approved", "missing",
+         "2026-10-01", u["first_seen"], None, 1 if u["sla_breached"] else 0, "DSA-1", " ".join(u["cves"]))
+        for e in entries for u in e["updates"])
+    assert [tuple(row) for row in raw_execute(location, UPDATE_ROW_SQL, ("r1",))] == expected
+
+
+def test_updates_missing_optional_fields_are_stored_with_defaults(location):
+    # A report from elsewhere (an older callback, a hand-made document) may lack fields.
+    sparse = {"name": "pkg", "available_version": "2.0"}
+    full = update("full", "1.0")
+    document = report("r1", "2026-11-25T10:05:00Z", entry("a", full))
+    document["hosts"][0]["updates"] = [sparse, full]
+    with HistoryStore.open(location) as store:
+        store.append_run(document)
+    assert [tuple(row) for row in raw_execute(location, UPDATE_ROW_SQL, ("r1",))] == [
+        ("a", "full", "amd64", "0", "1.0", "security", "important", "approved", "missing", "2026-10-01", None, None,
+         0, "DSA-1", "CVE-2026-1"),
+        ("a", "pkg", None, None, "2.0", "other", "unknown", "approved", "missing", None, None, None, 0, "", ""),
+    ]
+
+
+def test_sqlite_rows_land_whole_under_the_oldest_variable_limit(tmp_path):
+    # SQLite before 3.32 allows 999 bound values per statement; a block must never need more.
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_sqlite
+    db = _store_sqlite.SqliteConnection(str(tmp_path / "h.sqlite"), 5)
+    db.connect()
+    db._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    db.execute("CREATE TABLE t (a TEXT, b TEXT, c INTEGER, d INTEGER)")
+    groups = [(("x", "g%d" % g), [(i, i * 2) for i in range(size)]) for g, size in enumerate((0, 1, 499, 500, 1003))]
+    db.insert_grouped_rows("t", ("a", "b", "c", "d"), groups)
+    rows = db.query("SELECT a, b, c, d FROM t ORDER BY b, c")
+    db.close()
+    assert rows == sorted(("x", "g%d" % g, i, i * 2) for g, size in enumerate((0, 1, 499, 500, 1003))
+                          for i in range(size))
+
+
 def test_trend_is_oldest_first_and_stops_before_the_given_run(location):
     # Run ids that do not sort in time order, appended out of order.
     reports = dict((run_id, synthetic_report(run_id, ended_at, seed=seed)) for run_id, ended_at, seed in (
