@@ -385,7 +385,7 @@ class HistoryStore(object):
     def _failing(self, action):
         """Every failure leaves here, as one exception type naming the store, passwords removed.
         Never chained: a driver's exception may quote the connection string."""
-        expected = (ValueError, TypeError) + tuple(self._db.errors)
+        expected = (ValueError, TypeError, OSError) + tuple(self._db.errors)   # OSError: a document file
         try:
             if self._closed:
                 raise _BadInput("the store is closed")
@@ -400,8 +400,9 @@ class HistoryStore(object):
     def append_run(self, report, document=None):
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
-        report as JSON text, or zlib-compressed JSON (bytes), when the caller has it already (the
-        callback compresses its report.json)."""
+        report as JSON text or zlib-compressed JSON (bytes), when the caller has it already, or a
+        function returning either, called once the rows are written (the callback compresses its
+        report.json in a thread meanwhile)."""
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             _check_report(report)
@@ -410,15 +411,16 @@ class HistoryStore(object):
 
     def _write_run(self, report, document):
         run_id = report["run"]["run_id"]
-        run_row = _run_row(report, document)
         with self._db.write_transaction():
             orphans = _delete_run(self._db, run_id)
-            self._db.insert_rows("runs", schema.RUN_COLUMNS, [run_row])
             self._db.insert_rows("hosts", schema.HOST_COLUMNS, _host_rows(report))
             self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, _update_groups(report))
             pointers = _pointers_of_report(report)
             _offer_history(self._db, pointers, orphans)
             _save_pointers(self._db, pointers)
+            if callable(document):
+                document = document()
+            self._db.insert_rows("runs", schema.RUN_COLUMNS, [_run_row(report, document)])
 
     def delete_run(self, run_id):
         """Remove one run (retention); each host's latest run falls back to its previous one.

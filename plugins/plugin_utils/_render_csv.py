@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import operator
+import re
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import clean
 
@@ -60,9 +61,10 @@ def host_cells(report, host):
             "true" if host.get("rolled_back") else "false", failure.get("message")]
 
 
-_UPDATE_FIELDS = operator.itemgetter("name", "arch", "installed_version", "available_version", "classification",
-                                     "severity", "advisories", "title", "cves", "issued", "first_seen", "sla_due",
-                                     "sla_breached", "decision", "reason", "state")
+_UPDATE_FIELDS_NAMES = ("name", "arch", "installed_version", "available_version", "classification", "severity",
+                        "advisories", "title", "cves", "issued", "first_seen", "sla_due", "sla_breached", "decision",
+                        "reason", "state")
+_UPDATE_FIELDS = operator.itemgetter(*_UPDATE_FIELDS_NAMES)
 
 
 def update_cells(update):
@@ -92,22 +94,70 @@ def _fast_line(cells):
     return line + "\r\n"
 
 
+# A cell after the first starting with a character that cell() would change (what _CHECK_FIRST
+# holds), in a line of cells joined by commas, none of which holds a comma. (A pattern starting
+# with a literal is searched for fast; "(?:^|,)" would be tried at every position.)
+_CHECKED_LATER_CELL = re.compile(",[%s]" % "".join(re.escape(c) for c in sorted(_CHECK_FIRST)))
+_UPDATE_TEXT_COMMAS = len(UPDATE_COLUMNS) - 1
+
+
+def _plain_update_text(update):
+    """An update's cells as one line of text with no quoting and no cell to neutralise, or None
+    when it needs the careful path (a field missing or of another type, a comma, a quote, a line
+    break, a cell starting with a formula or control character). Per row, a C-level join and two
+    scans replace sixteen cell checks: this is most of the CSV's time at 500,000 rows."""
+    try:
+        (name, arch, installed, available, classification, severity, advisories, title, cves, issued,
+         first_seen, sla_due, breached, decision, reason, state) = _UPDATE_FIELDS(update)
+        if breached.__class__ is not bool or advisories.__class__ is not list or cves.__class__ is not list:
+            return None
+        text = ",".join((name, "" if arch is None else arch, "" if installed is None else installed, available,
+                         classification, severity, " ".join(advisories), "" if title is None else title,
+                         " ".join(cves), "" if issued is None else issued, "" if first_seen is None else first_seen,
+                         "" if sla_due is None else sla_due, "true" if breached else "false", decision,
+                         "" if reason is None else reason, state))
+    except (KeyError, TypeError):
+        return None
+    if (text.count(",") != _UPDATE_TEXT_COMMAS or '"' in text or "\n" in text or "\r" in text
+            or text[:1] in _CHECK_FIRST or _CHECKED_LATER_CELL.search(text)):
+        return None
+    return text
+
+
+def _host_rows(report, host, quoting, chunk):
+    """Write one host's rows to chunk: the plain way where it can, through the csv module (with
+    every cell made safe) where a row needs quoting or neutralising."""
+    head = _safe(host_cells(report, host))
+    updates = host.get("updates") or ()
+    if not updates:
+        line = _fast_line(head + [""] * len(UPDATE_COLUMNS))
+        if line is None:
+            quoting.writerow(head + [""] * len(UPDATE_COLUMNS))
+        else:
+            chunk.write(line)
+        return
+    head_line = _fast_line(head)        # the host's cells, checked once for all its rows
+    for update in updates:
+        text = _plain_update_text(update) if head_line is not None else None
+        if text is not None:
+            chunk.write(head_line[:-2] + "," + text + "\r\n")
+            continue
+        row = head + _safe(update_cells(update))
+        line = _fast_line(row)
+        if line is None:
+            quoting.writerow(row)
+        else:
+            chunk.write(line)
+
+
 def write(report, stream):
     """Write the CSV to a text stream (open it with newline=""), host by host: at 10,000 hosts x 50
     updates the text is over 100 MB, which a caller writing a file need not hold at once."""
     chunk = io.StringIO()
     quoting = csv.writer(chunk)        # for the rows that need quotes
     quoting.writerow(COLUMNS)
-    blank = [""] * len(UPDATE_COLUMNS)
     for host in report.get("hosts") or ():
-        head = _safe(host_cells(report, host))
-        rows = [head + _safe(update_cells(u)) for u in host.get("updates") or ()] or [head + blank]
-        for row in rows:
-            line = _fast_line(row)
-            if line is None:
-                quoting.writerow(row)
-            else:
-                chunk.write(line)
+        _host_rows(report, host, quoting, chunk)
         # Tab, CR and LF survive (quoted by the csv module); no other control character does.
         stream.write(clean(chunk.getvalue()))
         chunk.seek(0)

@@ -162,45 +162,41 @@ def _finish(run, observations, relevant, rings, stats, options):
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
     mode = int(str(options.get("file_mode") or "0600"), 8)
     formats = sorted(formats - unknown)
-    files, appender = {}, None
-    if store is not None:
-        # report.json first; then the store appends from a thread (compressing that file for its
-        # document) while the other files are drawn: zlib and SQLite work outside the GIL.
-        files = _report_files.write_reports(report, report_dir, ["json"], mode, link_latest=False)
-        _close_quietly(store)
-        appender = StoreAppender(location, report, files["json"])
-        appender.start()
+    files, closing = {}, None
     try:
+        if store is not None:
+            try:
+                files = _report_files.write_reports(report, report_dir, ["json"], mode, link_latest=False)
+                _append_to_store(store, report, files["json"], problems)
+            finally:
+                closing = _close_in_background(store)
         files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
                                             files=files)
     finally:
-        if appender is not None:
-            appender.join()
-            if appender.error is not None:
-                problems.append("the run was not added to the history store: %s" % appender.error)
+        if closing is not None:
+            closing.join()
     return report, files, problems
 
 
-class StoreAppender(threading.Thread):
-    """Appends a report to the history store from a thread of its own (with a connection of its
-    own: sqlite3 connections stay in the thread that opened them), its document the report.json
-    at document_path, compressed."""
+def _append_to_store(store, report, document_path, problems):
+    """The store takes the rows while a thread compresses report.json for the store's copy of the
+    document (zlib works outside the GIL, on the other core)."""
+    compressor = _report_files.FileCompressor(document_path)
+    compressor.start()
+    try:
+        store.append_run(report, document=compressor.result)
+    except Exception as exc:
+        problems.append("the run was not added to the history store: %s" % exc)
+    finally:
+        compressor.join()
 
-    def __init__(self, location, report, document_path):
-        super(StoreAppender, self).__init__(name="fleetpatch-store", daemon=True)
-        self.location, self.report, self.document_path = location, report, document_path
-        self.error = None
 
-    def run(self):
-        store = None
-        try:
-            document = _report_files.compress_file(self.document_path)
-            store = open_store(self.location)
-            store.append_run(self.report, document=document)
-        except Exception as exc:
-            self.error = exc
-        finally:
-            _close_quietly(store)
+def _close_in_background(store):
+    """Closing SQLite checkpoints its write-ahead log (the run's rows copied into the database
+    file), outside the GIL: in a thread, while the other files are drawn. Join it."""
+    closing = threading.Thread(target=_close_quietly, args=(store,), name="fleetpatch-store-close", daemon=True)
+    closing.start()
+    return closing
 
 
 def _close_quietly(store):

@@ -73,7 +73,9 @@ class SqliteConnection(object):
         # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE), never implicitly
         # by the sqlite3 module. timeout is SQLite's busy timeout: a second controller appending at
         # the same moment waits for the first instead of failing.
-        self._conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        # check_same_thread=False: the callback closes the store (which checkpoints the WAL) from a
+        # thread of its own while it draws the other files; a store is never used by two at once.
+        self._conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         # WAL: readers (the inventory plugin, reports) never block the writer nor see half a run.
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -83,6 +85,9 @@ class SqliteConnection(object):
         self._conn.execute("PRAGMA synchronous=NORMAL")
         # A big run's rows sort and build the index in memory rather than in temporary files.
         self._conn.execute("PRAGMA temp_store=MEMORY")
+        # No checkpoint inside COMMIT (copying a big run from the WAL into the database file): close()
+        # does it, which the callback runs beside its other work.
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
 
     def query(self, sql, params=()):
         return self._conn.execute(sql, params).fetchall()
@@ -123,8 +128,8 @@ class SqliteConnection(object):
             width = len(columns) - prefix_width
             rows = ("(%s)" % ", ".join(shared + ["?%d" % (prefix_width + r * width + n + 1) for n in range(width)])
                     for r in range(row_count))
-            sql = self._grouped_sql[key] = "INSERT INTO %s (%s) VALUES %s" % (table, ", ".join(columns),
-                                                                               ", ".join(rows))
+            sql = "INSERT INTO %s (%s) VALUES %s" % (table, ", ".join(columns), ", ".join(rows))
+            self._grouped_sql[key] = sql
         return sql
 
     @contextlib.contextmanager
@@ -145,5 +150,10 @@ class SqliteConnection(object):
 
     def close(self):
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                # PASSIVE: copies what no reader still needs and never waits for one; the last
+                # connection to close checkpoints the rest anyway.
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                self._conn.close()
+                self._conn = None

@@ -144,10 +144,11 @@ UPDATE_ROW_SQL = ("SELECT host, name, arch, installed_version, available_version
 @pytest.mark.parametrize("counts", [(0, 1, 2, 3), (31, 32, 33), (50, 64, 65), (129, 150)])
 def test_every_update_is_one_row_whatever_the_hosts_update_count(location, counts):
     # Hosts' updates are inserted a block of rows per statement: every size must land whole.
-    entries = [entry("host%d" % count, *[dict(update("pkg%04d" % i, "%d.0" % i, first_seen="2026-10-0%d" % (i % 9 + 1)),
-                                             sla_breached=bool(i % 2), cves=["CVE-2026-%d" % i, "CVE-2026-9"])
-                                        for i in range(count)])
-               for count in counts]
+    def numbered(i):
+        return dict(update("pkg%04d" % i, "%d.0" % i, first_seen="2026-10-0%d" % (i % 9 + 1)),
+                    sla_breached=bool(i % 2), cves=["CVE-2026-%d" % i, "CVE-2026-9"])
+
+    entries = [entry("host%d" % count, *[numbered(i) for i in range(count)]) for count in counts]
     with HistoryStore.open(location) as store:
         store.append_run(report("r1", "2026-11-25T10:05:00Z", *entries))
     expected = sorted(
@@ -248,6 +249,41 @@ def test_a_failed_append_leaves_the_stored_run_untouched(location):
         assert store.get_report("r1") == good
         assert [h["host"] for h in store.latest_hosts()] == ["a"]
         assert raw_execute(location, "SELECT COUNT(*) FROM hosts")[0][0] == 1
+
+
+def test_a_document_that_cannot_be_made_rolls_the_whole_run_back(location):
+    # The callback hands a function that waits for report.json to be compressed; if that fails,
+    # the rows already inserted for the run must go too.
+    good = report("r1", "2026-11-02T10:00:00Z", entry("a", update("pkg", "1.1")))
+    later = report("r2", "2026-11-03T10:00:00Z", entry("a", update("pkg", "1.2")), entry("b", update("x", "1")))
+
+    def broken_document():
+        raise OSError("report.json: No such file or directory")
+
+    with HistoryStore.open(location) as store:
+        store.append_run(good, document=lambda: json.dumps(good))
+        with pytest.raises(HistoryStoreError, match="append run r2 .*No such file"):
+            store.append_run(later, document=broken_document)
+        assert run_ids(store.runs()) == ["r1"]
+        assert store.get_report("r1") == good
+    assert raw_execute(location, "SELECT COUNT(*) FROM updates")[0][0] == 1
+    assert raw_execute(location, "SELECT COUNT(*) FROM host_latest")[0][0] == 1
+
+
+def test_closing_sqlite_checkpoints_the_write_ahead_log(tmp_path):
+    # Commits leave the run in the WAL (no checkpoint inside COMMIT); close() copies it into the
+    # database file, so a reader that opens the file alone still finds every run.
+    path = str(tmp_path / "history.sqlite")
+    store = HistoryStore.open(path)
+    store.append_run(synthetic_report("r1", "2026-11-25T10:05:00Z", hosts=50, updates=20))
+    assert os.path.getsize(path + "-wal") > 0
+    store.close()
+    assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+    conn = sqlite3.connect("file:%s?immutable=1" % path, uri=True)   # reads the database file only
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM updates").fetchone()[0] == 1000
+    finally:
+        conn.close()
 
 
 # ---- first-seen dates and SLA breaches ---------------------------------------------------------

@@ -100,3 +100,47 @@ def test_the_fast_path_writes_what_the_csv_module_writes(cells):
     csv.writer(expected).writerow(cells)
     line = _render_csv._fast_line(cells)
     assert line is None or line == expected.getvalue()
+
+
+def careful_csv(report):
+    """The CSV with every row through the safe cells and the csv module: what write() must equal."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(_render_csv.COLUMNS)
+    for host in report["hosts"]:
+        head = _render_csv._safe(_render_csv.host_cells(report, host))
+        writer.writerows([head + _render_csv._safe(_render_csv.update_cells(u)) for u in host["updates"]]
+                         or [head + [""] * len(_render_csv.UPDATE_COLUMNS)])
+    return _render_csv.clean(out.getvalue())
+
+
+def test_the_plain_rows_are_what_the_careful_path_writes(report):
+    assert _render_csv.render(report) == careful_csv(report)
+
+
+_TEXT = hypothesis.strategies.text(alphabet=hypothesis.strategies.sampled_from('a ,"\r\n\t=-+@\x01\x9f\u00e9'),
+                                   max_size=4)
+_VALUE = hypothesis.strategies.one_of(_TEXT, hypothesis.strategies.none(), hypothesis.strategies.integers(-2, 2),
+                                      hypothesis.strategies.booleans())
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(fields=hypothesis.strategies.dictionaries(
+    hypothesis.strategies.sampled_from(_render_csv._UPDATE_FIELDS_NAMES), hypothesis.strategies.one_of(
+        _VALUE, hypothesis.strategies.lists(_TEXT, max_size=2))), host=_TEXT)
+def test_any_update_is_written_as_the_careful_path_writes_it(fields, host):
+    updates = [dict(update, **fields) for update in _PLAIN_UPDATES]
+    document = {"run": {"run_id": "r1"}, "hosts": [{"host": "h" + host, "status": "compliant", "updates": updates}]}
+    assert _render_csv.render(document) == careful_csv(document)
+
+
+_PLAIN_UPDATES = [
+    {"name": "pkg", "arch": "amd64", "installed_version": "1.0-1", "available_version": "1.0-2",
+     "classification": "security", "severity": "high", "advisories": ["DSA-1", "DSA-2"], "title": "Fix",
+     "cves": ["CVE-2026-1"], "issued": "2026-10-01", "first_seen": None, "sla_due": None, "sla_breached": False,
+     "decision": "approved", "reason": "", "state": "missing"},
+    {"name": "other", "arch": None, "installed_version": None, "available_version": "2",
+     "classification": "other", "severity": "unknown", "advisories": [], "title": None, "cves": [],
+     "issued": None, "first_seen": "2026-10-02", "sla_due": "2026-10-09", "sla_breached": True,
+     "decision": "deferred", "reason": "too new", "state": "deferred"},
+]
