@@ -77,6 +77,19 @@ options:
     ini:
       - section: fleetpatch
         key: run_id
+  store_keep_days:
+    description:
+      - After each run, delete the runs that ended more than this many days ago from the history store, except
+        a run that is still some host's latest run or latest assessment (the history goes, every host's current
+        state stays).
+      - C(0) keeps every run.
+    type: int
+    default: 0
+    env:
+      - name: FLEETPATCH_STORE_KEEP_DAYS
+    ini:
+      - section: fleetpatch
+        key: store_keep_days
   trend_runs:
     description: How many earlier runs the report's trend shows.
     type: int
@@ -207,7 +220,7 @@ class CallbackModule(CallbackBase):
             report, files, problems = _report_run.finish(
                 run=self._run_meta(), observations=self._hosts, relevant=self._relevant, rings=self._rings,
                 stats=stats, options=dict((k, self.get_option(k)) for k in (
-                    "report_dir", "store", "formats", "file_mode", "trend_runs")))
+                    "report_dir", "store", "formats", "file_mode", "trend_runs", "store_keep_days")))
         except Exception as exc:
             self._display.warning("fleetpatch.patching.compliance: could not write the report: %s" % exc)
             return

@@ -433,6 +433,24 @@ class HistoryStore(object):
                 _save_pointers(self._db, pointers)
         return found
 
+    def prune(self, before):
+        """Delete the runs that ended before `before` (a date, datetime or ISO string), except a
+        run that is still some host's latest run or latest assessment: the history goes, every
+        host's current state stays (a host unreachable for months still shows what it lacked).
+        First-seen dates survive, since every newer run carries them forward. Returns the deleted
+        run ids, oldest first. One transaction; on SQLite, VACUUM gives the space back."""
+        with self._failing("prune runs from"):
+            cutoff = _timestamp(before)
+            with self._db.write_transaction():
+                pruned = [row[0] for row in self._db.query(
+                    "SELECT run_id FROM runs WHERE ended_at < ? "
+                    "AND run_id NOT IN (SELECT run_id FROM host_latest) "
+                    "AND run_id NOT IN (SELECT assessed_run_id FROM host_latest WHERE assessed_run_id IS NOT NULL) "
+                    "ORDER BY ended_at, run_id", (cutoff,))]
+                for run_id in pruned:
+                    _delete_run(self._db, run_id)     # no host points at it: nothing to re-point
+        return pruned
+
     def trend(self, limit=TREND_LIMIT, before_run_id=None):
         """Trend points (the report schema's trend_point) of the last `limit` runs that ended
         before run `before_run_id` (all runs but it, if it is not stored), oldest first."""

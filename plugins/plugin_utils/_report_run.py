@@ -7,6 +7,7 @@ without Ansible's callback machinery. Private to this collection: may change wit
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import threading
@@ -165,11 +166,13 @@ def _finish(run, observations, relevant, rings, stats, options):
     files, closing = {}, None
     try:
         if store is not None:
+            appended = False
             try:
                 files = _report_files.write_reports(report, report_dir, ["json"], mode, link_latest=False)
-                _append_to_store(store, report, files["json"], problems)
+                appended = _append_to_store(store, report, files["json"], problems)
             finally:
-                closing = _close_in_background(store)
+                keep_days = int(options.get("store_keep_days") or 0) if appended else 0
+                closing = _close_in_background(store, keep_days, problems)
         files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
                                             files=files)
     finally:
@@ -185,16 +188,29 @@ def _append_to_store(store, report, document_path, problems):
     compressor.start()
     try:
         store.append_run(report, document=compressor.result)
+        return True
     except Exception as exc:
         problems.append("the run was not added to the history store: %s" % exc)
+        return False
     finally:
         compressor.join()
 
 
-def _close_in_background(store):
-    """Closing SQLite checkpoints its write-ahead log (the run's rows copied into the database
-    file), outside the GIL: in a thread, while the other files are drawn. Join it."""
-    closing = threading.Thread(target=_close_quietly, args=(store,), name="fleetpatch-store-close", daemon=True)
+def _close_in_background(store, keep_days, problems):
+    """Prune runs older than keep_days (0: keep all), then close the store, in a thread while the
+    other files are drawn: both are SQL work outside the GIL (closing SQLite checkpoints its
+    write-ahead log, copying the run's rows into the database file). Join the thread; a failure
+    to prune is added to problems."""
+    def prune_and_close():
+        try:
+            if keep_days > 0:
+                store.prune(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=keep_days))
+        except Exception as exc:
+            problems.append("old runs were not pruned from the history store: %s" % exc)
+        finally:
+            _close_quietly(store)
+
+    closing = threading.Thread(target=prune_and_close, name="fleetpatch-store-close", daemon=True)
     closing.start()
     return closing
 

@@ -382,6 +382,38 @@ def test_delete_run_falls_back_to_the_previous_run(location):
         assert trend_ids(store) == ["r1"]
 
 
+def test_prune_deletes_old_history_but_keeps_every_hosts_current_state(location):
+    with HistoryStore.open(location) as store:
+        store.append_run(report("r1", "2026-09-01T10:00:00Z", entry("a", update("pkg", "1.1", first_seen="2026-08-20")),
+                                entry("b", update("lib", "2.0", sla_due="2026-09-15"))))
+        store.append_run(report("r2", "2026-09-10T10:00:00Z", entry("a", update("pkg", "1.1"))))
+        store.append_run(report("r3", "2026-11-20T10:00:00Z", unreachable("a")))
+        # r1 is still b's latest run, r2 a's latest assessment: nothing goes yet.
+        assert store.prune("2026-11-01") == []
+        before = (store.latest_hosts(), store.last_assessed(), store.sla_breaches("2026-11-25"))
+        store.append_run(report("r4", "2026-11-21T10:00:00Z", entry("a", update("pkg", "1.1")),
+                                entry("b", update("lib", "2.0", sla_due="2026-09-15"))))
+        assert store.prune("2026-11-01") == ["r1", "r2"]
+        assert run_ids(store.runs()) == ["r3", "r4"]
+        assert store.get_report("r1") is None
+        assert [(h["host"], h["run_id"]) for h in store.latest_hosts()] == [("a", "r4"), ("b", "r4")]
+        assert [(b["host"], b["name"], b["run_id"]) for b in store.sla_breaches("2026-11-25")] == [("b", "lib", "r4")]
+        # The first-seen date of r1 was carried into r4's rows by the callback's backfill; here
+        # r4's own row says nothing, so the store's memory of it is r4's start.
+        assert store.first_seen(["a"]) == {("a", "pkg", "1.1"): "2026-11-21"}
+        assert store.prune("2026-11-21T10:00:01Z") == ["r3"]      # nobody's current state any more
+        assert store.prune("2027-01-01") == []                     # r4 is everybody's latest
+    assert before[0][0]["run_id"] == "r3" and before[1]["a"]["run_id"] == "r2"
+    assert raw_execute(location, "SELECT COUNT(*) FROM updates")[0][0] == 2
+    assert raw_execute(location, "SELECT COUNT(*) FROM hosts")[0][0] == 2
+
+
+def test_prune_refuses_what_is_not_a_date(location):
+    with HistoryStore.open(location) as store:
+        with pytest.raises(HistoryStoreError, match="prune runs from .*not a date"):
+            store.prune("last tuesday")
+
+
 # ---- schema and migrations --------------------------------------------------------------------------
 
 def test_migrations_are_recorded_once(location):

@@ -60,6 +60,20 @@ def test_failed_and_unreachable_hosts_are_reported_but_not_the_controller(tmp_pa
         "a": "compliant", "broken": "failed", "gone": "unreachable"}
 
 
+def test_the_store_keeps_the_days_asked_for(tmp_path):
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    old = dict(RUN, run_id="old", started_at="2025-01-01T10:00:00Z", ended_at="2025-01-01T10:05:00Z")
+    with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
+        store.append_run(model.build_report(old, [model.host_entry(observations(a=record())["a"])]))
+    finish(tmp_path, observations(a=record()), "kept-all")
+    with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
+        assert [r["run_id"] for r in store.runs()] == ["old", "kept-all"]
+    problems = finish(tmp_path, observations(a=record()), "pruning", store_keep_days=30)[2]
+    assert problems == []
+    with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
+        assert sorted(r["run_id"] for r in store.runs()) == ["kept-all", "pruning"]
+
+
 def test_a_broken_store_is_a_problem_not_a_lost_report(tmp_path):
     (tmp_path / "h.sqlite").write_text("this is not a database")
     report, files, problems = finish(tmp_path, observations(a=record()), "r1", formats=["json", "pdf"])
@@ -137,6 +151,20 @@ def test_the_callback_writes_and_prints_its_summary(tmp_path):
     assert plugin._display.warnings == []
     assert any("## fleetpatch compliance" in text for text in plugin._display.shown)
     assert os.path.exists(tmp_path / "reports" / "cb1" / "report.html")
+
+
+def test_the_callback_prunes_the_store_with_its_keep_days_option(tmp_path):
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    old = dict(RUN, run_id="old", started_at="2025-01-01T10:00:00Z", ended_at="2025-01-01T10:05:00Z")
+    with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
+        store.append_run(model.build_report(old, [model.host_entry(observations(a=record())["a"])]))
+    plugin = callback(tmp_path, tmp_path / "reports")
+    assert plugin.get_option("store_keep_days") == 0          # documented default: keep everything
+    plugin._plugin_options["store_keep_days"] = 30
+    plugin.v2_playbook_on_stats(AggregateStats())
+    assert plugin._display.warnings == []
+    with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
+        assert [r["run_id"] for r in store.runs()] == ["cb1"]
 
 
 def test_the_callback_turns_its_own_errors_into_warnings(tmp_path):
