@@ -109,6 +109,12 @@ def main():
         readers = reader_timings(path)
         database_mb = round(sum(os.path.getsize(os.path.join(directory, n)) for n in os.listdir(directory)
                                 if n.startswith("history.sqlite")) / 1024.0 / 1024.0, 1)
+        prune_seconds = None
+        if args.runs > 1:
+            # Retention: every run but the last is history (the last is every host's latest).
+            with HistoryStore.open(path) as store:
+                pruned, prune_seconds = timed(store.prune, "2100-01-01")
+            assert len(pruned) == args.runs - 1, pruned
         traced_mb = traced_append_mb(as_run(report, args.runs), directory)
     print(json.dumps({
         "benchmark": "history_store", "backend": "sqlite", "sqlite_version": sqlite3.sqlite_version,
@@ -122,6 +128,7 @@ def main():
         "peak_rss_mb_before_appends": rss_before, "peak_rss_mb_after_appends": rss_after_appends,
         "append_traced_python_peak_mb": traced_mb,
         "readers": readers,
+        "prune_all_but_the_latest_run_seconds": prune_seconds,
     }, indent=2))
 
 
