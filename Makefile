@@ -83,7 +83,7 @@ integration: venv
 	cd tests/integration && python -m pytest -q -p no:cacheprovider .
 
 # Molecule logs "CRITICAL 'extensions/molecule/default/molecule.yml' glob failed" first: there is no
-# `default` scenario (each scenario creates and destroys its own hosts), and it goes on to run them all.
+# `default` scenario (each scenario resets and stages the lab hosts itself), and it goes on to run them all.
 molecule: venv
 	molecule test --all
 
