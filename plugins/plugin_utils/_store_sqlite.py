@@ -5,8 +5,8 @@
 collection: may change without notice.
 
 The same small interface as _store_postgres (connect, has_table, query, execute, insert_rows,
-write_transaction, scrub, close); _history_store holds every query and turns errors into
-HistoryStoreError.
+insert_grouped_rows, write_transaction, scrub, close); _history_store holds every query and turns
+errors into HistoryStoreError.
 """
 
 from __future__ import annotations
