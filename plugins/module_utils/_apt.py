@@ -4,10 +4,17 @@
 """Private to fleetpatch.patching; may change without notice.
 
 The apt backend (Debian, Ubuntu). What is installed comes from dpkg-query; each installed
-package's candidate version and the candidate's sources from one `apt-cache policy` call; the
-sources' Origin/Label/Suite from the Release files apt fetched. An update is a security update
-when its candidate comes from a security pocket, which is how unattended-upgrades decides too. apt metadata carries no severity, CVE or
-date, so severity is unknown and approval delays count from the day the host first saw a version.
+package's candidate version and every offered version with its sources from one `apt-cache policy`
+call; the sources' Origin/Label/Suite from the Release files apt fetched. An update is a security
+update as unattended-upgrades decides: the newest version a security pocket offers is newer than
+the installed one and not newer than the candidate (unattended-upgrade 2.9, adjust_candidate()).
+apt metadata carries no severity, CVE or date, so severity is unknown and approval delays count
+from the day the host first saw a version.
+
+Names: dpkg-query's ${binary:Package} qualifies Multi-Arch: same packages with their architecture
+("libssl3:amd64"), but apt prints a package of the native architecture (or "all") without it
+("libssl3:") and a foreign one with it ("libc6:i386:"). So apt is asked, and answers are keyed, by
+the name apt prints back: see policy_key().
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +35,7 @@ POLICY = ["apt-cache", "policy"]
 LOCKS = [("/var/lib/dpkg/lock-frontend", "fcntl"), ("/var/lib/dpkg/lock", "fcntl")]
 LISTS_LOCK = ("/var/lib/apt/lists/lock", "fcntl")
 LISTS_DIR = "/var/lib/apt/lists"
+DPKG_STATUS = "/var/lib/dpkg/status"
 REBOOT_REQUIRED = "/run/reboot-required"
 _POLICY_HEADER = re.compile(r"^(?P<name>\S+):$")
 _POLICY_FIELD = re.compile(r"^  (?P<key>Installed|Candidate): (?P<value>\S+)$")
@@ -41,19 +49,48 @@ NONINTERACTIVE = {"DEBIAN_FRONTEND": "noninteractive", "NEEDRESTART_MODE": "a", 
 _POLICY_ORIGIN = re.compile(r"^ {8}-?\d+ (?P<uri>\S+) (?P<dist>\S+?)(?:/(?P<component>\S+))? (?:\S+ )?Packages$")
 
 
-def parse_dpkg_query(text):
-    """[{name, version, arch, held, query_name}] of installed packages (second status letter
-    'i'). query_name is ${binary:Package} ('libc6:i386'), what apt-cache policy must be asked."""
+# dpkg's package states (second letter of ${db:Status-Abbrev}) in which a version is on disk.
+# Anything but "installed" is a dpkg run that did not finish: the package counts as installed
+# (its files are there, its update is still missing) and the record says which state it is in.
+DPKG_STATES = {"i": "installed", "U": "unpacked", "F": "half-configured", "H": "half-installed",
+               "W": "triggers-awaited", "t": "triggers-pending"}
+# Not installed: "n" not-installed, "c" config-files (removed, configuration kept).
+DPKG_ABSENT = ("n", "c")
+
+
+def policy_key(name, arch, native_arch):
+    """The name apt-cache policy prints a package under (and is asked by)."""
+    if arch in (native_arch, "all", "") or not native_arch:
+        return name
+    return "%s:%s" % (name, arch)
+
+
+def parse_dpkg_query(text, native_arch=None):
+    """[{name, version, arch, held, state, query_name}] of the packages whose files are on disk
+    (DPKG_STATES). query_name is the name apt prints back (policy_key)."""
     packages = []
     for line in text.splitlines():
         fields = line.split("\t")
         if len(fields) != 4:
             continue
         status, binary_name, version, arch = fields
-        if len(status) >= 2 and status[1] == "i":
-            packages.append({"name": binary_name.split(":")[0], "version": version, "arch": arch,
-                             "held": status[0] == "h", "query_name": binary_name})
+        if len(status) < 2 or status[1] not in DPKG_STATES or not version:
+            continue
+        name = binary_name.split(":")[0]
+        package = {"name": name, "version": version, "arch": arch, "held": status[0] == "h",
+                   "state": DPKG_STATES[status[1]], "query_name": policy_key(name, arch, native_arch)}
+        if len(status) >= 3 and status[2] == "R":
+            package["reinst_required"] = True
+        packages.append(package)
     return packages
+
+
+def unfinished(packages):
+    """The packages a dpkg run left unfinished, as problems a record reports."""
+    return ["dpkg: %s %s (%s) is %s%s; finish it with `dpkg --configure -a` or reinstall it"
+            % (p["name"], p["version"], p["arch"], p["state"],
+               ", reinstallation required" if p.get("reinst_required") else "")
+            for p in packages if p["state"] != "installed" or p.get("reinst_required")]
 
 
 def parse_policy(text):
@@ -98,6 +135,37 @@ def parse_simulation(text):
             changes.append({"name": match.group("name").split(":")[0], "arch": None,
                             "before": match.group("old"), "after": None})
     return changes
+
+
+# What `apt-get update` prints (exit 0) when a source was not refreshed: its old lists, or
+# none, are used instead. Other W: lines (a source configured twice, an architecture a
+# repository does not carry, a key in the legacy keyring) change nothing in the answer.
+_REFRESH_FAILURE = re.compile(
+    r"^(?:Err:\d+ |[WE]: (?:Failed to fetch|GPG error|Some index files failed|The repository .* (?:is not signed|"
+    r"does not have a Release file|no longer has a Release file)|Release file .* is (?:expired|not valid yet)|"
+    r"Could not |Problem ))")
+PROBLEM_CHARS = 300
+
+
+def refresh_problems(out, err):
+    """The lines of an `apt-get update` run that say a source was not refreshed: its W:/E: lines
+    (they name the URL and the cause), else its Err: lines with the reason on the line after."""
+    stated, err_lines = [], []
+    lines = (out or "").splitlines() + (err or "").splitlines()
+    for index, line in enumerate(lines):
+        if not _REFRESH_FAILURE.match(line):
+            continue
+        text = " ".join(line.split())
+        if text.startswith("Err:"):
+            if index + 1 < len(lines) and lines[index + 1].startswith("  "):
+                text += ": " + lines[index + 1].strip()
+            err_lines.append(text[:PROBLEM_CHARS])
+        elif not text[3:].startswith("Some index files failed"):
+            stated.append(text[:PROBLEM_CHARS])
+    problems = stated or err_lines
+    if not problems and any(_REFRESH_FAILURE.match(line) for line in lines):
+        problems = ["apt: some index files failed to download; old ones are used instead"]
+    return sorted(set(problems), key=problems.index)
 
 
 def release_key(uri, dist):
@@ -149,34 +217,67 @@ def is_security_origin(release, dist):
     return any(s.endswith("-security") for s in suites if s) or label.endswith("-Security") or label == "Security"
 
 
+def _described_origins(origins, releases):
+    """[(is security, release fields, dist, component)] of a version's sources, security first."""
+    described = []
+    for uri, dist, component in origins:
+        if uri == DPKG_STATUS:
+            continue
+        release = releases.get(release_key(uri, dist), {})
+        described.append((is_security_origin(release, dist), release, dist, component))
+    described.sort(key=lambda d: not d[0])
+    return described
+
+
+def _repository(described):
+    if not described:
+        return None
+    _security, release, dist, component = described[0]
+    label = release.get("label") or release.get("origin")
+    return "%s%s%s" % (label + ":" if label else "", dist, "/" + component if component else "")
+
+
+def security_version(entry, releases):
+    """The newest version a security pocket offers for this package (unattended-upgrades'
+    ver_in_allowed_origin over security origins), or None."""
+    newest = None
+    for version, origins in entry["origins"].items():
+        if any(d[0] for d in _described_origins(origins, releases)):
+            if newest is None or compare_deb(version, newest) > 0:
+                newest = version
+    return newest
+
+
 def updates_from_policy(installed, policy, releases):
-    """The installed packages whose candidate is newer, with the candidate's origin."""
+    """The installed packages whose candidate is newer, classified as unattended-upgrades would:
+    security when the newest security version is newer than the installed one and not newer
+    than the candidate (u-u installs it then, even if the candidate came from another pocket)."""
     updates = []
     for pkg in installed:
         entry = policy.get(pkg["query_name"])
-        if not entry or not entry["candidate"] or not entry["installed"]:
+        if not entry or not entry["candidate"]:
             continue
-        if compare_deb(entry["candidate"], entry["installed"]) <= 0:
+        current = entry["installed"] or pkg["version"]
+        if compare_deb(entry["candidate"], current) <= 0:
             continue
-        origins = [o for o in entry["origins"].get(entry["candidate"], []) if o[0] != "/var/lib/dpkg/status"]
-        described = []
-        for uri, dist, component in origins:
-            release = releases.get(release_key(uri, dist), {})
-            described.append((is_security_origin(release, dist), release, dist, component, uri))
-        described.sort(key=lambda d: not d[0])          # a security origin decides and is named
-        security, release, dist, component, uri = described[0] if described else (False, {}, None, None, None)
-        repository = None
-        if dist:
-            label = release.get("label") or release.get("origin")
-            repository = "%s%s%s" % (label + ":" if label else "", dist, "/" + component if component else "")
+        described = _described_origins(entry["origins"].get(entry["candidate"], []), releases)
+        fix = security_version(entry, releases)
+        security = fix is not None and compare_deb(fix, current) > 0 and compare_deb(fix, entry["candidate"]) <= 0
         update = {
             "name": pkg["name"],
-            "arch": pkg["arch"], "installed_version": entry["installed"], "available_version": entry["candidate"],
+            "arch": pkg["arch"], "installed_version": current, "available_version": entry["candidate"],
             "classification": "security" if security else "other", "severity": "unknown",
-            "advisories": [], "cves": [], "issued": None, "repository": repository, "reboot_suggested": False,
+            "advisories": [], "cves": [], "issued": None, "repository": _repository(described),
+            "reboot_suggested": False,
         }
+        if security and fix != entry["candidate"]:
+            # The candidate comes from another pocket (a point release, backports): name the
+            # security version, which is what makes this a security update.
+            update["security_version"] = fix
         if pkg.get("held"):
             update["held"] = True
+        if pkg["state"] != "installed":
+            update["installed_state"] = pkg["state"]
         updates.append(update)
     return updates
 
@@ -192,27 +293,55 @@ class AptBackend:
         self.runner = runner
         self.lock_timeout = lock_timeout
         self.lists_dir = lists_dir
+        self.incomplete = []    # why the answer may be incomplete (sources not refreshed)
+        self.unfinished = []    # packages a dpkg run left unfinished
 
     def cache_age(self):
-        """Seconds since the package lists were last refreshed (None if never)."""
-        stamps = ["/var/lib/apt/periodic/update-success-stamp", "/var/lib/apt/lists"]
+        """Seconds since the package lists were last refreshed (None if never), read the way
+        ansible.builtin.apt does: apt's periodic success stamp, else the lists directory."""
+        stamps = ["/var/lib/apt/periodic/update-success-stamp", self.lists_dir]
         times = [os.stat(p).st_mtime for p in stamps if os.path.exists(p)]
-        return max(0, time.time() - max(times)) if times else None
+        return max(0, int(time.time() - max(times))) if times else None
 
     def refresh(self, cache_valid_time=0):
+        """True when every source was refreshed. `apt-get update` exits 0 when a source failed
+        (it keeps the old lists and prints W: lines): those go to self.problems and the answer
+        is incomplete; an exit other than 0 fails with apt's own E: line."""
         age = self.cache_age()
         if age is not None and cache_valid_time and age < cache_valid_time:
             return False
         wait_for_locks(LOCKS + [LISTS_LOCK], self.lock_timeout, "apt")
-        self.runner.run(["apt-get", "update", "--quiet"], "refresh the apt package lists")
-        return True
+        argv = ["apt-get", "update", "--quiet"]
+        rc, out, err = self.runner.run(argv, "refresh the apt package lists", ok_rcs=(0, 100))
+        problems = refresh_problems(out, err)
+        errors = [line for line in (err or "").splitlines() if line.startswith("E: ")]
+        if rc != 0 and (not problems or any(not _REFRESH_FAILURE.match(line) for line in errors)):
+            # not (only) a source that failed: the sources cannot be read, a lock, a full disk
+            self.runner.raise_for(argv, "refresh the apt package lists", rc, out, err)
+        self.incomplete.extend(problems)
+        return not problems
+
+    def native_arch(self, dpkg_query_output=""):
+        """dpkg's own architecture is the native one (dpkg is Essential and never foreign), so the
+        installed list already says it; ask dpkg only if that line is missing."""
+        for line in dpkg_query_output.splitlines():
+            fields = line.split("\t")
+            if len(fields) == 4 and fields[1] in ("dpkg", "dpkg:" + fields[3]) and fields[3] != "all":
+                return fields[3]
+        _rc, out, _err = self.runner.run(["dpkg", "--print-architecture"], "read the native architecture")
+        arch = out.strip()
+        if not re.match(r"^[a-z0-9][a-z0-9-]*$", arch):
+            raise malformed("read the native architecture", ["dpkg", "--print-architecture"], out,
+                            "not an architecture name")
+        return arch
 
     def installed(self):
         argv = ["dpkg-query", "--show", "--showformat", DPKG_QUERY_FORMAT]
         _rc, out, _err = self.runner.run(argv, "list installed packages")
-        packages = parse_dpkg_query(out)
+        packages = parse_dpkg_query(out, self.native_arch(out))
         if out.strip() and not packages:
             raise malformed("list installed packages", argv, out, "no installed package could be read")
+        self.unfinished[:] = unfinished(packages)
         return packages
 
     def updates(self, installed=None):

@@ -40,8 +40,24 @@ def detect():
                      % ", ".join(b for _m, b in DETECTION))
 
 
+def check_root(root):
+    """A root (installroot) must be an existing directory: fleetpatch never creates one, since a
+    mistyped path would otherwise be assessed as an empty, compliant system."""
+    if root in (None, "", "/"):
+        return
+    if not os.path.exists(root):
+        raise PatchError("root %s does not exist (fleetpatch never creates a root: check the path)" % root)
+    if not os.path.isdir(root):
+        raise PatchError("root %s is not a directory" % root)
+    if not os.path.isdir(os.path.join(root, "var", "lib", "rpm")) and \
+            not os.path.isdir(os.path.join(root, "usr", "lib", "sysimage", "rpm")):
+        raise PatchError("root %s holds no rpm database (var/lib/rpm or usr/lib/sysimage/rpm): not an "
+                         "installed system" % root)
+
+
 def select(runner, pkg_mgr="auto", root=None, lock_timeout=120):
     """The backend for this host."""
+    check_root(root)
     if pkg_mgr in (None, "", "auto"):
         pkg_mgr, _found = detect()
     if pkg_mgr not in MANAGERS:

@@ -12,11 +12,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import subprocess
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError, excerpt
 
-C_LOCALE = {"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C"}
+# TZ=UTC: dnf prints advisory dates in local time; every date we read must be UTC.
+C_LOCALE = {"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C", "TZ": "UTC"}
 
 
 class CommandRunner:
@@ -43,17 +45,60 @@ class CommandRunner:
             except OSError as exc:
                 raise PatchError("Failed to %s: cannot run %s: %s" % (action, argv[0], exc), cmd=argv)
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
-        shown = argv if len(argv) <= 12 else argv[:12] + ["... %d more arguments" % (len(argv) - 12)]
-        self.history.append({"cmd": shown, "rc": rc})
+        self.history.append({"cmd": shorten(argv), "rc": rc})
         if rc not in ok_rcs:
-            detail = (err or out or "").strip().splitlines()
-            reason = detail[-1] if detail else "no output"
-            raise PatchError("Failed to %s: %s exited with rc=%d: %s" % (action, " ".join(argv), rc, reason),
-                             cmd=argv, rc=rc, stdout=out, stderr=err)
+            self.raise_for(argv, action, rc, out, err)
         return rc, out, err
+
+    @staticmethod
+    def raise_for(argv, action, rc, out, err):
+        """The PatchError for a command that failed: what was being done, the command (shortened),
+        its rc, and the line of its output that says why."""
+        raise PatchError("Failed to %s: %s exited with rc=%d: %s" % (action, " ".join(shorten(argv)), rc,
+                                                                   meaningful_line(err, out)),
+                         cmd=shorten(argv), rc=rc, stdout=out, stderr=err)
+
+
+# Lines that state the cause, in the shapes apt (E:), dnf (Error:), zypper and rpm (error:) use.
+_CAUSE = re.compile(r"^(?:E: |Error: |error: |ERROR|Fatal|FATAL|Problem: |Problem retrieving|dpkg: error|"
+                    r"Failed to |Unable to |Could not |Cannot |No package |nothing provides )")
+# Lines that never state the cause: warnings, progress and the generic summaries tools end with.
+_NOISE = re.compile(r"^(?:W: |N: |Warning|warning: |Reading |Building |Loading |Retrieving |Last metadata |"
+                    r"Dependencies resolved|Nothing to do|Some of the repositories|Please check|History:|"
+                    r"E: Sub-process .* returned an error code|E: Some index files failed|"
+                    r"Error: Some packages could not be found|Error: Unable to find a match$|\s*$)")
+REASON_CHARS = 400
+
+
+def meaningful_line(err, out=""):
+    """The line that says why a command failed: the first cause-shaped line of stderr (then of
+    stdout), else the first line that is not a warning or progress, else the last line."""
+    for text in (err, out):
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        for line in lines:
+            if _CAUSE.match(line) and not _NOISE.match(line):
+                return line[:REASON_CHARS]
+    for text in (err, out):
+        for line in (text or "").splitlines():
+            if line.strip() and not _NOISE.match(line.strip()):
+                return line.strip()[:REASON_CHARS]
+    lines = ((err or "").strip() or (out or "").strip()).splitlines()
+    return lines[-1][:REASON_CHARS] if lines else "no output"
+
+
+ARGS_SHOWN = 12
+ARG_CHARS = 120
+
+
+def shorten(argv):
+    """A command line fit for a message: at most ARGS_SHOWN arguments of ARG_CHARS characters."""
+    shown = [a if len(a) <= ARG_CHARS else a[:ARG_CHARS] + "..." for a in argv[:ARGS_SHOWN]]
+    if len(argv) > ARGS_SHOWN:
+        shown.append("(%d more arguments)" % (len(argv) - ARGS_SHOWN))
+    return shown
 
 
 def malformed(action, argv, output, why):
     """The error for output a parser cannot use: the command and an excerpt, never a traceback."""
-    return PatchError("Failed to %s: unexpected output from %s (%s)" % (action, " ".join(argv), why),
-                      cmd=list(argv), stdout=excerpt(output, 800))
+    return PatchError("Failed to %s: unexpected output from %s (%s)" % (action, " ".join(shorten(argv)), why),
+                      cmd=shorten(argv), stdout=excerpt(output, 800))

@@ -14,14 +14,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import glob
 import json
+import os
 import re
+import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
+    duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -29,6 +32,16 @@ _LIST_LINE = re.compile(r"^(?P<id>\S+)\s+(?P<type>\S+)\s+(?P<nevra>\S+)$")
 _NEVRA = re.compile(r"^(?P<name>.+)-(?P<evr>(?:\d+:)?[^-:]+-[^-]+)\.(?P<arch>[^.]+)$")
 _INFO_FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z ]*?)?\s*: ?(?P<value>.*)$")
 _BANNER = re.compile(r"^={20,}$")
+# dnf 4 on stderr when a repository could not be refreshed (with skip_if_unavailable it goes on
+# without it and exits 0; under --quiet it says nothing at all, so refresh() is not quiet).
+_REPO_FAILED = re.compile(r"^Error: Failed to download metadata for repo '(?P<repo>[^']+)': (?P<cause>.*)$")
+_REPO_DETAIL = re.compile(r"^Errors during downloading metadata for repository '(?P<repo>[^']+)':$")
+_IGNORED = re.compile(r"^Ignoring repositories: (?P<repos>.+)$")
+# libsolv's parsers log a metadata file they cannot read to hawkey.log only, and dnf goes on
+# without it: a corrupt updateinfo.xml silently loses every advisory.
+_SOLV_PARSE_ERROR = re.compile(r"\b(?P<parser>repo_\w+): (?P<error>.+)$")
+LOG_FILES = ("/var/log/hawkey.log",)
+PROBLEM_CHARS = 300
 
 
 _SECTION = re.compile(r"^(Installing|Upgrading|Downgrading|Reinstalling|Removing)[a-z ]*:$")
@@ -175,6 +188,70 @@ def parse_dnf5_advisory_info(text):
     return pairs, infos
 
 
+def repository_failures(err):
+    """{repository: cause} from dnf 4's stderr, the first detail line of each failure preferred
+    (it names the URL and the HTTP or curl error; the summary only says all mirrors failed)."""
+    failures, detail_for = {}, None
+    for line in (err or "").splitlines():
+        match = _REPO_DETAIL.match(line.strip())
+        if match:
+            detail_for = match.group("repo")
+            continue
+        if detail_for and line.strip().startswith("- "):
+            failures.setdefault(detail_for, line.strip()[2:].strip())
+            detail_for = None
+            continue
+        detail_for = None
+        match = _REPO_FAILED.match(line.strip())
+        if match:
+            failures.setdefault(match.group("repo"), match.group("cause").strip())
+            continue
+        match = _IGNORED.match(line.strip())
+        if match:
+            for repo in match.group("repos").split(","):
+                failures.setdefault(repo.strip(), "skipped (skip_if_unavailable)")
+    return failures
+
+
+def parse_errors_in_log(text):
+    """libsolv parse errors in lines dnf appended to hawkey.log."""
+    errors = []
+    for line in (text or "").splitlines():
+        match = _SOLV_PARSE_ERROR.search(line)
+        if match and match.group("error").strip() not in [e[1] for e in errors]:
+            errors.append((match.group("parser"), match.group("error").strip()))
+    return errors
+
+
+class LogWatch:
+    """What dnf appends to its log files while we run it (hawkey.log under / and the root)."""
+
+    def __init__(self, root=None):
+        self.paths = sorted(set(p for p in [path for path in LOG_FILES] +
+                                [(root or "") + path for path in LOG_FILES]))
+        self.offsets = dict((p, self._size(p)) for p in self.paths)
+
+    @staticmethod
+    def _size(path):
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return None
+
+    def appended(self):
+        text = []
+        for path, offset in self.offsets.items():
+            try:
+                with open(path, "rb") as f:
+                    # a rotated or truncated log starts again from its beginning
+                    size = os.fstat(f.fileno()).st_size
+                    f.seek(offset if offset is not None and offset <= size else 0)
+                    text.append(f.read(1 << 20).decode("utf-8", "replace"))
+            except (IOError, OSError):
+                continue
+        return "\n".join(text)
+
+
 def attach_advisories(upgrades, installed, pairs, infos):
     """Complete each upgrade with its installed version and the advisories it covers."""
     installed_by_key = {}
@@ -209,13 +286,39 @@ class DnfBackend:
         self.lock_timeout = lock_timeout
         self.binary = binary
         self.generation = generation
+        self.incomplete = []    # why the answer may be incomplete (repositories skipped, metadata unread)
+        self.unfinished = []    # rpm database entries a killed transaction left (duplicates)
+        self.failed_repos = {}
 
     def _argv(self, *args, **kwargs):
-        # --quiet hides the transaction table that plan() reads
+        # --quiet hides the transaction table that plan() reads, and repository failures
         argv = [self.binary] + ([] if kwargs.get("verbose") else ["--quiet"]) + ["--assumeno"]
         if self.root:
             argv.append("--installroot=%s" % self.root)
         return argv + list(args)
+
+    def _note_failed_repos(self, failures):
+        for repo, cause in sorted(failures.items()):
+            if repo not in self.failed_repos:
+                self.failed_repos[repo] = cause
+                self.incomplete.append(("%s: repository '%s' was not refreshed: %s" % (self.binary, repo, cause))
+                                       [:PROBLEM_CHARS])
+
+    def _query(self, action, *args):
+        """A query that must see every repository: with skip_if_unavailable off, a repository
+        that cannot be loaded fails it (dnf 4 is silent about it under --quiet otherwise); it
+        is then noted as incomplete and the query runs again without that repository."""
+        skip = "True" if self.failed_repos else "False"
+        argv = self._argv("--setopt=skip_if_unavailable=%s" % skip, *args)
+        rc, out, err = self.runner.run(argv, action, ok_rcs=(0, 1))
+        if rc == 1:
+            failures = repository_failures(err)
+            if not failures:
+                self.runner.raise_for(argv, action, rc, out, err)
+            self._note_failed_repos(failures)
+            argv = self._argv("--setopt=skip_if_unavailable=True", *args)
+            rc, out, err = self.runner.run(argv, action)
+        return argv, out
 
     def _wait(self):
         prefix = self.root or ""
@@ -224,9 +327,25 @@ class DnfBackend:
                         (prefix + "/var/cache/dnf/metadata_lock.pid", "pidfile")], self.lock_timeout, self.binary)
 
     def refresh(self, cache_valid_time=0):
+        """True when every repository was refreshed; a repository skipped goes to incomplete."""
         self._wait()
-        self.runner.run(self._argv("makecache"), "refresh the %s metadata" % self.binary)
-        return True
+        argv = self._argv("--setopt=skip_if_unavailable=True", "makecache", verbose=True)
+        _rc, _out, err = self.runner.run(argv, "refresh the %s metadata" % self.binary)
+        failures = repository_failures(err)
+        self._note_failed_repos(failures)
+        return not failures
+
+    def cache_age(self):
+        """Seconds since repository metadata last arrived (the newest repomd.xml in the cache)."""
+        stamps = glob.glob((self.root or "") + "/var/cache/dnf/*/repodata/repomd.xml") + \
+            glob.glob((self.root or "") + "/var/cache/libdnf5/*/repodata/repomd.xml")
+        times = []
+        for path in stamps:
+            try:
+                times.append(os.stat(path).st_mtime)
+            except OSError:
+                continue
+        return max(0, int(time.time() - max(times))) if times else None
 
     def installed(self):
         return installed_rpms(self.runner, self.root)
@@ -235,27 +354,34 @@ class DnfBackend:
         """installed: a callable giving the installed packages (the caller may be reading them
         concurrently); by default they are read here."""
         self._wait()
+        watch = LogWatch(self.root)
         qf = REPOQUERY_FORMAT + ("\\n" if self.generation >= 5 else "")
-        argv = self._argv("repoquery", "--upgrades", "--latest-limit=1", "--queryformat", qf)
-        _rc, out, _err = self.runner.run(argv, "list %s updates" % self.binary)
+        argv, out = self._query("list %s updates" % self.binary,
+                                "repoquery", "--upgrades", "--latest-limit=1", "--queryformat", qf)
         upgrades = parse_repoquery(out)
         if out.strip() and not upgrades:
             raise malformed("list %s updates" % self.binary, argv, out, "no update line could be read")
         pairs, infos = [], {}
         if upgrades and self.generation >= 5:
-            argv = self._argv("advisory", "info", "--json")
-            _rc, out, _err = self.runner.run(argv, "read dnf5 advisories")
+            argv, out = self._query("read dnf5 advisories", "advisory", "info", "--json")
             try:
                 pairs, infos = parse_dnf5_advisory_info(out)
             except ValueError as exc:
                 raise malformed("read dnf5 advisories", argv, out, str(exc))
         elif upgrades:
-            _rc, out, _err = self.runner.run(self._argv("updateinfo", "list"), "list %s advisories" % self.binary)
+            _argv, out = self._query("list %s advisories" % self.binary, "updateinfo", "list")
             pairs = parse_updateinfo_list(out)
             if pairs:
-                _rc, out, _err = self.runner.run(self._argv("updateinfo", "info"), "read %s advisories" % self.binary)
+                _argv, out = self._query("read %s advisories" % self.binary, "updateinfo", "info")
                 infos = parse_updateinfo_info(out)
-        return attach_advisories(upgrades, (installed or self.installed)(), pairs, infos), {}
+        for parser, error in parse_errors_in_log(watch.appended()):
+            self.incomplete.append(("%s could not read repository metadata (%s: %s in hawkey.log); what that "
+                                    "file holds (advisories for %s) is missing from the answer"
+                                    % (self.binary, parser, error, parser.replace("repo_", "").replace("xml", "")))
+                                   [:PROBLEM_CHARS])
+        installed_packages = (installed or self.installed)()
+        self.unfinished[:] = duplicate_problems(installed_packages)
+        return attach_advisories(upgrades, installed_packages, pairs, infos), {}
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 

@@ -46,6 +46,7 @@ def facts_argument_spec():
         include_installed=dict(type="bool", default=False),
         policy=dict(type="dict"),
         first_seen=dict(type="bool", default=True),
+        on_incomplete=dict(type="str", default="fail", choices=["fail", "unknown"]),
         windows=_windows_option(),
     )
 

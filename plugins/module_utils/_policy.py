@@ -20,7 +20,9 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 
 SEVERITIES = ("unknown", "low", "moderate", "important", "critical")   # ascending
 CLASSIFICATIONS = ("security", "bugfix", "enhancement", "other")
-DECISIONS = ("approved", "deferred", "rejected", "not_applicable")
+# blocked: the baseline approves it, but the package manager cannot install it (held back, a
+# lock, a dependency it cannot resolve). Still missing: the host stays exposed and non-compliant.
+DECISIONS = ("approved", "blocked", "deferred", "rejected", "not_applicable")
 
 DEFAULT_POLICY = {
     "name": "default",
@@ -209,11 +211,14 @@ def evaluate(record, policy=None, now=None):
     for original in record.get("updates") or []:
         update = dict(original)
         decision, reason = decide(update, policy, today)
+        if decision == "approved" and update.get("installable") is False:
+            decision, reason = "blocked", "approved, but %s cannot install it: %s" % (
+                record.get("pkg_mgr") or "the package manager", update.get("blocked_reason") or "no reason given")
         update["decision"] = decision
         update["reason"] = reason
         update["sla_due"] = None
         update["sla_breached"] = False
-        if decision == "approved":
+        if decision in ("approved", "blocked"):
             base, _basis = _age_base(update)
             due = (base or today) + datetime.timedelta(days=policy["sla_days"][update.get("severity") or "unknown"])
             update["sla_due"] = due.isoformat()
@@ -229,7 +234,8 @@ def evaluate(record, policy=None, now=None):
 def count(record):
     """SSM-style counts of a decided record."""
     updates = record.get("updates") or []
-    missing = [u for u in updates if u.get("decision") == "approved"]
+    # a blocked update is missing too: the baseline wants it and the host does not have it
+    missing = [u for u in updates if u.get("decision") in ("approved", "blocked")]
 
     def tally(key, values, default):
         return dict((v, sum(1 for u in missing if (u.get(key) or default) == v)) for v in values)
@@ -239,6 +245,7 @@ def count(record):
         "installed": record.get("installed_count", 0),
         "available": len(updates),
         "missing": len(missing),
+        "blocked": sum(1 for u in updates if u.get("decision") == "blocked"),
         "deferred": sum(1 for u in updates if u.get("decision") == "deferred"),
         "rejected": sum(1 for u in updates if u.get("decision") == "rejected"),
         "not_applicable": sum(1 for u in updates if u.get("decision") == "not_applicable"),
@@ -253,8 +260,13 @@ def count(record):
 
 
 def status(record):
+    """non_compliant when an approved update is missing (true even if the answer is incomplete);
+    else unknown when the package manager's answer is incomplete or a transaction was left
+    unfinished: nothing proves the host compliant then."""
     if record["counts"]["missing"]:
         return "non_compliant"
+    if record.get("incomplete") or record.get("unfinished"):
+        return "unknown"
     if record.get("reboot_required"):
         return "pending_reboot"
     return "compliant"

@@ -16,6 +16,7 @@ import socket
 import threading
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _host, _policy
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 SCHEMA_VERSION = 1
 
@@ -46,8 +47,21 @@ class _Background:
         return self._value
 
 
+ON_INCOMPLETE = ("fail", "unknown")
+
+
+def check_complete(backend, on_incomplete):
+    """Fail when the package manager's answer is incomplete (a source not refreshed, metadata
+    that did not parse), unless the user asked for the record with status unknown instead."""
+    if backend.incomplete and on_incomplete != "unknown":
+        raise PatchError("The %s answer is incomplete, so this host's updates cannot be known: %s "
+                         "(fix the source, or set on_incomplete=unknown to get the record with status unknown)"
+                         % (backend.name, "; ".join(backend.incomplete)))
+
+
 def assess(backend, update_cache=True, cache_valid_time=0, include_installed=False, policy=None,
-           state_dir="/var/lib/fleetpatch", check_mode=False, root=None, record_first_seen=True, now=None):
+           state_dir="/var/lib/fleetpatch", check_mode=False, root=None, record_first_seen=True, now=None,
+           on_incomplete="fail"):
     """Gather one host's patch record and evaluate it against the policy."""
     now = now or utc_now()
     refreshed = False
@@ -55,11 +69,13 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         # Refreshing metadata changes no installed state, and check mode must see what a real
         # run would: so check mode refreshes too (the package database stays untouched).
         refreshed = backend.refresh(cache_valid_time)
+        check_complete(backend, on_incomplete)
     # dnf and zypper find updates without the installed list, so read it meanwhile (rpm -qa
     # costs nothing then); apt asks about the installed packages and waits for the list.
     installed_reader = _Background(backend.installed)
     updates, extra = backend.updates(installed_reader.result)
     installed = installed_reader.result()
+    check_complete(backend, on_incomplete)
     if record_first_seen:
         _first_seen.annotate(updates, (root or "") + state_dir, now.date().isoformat(), check_mode)
     else:
@@ -77,7 +93,10 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         "kernel_running": running,
         "kernel_latest": newest,
         "collected_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "cache_refreshed": refreshed,
+        "cache_refreshed": refreshed and not backend.incomplete,
+        "cache_age": backend.cache_age(),
+        "incomplete": list(backend.incomplete),
+        "unfinished": list(backend.unfinished),
         "installed_count": len(installed),
         "updates": sorted(updates, key=lambda u: (u["name"], u.get("arch") or "")),
         "new_packages": extra.get("new_packages", []),

@@ -90,6 +90,12 @@ def duplicates(packages):
     return dict((name, versions) for (name, _arch), versions in seen.items() if len(versions) > 1)
 
 
+def duplicate_problems(packages):
+    """The unfinished-transaction problems a record reports for duplicated rpm entries."""
+    return ["rpm: %s is installed twice (%s): a transaction was killed; the next patch run repairs it from "
+            "its journal" % (name, ", ".join(sorted(versions))) for name, versions in sorted(duplicates(packages).items())]
+
+
 def repair_duplicates(runner, packages, keep_versions, compare, reinstall, root=None):
     """Leave one entry per duplicated name: the version rollback wants (keep_versions) where it is
     one of them, else the newest. The other entries leave the database only (--justdb: their

@@ -15,17 +15,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import glob
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
+    duplicate_problems, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
+EXIT_ERR_ZYPP = 4           # a libzypp error; `refresh` uses it when a repository failed
+EXIT_REPOS_SKIPPED = 106    # ZYPPER_EXIT_INF_REPOS_SKIPPED: the answer lacks a repository
+PROBLEM_CHARS = 300
 _CONFLICT = re.compile(r"^\s*(?P<name>[^\s<>=]+)\s*<\s*(?P<evr>\S+)\s*$")
 # zypper names a package with its architecture when the patch is for one ("libfoo1.x86_64")
 _ARCH_SUFFIX = re.compile(r"\.(noarch|x86_64|i586|i686|aarch64|ppc64le|s390x|armv7hl)$")
@@ -77,8 +82,10 @@ def parse_list_patches(text):
             issued = datetime.datetime.fromtimestamp(int(date.get("time_t")), datetime.timezone.utc).date().isoformat()
         cves = sorted(i.get("id") for i in node.iter("issue") if i.get("type") == "cve" and i.get("id"))
         summary = node.findtext("summary") or ""
+        source = node.find("source")
         patches[node.get("name")] = {
-            "id": node.get("name"), "title": summary.strip(),
+            "id": node.get("name"), "title": summary.strip(), "status": node.get("status", "needed"),
+            "repository": source.get("alias") if source is not None else None,
             "classification": normalize_type(node.get("category")),
             "severity": normalize_severity(node.get("severity")),
             "cves": cves, "issued": issued,
@@ -88,32 +95,69 @@ def parse_list_patches(text):
 
 
 def parse_patch_info(text):
-    """{patch id: [(package name, fixed version)]} from `info -t patch ID...` (XML messages
-    holding the human-readable blocks; Conflicts is one line or an indented list after '[n]')."""
+    """{patch id: [(package name, fixed version)]} from `info -t patch ID...`: one XML message per
+    patch holding zypper's human-readable block. Its text comes from repository metadata (a
+    summary may hold line breaks that look like fields), so the patch is named by the block's
+    first Name line and its packages come from the block's last Conflicts field, which zypper
+    prints last: one line, or an indented list after '[n]'."""
     root = _xml(text)
     result = {}
     for message in root.iter("message"):
-        body = message.text or ""
-        name, in_conflicts = None, False
-        for line in body.splitlines():
+        name, sections, current = None, [], None
+        for line in (message.text or "").splitlines():
             if re.match(r"^Name\s*:", line):
-                name = line.split(":", 1)[1].strip()
-                result.setdefault(name, [])
-                in_conflicts = False
+                name = name or line.split(":", 1)[1].strip()
+                current = None
                 continue
             if re.match(r"^[A-Z][A-Za-z ]*:", line):
-                in_conflicts = line.startswith("Conflicts")
-                value = line.split(":", 1)[1].strip()
-                if in_conflicts and not value.startswith("["):
-                    match = _CONFLICT.match(value)
-                    if match and name:
-                        result[name].append((_ARCH_SUFFIX.sub("", match.group("name")), match.group("evr")))
+                current = None
+                if line.startswith("Conflicts"):
+                    current = []
+                    sections.append(current)
+                    value = line.split(":", 1)[1].strip()
+                    if not value.startswith("["):
+                        current.append(value)
                 continue
-            if in_conflicts and name:
-                match = _CONFLICT.match(line)
-                if match:
-                    result[name].append((_ARCH_SUFFIX.sub("", match.group("name")), match.group("evr")))
+            if current is not None and line.startswith(" "):
+                current.append(line.strip())
+        if not name:
+            continue
+        pairs = result.setdefault(name, [])
+        for entry in (sections[-1] if sections else []):
+            match = _CONFLICT.match(entry)
+            if match:
+                pairs.append((_ARCH_SUFFIX.sub("", match.group("name")), match.group("evr")))
     return result
+
+
+def parse_messages(text):
+    """[(type, text)] of the messages in zypper's XML output (what it says besides the data)."""
+    try:
+        root = _xml(text)
+    except XmlError:
+        return []
+    return [(m.get("type"), (m.text or "").strip()) for m in root.iter("message")]
+
+
+_SKIPPED = re.compile(r"Skipping repository '(?P<repo>[^']+)'")
+_CAUSE_LINE = re.compile(r"^(?:Error message: |Error code: |\[[^]]*\] )(?P<cause>.+)$")
+
+
+def skipped_repositories(messages):
+    """{alias: cause} for the repositories zypper skipped, the cause taken from the error it
+    printed before the 'Skipping repository' warning (its Error message line, else its first)."""
+    skipped, last_error = {}, None
+    for kind, text in messages:
+        match = _SKIPPED.search(text)
+        if match:
+            skipped[match.group("repo")] = last_error or text.splitlines()[0]
+            last_error = None
+            continue
+        if kind == "error" and text:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            causes = [m.group("cause") for m in (_CAUSE_LINE.match(line) for line in lines) if m]
+            last_error = (causes[-1] if causes else lines[0])
+    return skipped
 
 
 def parse_install_summary(text):
@@ -160,6 +204,44 @@ def attach_patches(updates, patches, fixes):
     return result
 
 
+NOT_OFFERED = ("zypper list-updates offers no version that fixes it (a package lock, or a dependency "
+               "that cannot be resolved, holds it back)")
+
+
+def blocked_by_patches(updates, patches, fixes, installed):
+    """Updates for the packages of needed patches that list-updates does not offer: a lock or an
+    unresolvable dependency hides them there, yet the host is still exposed. Each is reported
+    with the version the patch brings and installable false, so that it is blocked, not lost."""
+    offered = dict(((u["name"], u["arch"]), u["available_version"]) for u in updates)
+    by_name = {}
+    for pkg in installed:
+        by_name.setdefault(pkg["name"], []).append(pkg)
+    blocked = {}
+    for patch_id, pairs in sorted(fixes.items()):
+        patch = patches.get(patch_id)
+        if not patch or patch.get("status") != "needed":
+            continue
+        for name, fixed in pairs:
+            for pkg in by_name.get(name, []):
+                key = (name, pkg["arch"])
+                if compare_rpm_evr(pkg["version"], fixed) >= 0:
+                    continue
+                if key in offered and compare_rpm_evr(offered[key], fixed) >= 0:
+                    continue
+                entry = blocked.setdefault(key, {
+                    "name": name, "arch": pkg["arch"], "installed_version": pkg["version"], "available_version": fixed,
+                    "repository": patch.get("repository"), "installable": False, "blocked_reason": NOT_OFFERED,
+                    "_patches": []})
+                if compare_rpm_evr(fixed, entry["available_version"]) > 0:
+                    entry["available_version"] = fixed
+                entry["_patches"].append(patch)
+    result = []
+    for entry in blocked.values():
+        covered = entry.pop("_patches")
+        result.append(merge_advisories(entry, covered))
+    return result
+
+
 class ZypperBackend:
     name = "zypper"
     compare = staticmethod(compare_rpm_evr)
@@ -168,6 +250,9 @@ class ZypperBackend:
         self.runner = runner
         self.root = root if root not in (None, "", "/") else None
         self.lock_timeout = lock_timeout
+        self.incomplete = []    # why the answer may be incomplete (repositories skipped)
+        self.unfinished = []    # rpm database entries a killed transaction left (duplicates)
+        self.skipped_repos = {}
         # zypper can wait for its own lock too; give it the same bound.
         self.runner.env["ZYPP_LOCK_TIMEOUT"] = str(lock_timeout)
 
@@ -182,17 +267,47 @@ class ZypperBackend:
     def _wait(self):
         wait_for_locks([((self.root or "") + "/run/zypp.pid", "pidfile")], self.lock_timeout, "zypper")
 
+    def _note_skipped(self, skipped):
+        for repo, cause in sorted(skipped.items()):
+            if repo not in self.skipped_repos:
+                self.skipped_repos[repo] = cause
+                self.incomplete.append(("zypper: repository '%s' was skipped: %s" % (repo, cause))[:PROBLEM_CHARS])
+
     def refresh(self, cache_valid_time=0):
+        """True when every repository was refreshed. zypper exits 4 ('Some of the repositories
+        have not been refreshed') or 106 when it skipped one: that goes to incomplete."""
         self._wait()
-        self.runner.run(self._argv("refresh"), "refresh the zypper repositories", ok_rcs=INFO_RCS)
-        return True
+        argv = self._argv("refresh", xml=True)
+        rc, out, err = self.runner.run(argv, "refresh the zypper repositories", ok_rcs=INFO_RCS + (EXIT_ERR_ZYPP,))
+        skipped = skipped_repositories(parse_messages(out))
+        if rc == EXIT_ERR_ZYPP and not skipped:
+            self.runner.raise_for(argv, "refresh the zypper repositories", rc, out, err)
+        if rc in (EXIT_ERR_ZYPP, EXIT_REPOS_SKIPPED) and not skipped:
+            skipped = {"?": "zypper exited %d (a repository was skipped) without naming it" % rc}
+        self._note_skipped(skipped)
+        return not skipped
+
+    def cache_age(self):
+        """Seconds since repository metadata last arrived (the newest raw repomd.xml)."""
+        times = []
+        for path in glob.glob((self.root or "") + "/var/cache/zypp/raw/*/repodata/repomd.xml"):
+            try:
+                times.append(os.stat(path).st_mtime)
+            except OSError:
+                continue
+        return max(0, int(time.time() - max(times))) if times else None
 
     def installed(self):
         return installed_rpms(self.runner, self.root)
 
     def _xml_command(self, action, *args):
+        """A query in XML; exit 106 means it answered without a repository it had to skip."""
         argv = self._argv(*args, xml=True)
-        _rc, out, _err = self.runner.run(argv, action, ok_rcs=INFO_RCS)
+        rc, out, _err = self.runner.run(argv, action, ok_rcs=INFO_RCS)
+        if rc == EXIT_REPOS_SKIPPED:
+            skipped = skipped_repositories(parse_messages(out)) or \
+                {"?": "zypper exited 106 (a repository was skipped) without naming it"}
+            self._note_skipped(skipped)
         return argv, out
 
     def updates(self, installed=None):
@@ -203,12 +318,18 @@ class ZypperBackend:
             argv, out = self._xml_command("list zypper patches", "list-patches")
             patches = parse_list_patches(out)
             fixes = {}
-            if patches and updates:
+            if patches:
                 argv, out = self._xml_command("read zypper patches", "info", "-t", "patch", *sorted(patches))
                 fixes = parse_patch_info(out)
         except XmlError as exc:
             raise malformed("read zypper output", argv, out, str(exc))
-        return attach_patches(updates, patches, fixes), {}
+        installed_packages = (installed or self.installed)()
+        self.unfinished[:] = duplicate_problems(installed_packages)
+        held_back = blocked_by_patches(updates, patches, fixes, installed_packages)
+        # an offered update below what a patch needs is replaced by the blocked patch version
+        held_keys = set((u["name"], u["arch"]) for u in held_back)
+        kept = [u for u in updates if (u["name"], u["arch"]) not in held_keys]
+        return attach_patches(kept, patches, fixes) + held_back, {}
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 

@@ -19,8 +19,8 @@ description:
   - Returns one normalized record per host, the same for every package manager, as
     C(ansible_facts.fleetpatch). Its JSON Schema is C(docs/schemas/host_patch_record.schema.json).
   - Evaluates the record against a patch baseline (O(policy)) so that every update carries a
-    decision (approved, deferred, rejected, not_applicable) with a reason, and the host a status
-    (compliant, non_compliant, pending_reboot) with SSM-style counts and SLA flags.
+    decision (approved, blocked, deferred, rejected, not_applicable) with a reason, and the host a status
+    (compliant, non_compliant, unknown, pending_reboot) with SSM-style counts and SLA flags.
   - Remembers on the host, under O(state_dir), when it first saw each offered version, so that
     approval delays work where the metadata has no dates (Debian, Ubuntu).
   - On Windows hosts (a PowerShell connection) the action plugin searches with
@@ -84,11 +84,32 @@ options:
       - Record and report first-seen dates.
     type: bool
     default: true
+  on_incomplete:
+    description:
+      - What to do when the package manager's answer is incomplete, so that the host's missing
+        updates cannot be known; a source that failed to refresh (C(apt-get update) printing
+        C(W: Failed to fetch)), a repository dnf or zypper skipped (zypper exit code 106,
+        dnf's C(skip_if_unavailable)), repository metadata libsolv could not parse (a corrupt
+        C(updateinfo.xml)).
+      - V(fail) fails the module with each source and the package manager's own cause.
+      - V(unknown) returns the record with C(status=unknown) (unless an approved update is
+        already known to be missing), the causes in C(incomplete), C(cache_refreshed=false), and
+        a warning. Never C(compliant).
+    type: str
+    choices: [fail, unknown]
+    default: fail
 notes:
-  - Commands run with argument lists and C(LC_ALL=C); a failing command fails the module with
-    the command, its rc and its stderr.
+  - Commands run with argument lists, C(LC_ALL=C) and C(TZ=UTC); a failing command fails the
+    module with the command (shortened), its rc and the line of its output that states the cause.
+  - The package manager is the oracle. apt hosts are asked by the names apt prints back
+    (Multi-Arch C(same) libraries and foreign-architecture copies included); an apt update is
+    C(security) when the newest version a security pocket offers is newer than the installed one
+    and not newer than the candidate, as unattended-upgrades decides (the security version is then
+    in C(security_version)). Packages a dpkg run left unfinished (C(iU), C(iF)...) or duplicated rpm
+    entries are listed in C(unfinished) and make the status C(unknown).
+  - O(root) must be an existing directory holding an rpm database; it is never created.
   - apt metadata has no severity, CVE or date; apt security updates are recognised by their
-    origin (a C(*-security) suite or a C(*-Security) label) and have severity C(unknown).
+    origin (a C(*-security) suite or codename, or a C(*-Security) label) and have severity C(unknown).
   - yum 3 (Enterprise Linux 7) is not supported.
 seealso:
   - plugin: fleetpatch.patching.evaluate_policy
@@ -175,9 +196,14 @@ def main():
         record = _record.assess(
             backend, update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
             include_installed=p["include_installed"], policy=p["policy"], state_dir=p["state_dir"],
-            check_mode=module.check_mode, root=p["root"], record_first_seen=p["first_seen"])
+            check_mode=module.check_mode, root=p["root"], record_first_seen=p["first_seen"],
+            on_incomplete=p["on_incomplete"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, **exc.fail_kwargs())
+    for problem in record.get("incomplete") or []:
+        module.warn("Incomplete answer, status unknown: %s" % problem)
+    for problem in record.get("unfinished") or []:
+        module.warn("Unfinished transaction: %s" % problem)
     module.exit_json(changed=False, ansible_facts={"fleetpatch": record}, commands=runner.history)
 
 

@@ -126,7 +126,8 @@ def host_updates(obs):
     """The host's updates after the run, each with its state."""
     entries = [_shape(u) for u in obs.updates]
     for entry in entries:
-        entry["state"] = "missing" if entry["decision"] == "approved" else entry["decision"]
+        # blocked: approved but not installable, so still missing
+        entry["state"] = "missing" if entry["decision"] in ("approved", "blocked") else entry["decision"]
     listed = set((u.get("name"), u.get("arch")) for u in obs.updates)
     seen = {}                    # (name, arch) -> the update as last seen in an earlier record
     if obs.changes:
@@ -190,6 +191,8 @@ def host_status(obs, counts, reboot_pending, failed):
         return "unknown"
     if counts["missing"] or counts["failed"]:
         return "non_compliant"
+    if obs.record.get("status") == "unknown":
+        return "unknown"     # the package manager's answer was incomplete: never compliant
     if reboot_pending:
         return "pending_reboot"
     return "compliant"

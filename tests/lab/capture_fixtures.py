@@ -6,6 +6,13 @@ For each wave and manager it runs, on the lab host of that manager, the exact co
 fleetpatch backends run, and writes tests/unit/plugins/module_utils/fixtures/<manager>-<wave>/
 <name>.stdout, .stderr and .json (the command, its rc, the host, the tool version, the date).
 Leaves the lab at the baseline wave. Re-run it when a backend's commands change.
+
+    python3 tests/lab/capture_fixtures.py this-machine
+
+captures apt-real-bookworm from the Debian machine it runs on (no lab needed): a real host with
+the real archive's pending updates, Multi-Arch: same libraries and security fixes whose candidate
+comes from a point release; with `apt-get -s dist-upgrade` beside it as the oracle the unit tests
+compare with.
 """
 import datetime
 import json
@@ -31,10 +38,10 @@ COMMANDS = {
     ],
     "dnf": [
         ("rpm-qa", ["rpm", "--query", "--all", "--queryformat", _rpm_common.RPM_QUERY_FORMAT]),
-        ("repoquery", ["dnf", "--quiet", "--assumeno", "repoquery", "--upgrades", "--latest-limit=1",
-                       "--queryformat", _dnf.REPOQUERY_FORMAT]),
-        ("updateinfo-list", ["dnf", "--quiet", "--assumeno", "updateinfo", "list"]),
-        ("updateinfo-info", ["dnf", "--quiet", "--assumeno", "updateinfo", "info"]),
+        ("repoquery", ["dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False", "repoquery",
+                       "--upgrades", "--latest-limit=1", "--queryformat", _dnf.REPOQUERY_FORMAT]),
+        ("updateinfo-list", ["dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False", "updateinfo", "list"]),
+        ("updateinfo-info", ["dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False", "updateinfo", "info"]),
     ],
     "zypper": [
         ("rpm-qa", ["rpm", "--query", "--all", "--queryformat", _rpm_common.RPM_QUERY_FORMAT]),
@@ -48,7 +55,7 @@ VERSION = {"apt": ["apt-get", "--version"], "dnf": ["dnf", "--version"], "zypper
 
 
 def remote(host, argv):
-    return subprocess.run(hosts.ssh_argv(host) + ["env LC_ALL=C " + " ".join(shlex.quote(a) for a in argv)],
+    return subprocess.run(hosts.ssh_argv(host) + ["env LC_ALL=C TZ=UTC " + " ".join(shlex.quote(a) for a in argv)],
                           capture_output=True, text=True, check=False)
 
 
@@ -61,7 +68,7 @@ def save(directory, name, host, argv, proc, tool_version):
         f.write(proc.stderr)
     with open(base + ".json", "w") as f:
         json.dump({"cmd": argv, "rc": proc.returncode, "host": host.name, "tool_version": tool_version,
-                   "captured": datetime.date.today().isoformat(), "env": {"LC_ALL": "C"}}, f, indent=1)
+                   "captured": datetime.date.today().isoformat(), "env": {"LC_ALL": "C", "TZ": "UTC"}}, f, indent=1)
         f.write("\n")
 
 
@@ -91,7 +98,8 @@ def capture_with_debian_archive(host):
         argv = COMMANDS["apt"][0][1]
         proc = remote(host, argv)
         save(directory, "dpkg-query", host, argv, proc, version)
-        argv = _apt.POLICY + [p["query_name"] for p in _apt.parse_dpkg_query(proc.stdout)]
+        argv = _apt.POLICY + [p["query_name"] for p in _apt.parse_dpkg_query(
+            proc.stdout, _apt.AptBackend.native_arch(None, proc.stdout))]
         save(directory, "policy", host, argv, remote(host, argv), version)
         save_releases(host, directory)
     finally:
@@ -116,7 +124,8 @@ def main():
                 if manager == "apt":
                     # policy over every installed package, and the Release files apt reads
                     with open(os.path.join(OUT, "apt-%s" % wave, "dpkg-query.stdout")) as f:
-                        names = [p["query_name"] for p in _apt.parse_dpkg_query(f.read())]
+                        text = f.read()
+                    names = [p["query_name"] for p in _apt.parse_dpkg_query(text, _apt.AptBackend.native_arch(None, text))]
                     argv = _apt.POLICY + names
                     save(os.path.join(OUT, "apt-%s" % wave), "policy", host, argv, remote(host, argv), version)
                     save_releases(host, os.path.join(OUT, "apt-%s" % wave))
@@ -135,5 +144,39 @@ def main():
         subprocess.run([lab, "stage", "baseline"], check=True)
 
 
+class Local:
+    name = "this-machine"
+
+
+def capture_this_machine():
+    directory = os.path.join(OUT, "apt-real-bookworm")
+    local = Local()
+    env = dict(os.environ, LC_ALL="C", TZ="UTC")
+
+    def here(argv):
+        return subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    version = here(VERSION["apt"]).stdout.splitlines()[0].strip()
+    argv = COMMANDS["apt"][0][1]
+    proc = here(argv)
+    save(directory, "dpkg-query", local, argv, proc, version)
+    argv = _apt.POLICY + [p["query_name"] for p in _apt.parse_dpkg_query(
+        proc.stdout, _apt.AptBackend.native_arch(None, proc.stdout))]
+    save(directory, "policy", local, argv, here(argv), version)
+    argv = ["apt-get", "--simulate", "--quiet", "dist-upgrade"]
+    save(directory, "oracle-dist-upgrade", local, argv, here(argv), version)
+    releases = {}
+    for name in os.listdir(_apt.LISTS_DIR):
+        if name.endswith("Release"):
+            with open(os.path.join(_apt.LISTS_DIR, name), errors="replace") as f:
+                releases[name] = f.read().split("\nMD5Sum:")[0].split("\nSHA256:")[0] + "\n"
+    with open(os.path.join(directory, "releases.json"), "w") as f:
+        json.dump(releases, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("captured apt-real-bookworm from this machine")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["this-machine"]:
+        capture_this_machine()
+    else:
+        main()

@@ -17,6 +17,8 @@ SUITE = "bookworm"
 PACKAGES = (
     "python3", "python3-apt", "openssh-server", "sudo", "ca-certificates", "iproute2", "procps",
     "systemd-sysv", "dbus", "apt-utils", "curl",
+    # the oracle for apt's security classification (tests/integration/test_conformance.py)
+    "unattended-upgrades",
     # the RPM side: rpm with its database on /, dnf 4 and zypper, as Debian packages them
     "rpm", "dnf", "zypper",
     # what dnf-plugins-core (unpacked below, for needs-restarting) imports
@@ -39,7 +41,7 @@ APT::Install-Recommends "false";
 # Timers that would take the dpkg lock at random moments and make tests flaky.
 MASKED_UNITS = ("apt-daily.timer", "apt-daily-upgrade.timer", "dpkg-db-backup.timer",
                 "e2scrub_all.timer", "fstrim.timer", "e2scrub_reap.service", "getty@tty1.service",
-                "systemd-pstore.service")
+                "systemd-pstore.service", "unattended-upgrades.service")
 
 
 def mirror():

@@ -31,15 +31,19 @@ class ReplayRunner:
         self.recorded.update(answers or {})
 
     def run(self, argv, action, ok_rcs=(0,), data=None):
-        from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
         key = tuple(str(a) for a in argv)
         self.history.append({"cmd": list(key)})
         if key not in self.recorded:
             raise AssertionError("no fixture for %r; captured: %r" % (key, sorted(self.recorded)))
         rc, out, err = self.recorded[key]
         if rc not in ok_rcs:
-            raise PatchError("Failed to %s" % action, cmd=list(key), rc=rc, stdout=out, stderr=err)
+            self.raise_for(argv, action, rc, out, err)
         return rc, out, err
+
+    @staticmethod
+    def raise_for(argv, action, rc, out, err):
+        from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import CommandRunner
+        CommandRunner.raise_for([str(a) for a in argv], action, rc, out, err)
 
 
 def replay_backend(module, backend_class, scenario, monkeypatch, **kwargs):

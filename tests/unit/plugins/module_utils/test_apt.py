@@ -82,9 +82,12 @@ pinned-down:
         990 http://deb.debian.org/debian bookworm/main amd64 Packages
 """
 INSTALLED = [
-    {"name": "libc6", "query_name": "libc6:i386", "version": "2.36-9+deb12u9", "arch": "i386", "held": True},
-    {"name": "tzdata", "query_name": "tzdata", "version": "2024a-0+deb12u1", "arch": "all", "held": False},
-    {"name": "pinned-down", "query_name": "pinned-down", "version": "2.0-1", "arch": "all", "held": False},
+    {"name": "libc6", "query_name": "libc6:i386", "version": "2.36-9+deb12u9", "arch": "i386", "held": True,
+     "state": "installed"},
+    {"name": "tzdata", "query_name": "tzdata", "version": "2024a-0+deb12u1", "arch": "all", "held": False,
+     "state": "installed"},
+    {"name": "pinned-down", "query_name": "pinned-down", "version": "2.0-1", "arch": "all", "held": False,
+     "state": "installed"},
 ]
 
 

@@ -85,7 +85,7 @@ def test_rpm_query_keeps_epochs(monkeypatch):
 
 def test_garbage_from_repoquery_is_malformed(monkeypatch):
     monkeypatch.setattr(_dnf, "wait_for_locks", lambda *a, **k: None)
-    argv = ("dnf", "--quiet", "--assumeno", "repoquery", "--upgrades", "--latest-limit=1",
+    argv = ("dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False", "repoquery", "--upgrades", "--latest-limit=1",
             "--queryformat", _dnf.REPOQUERY_FORMAT)
     runner = ReplayRunner("dnf-security", {argv: (0, "Traceback (most recent call last):\n  boom\n", "")})
     with pytest.raises(Exception, match="unexpected output from dnf"):
@@ -108,7 +108,7 @@ DNF5_ADVISORY_INFO = """[
 def test_dnf5_backend_reads_advisory_json(monkeypatch):
     from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import RPM_QUERY_FORMAT
     monkeypatch.setattr(_dnf, "wait_for_locks", lambda *a, **k: None)
-    base = ("dnf", "--quiet", "--assumeno")
+    base = ("dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False")
     answers = {
         base + ("repoquery", "--upgrades", "--latest-limit=1", "--queryformat", _dnf.REPOQUERY_FORMAT + "\\n"): (
             0, "openssl|1|3.2.4|1.fc41|x86_64|updates\ntzdata|0|2025b|1.fc41|noarch|updates\n", ""),
