@@ -28,6 +28,7 @@ import time
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
+from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb
 
 DPKG_QUERY_FORMAT = "${db:Status-Abbrev}\t${binary:Package}\t${Version}\t${Architecture}\n"
@@ -168,6 +169,38 @@ def refresh_problems(out, err):
     return sorted(set(problems), key=problems.index)
 
 
+# "The following packages have unmet dependencies:" then " curl : Depends: libcurl4 (= 8.14) but
+# 7.88 is to be installed" (continuation lines start with spaces and the relation only).
+_UNMET = re.compile(r"^ (?P<name>[^ :]+)(?::(?P<arch>\S+))? : (?P<relation>(?:Pre)?Depends|Breaks|Conflicts|Recommends): (?P<what>.+)$")
+HELD = "held (apt-mark hold): apt does not upgrade it"
+
+
+def parse_unmet(text):
+    """[(package, arch, "Depends: ...")] from the unmet-dependencies block of a failed apt-get."""
+    found = []
+    for line in (text or "").splitlines():
+        match = _UNMET.match(line)
+        if match:
+            found.append((match.group("name"), match.group("arch"),
+                          "%s: %s" % (match.group("relation"), match.group("what").strip())))
+    return found
+
+
+def blame(unmet, requested):
+    """{requested name: reason} for the requested packages a failed resolution names: the package
+    whose dependency is unmet, or the requested package that another (held, not requested) one
+    depends on at its installed version."""
+    blamed = {}
+    for name, _arch, reason in unmet:
+        if name in requested:
+            blamed.setdefault(name, reason)
+            continue
+        target = re.match(r"^\S+: (?P<dep>[^ :(]+)", reason)
+        if target and target.group("dep") in requested:
+            blamed.setdefault(target.group("dep"), "%s %s" % (name, reason))
+    return blamed
+
+
 def release_key(uri, dist):
     """The lists file prefix apt uses for a source (its URItoFileName of URI/dists/DIST/)."""
     text = re.sub(r"^[a-z+]+://", "", uri.rstrip("/") + "/dists/" + dist + "/")
@@ -276,6 +309,7 @@ def updates_from_policy(installed, policy, releases):
             update["security_version"] = fix
         if pkg.get("held"):
             update["held"] = True
+            update["installable"], update["blocked_reason"] = False, HELD
         if pkg["state"] != "installed":
             update["installed_state"] = pkg["state"]
         updates.append(update)
@@ -358,6 +392,51 @@ class AptBackend:
         if not policy:
             raise malformed("list apt updates", argv[:3] + ["..."], out, "no package could be read")
         return updates_from_policy(packages, policy, read_releases(self.lists_dir)), {}
+
+    def resolve(self, updates):
+        """Ask apt what installing exactly these updates would do, as patch_apply would ask it
+        (`apt-get install NAME=VERSION...`, simulated): _resolution.resolve_updates."""
+        return resolve_updates(updates, self._simulate, self._transaction, "apt")
+
+    def _simulate(self, updates):
+        specs = ["%s%s=%s" % (u["name"], "" if u["arch"] in ("all", None) else ":" + u["arch"], u["available_version"])
+                 for u in updates]
+        argv = ["apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true", "install"] + specs
+        rc, out, err = self.runner.run(argv, "resolve the approved apt updates", ok_rcs=(0, 100))
+        if rc == 0:
+            return True, out, {}
+        unmet = parse_unmet(out + "\n" + err)
+        if not unmet and not re.search(r"^E: (Unable to correct problems|Error, pkgProblemResolver|Version '.*' for '.*' was not found)",
+                                        err or "", re.M):
+            self.runner.raise_for(argv, "resolve the approved apt updates", rc, out, err)
+        blamed = blame(unmet, set(u["name"] for u in updates))
+        if not blamed and len(updates) == 1 and unmet:
+            # asked alone: whatever apt names is why this one cannot be installed
+            blamed[updates[0]["name"]] = "; ".join("%s %s" % (name, why) for name, _arch, why in unmet)[:300]
+        missing = re.findall(r"^E: Version '(?P<version>[^']+)' for '(?P<name>[^':]+)(?::\S+)?' was not found", err or "", re.M)
+        for version, name in missing:
+            blamed.setdefault(name, "apt offers no version %s any more" % version)
+        return False, out, blamed
+
+    @staticmethod
+    def _transaction(updates, out):
+        requested = set((u["name"], u["arch"]) for u in updates)
+        by_name = dict((u["name"], u) for u in updates)
+        new_packages, removals = [], []
+        for change in parse_simulation(out):
+            if change["after"] is None:
+                removals.append({"name": change["name"], "version": change["before"]})
+            elif change["before"] is None and (change["name"], change["arch"]) not in requested:
+                new_packages.append({"name": change["name"], "version": change["after"], "arch": change["arch"]})
+        for update in updates:
+            update.setdefault("installable", True)
+        for change in parse_simulation(out):
+            update = by_name.get(change["name"])
+            if update is not None and change["after"] not in (None, update["available_version"]) \
+                    and change["arch"] in (update["arch"], "all"):
+                update["installable"], update["blocked_reason"] = False, \
+                    "apt would install %s instead" % change["after"]
+        return new_packages, removals
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 

@@ -23,8 +23,9 @@ import time
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
+from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
+    blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -71,8 +72,23 @@ def parse_transaction_table(text):
             continue
         name, arch, evr_text = tokens[0], tokens[1], tokens[2]
         changes.append({"name": name, "arch": arch, "after": None if section == "Removing" else evr_text,
-                        "removed_version": evr_text if section == "Removing" else None})
+                        "removed_version": evr_text if section == "Removing" else None, "section": section})
     return changes
+
+
+_REPLACING = re.compile(r"^\s+replacing\s+(?P<name>\S+)\.(?P<arch>[^.\s]+)\s+(?P<evr>\S+)\s*$")
+
+
+def parse_replacements(text):
+    """[{name, version}] of the packages a dnf transaction table says are obsoleted ("replacing")."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("Transaction Summary"):
+            break
+        match = _REPLACING.match(line)
+        if match:
+            found.append({"name": match.group("name"), "version": match.group("evr")})
+    return found
 
 
 def parse_repoquery(text):
@@ -382,6 +398,42 @@ class DnfBackend:
         installed_packages = (installed or self.installed)()
         self.unfinished[:] = duplicate_problems(installed_packages)
         return attach_advisories(upgrades, installed_packages, pairs, infos), {}
+
+    def resolve(self, updates):
+        """Ask dnf what installing exactly these updates would do (`dnf install NAME-EVR.ARCH...`
+        answered no): _resolution.resolve_updates."""
+        return resolve_updates(updates, self._simulate, self._transaction, self.binary)
+
+    def _simulate(self, updates):
+        specs = ["%s-%s.%s" % (u["name"], u["available_version"], u["arch"]) for u in updates]
+        skip = "True" if self.failed_repos else "False"
+        argv = self._argv("--setopt=skip_if_unavailable=%s" % skip, "install", *specs, verbose=True)
+        rc, out, err = self.runner.run(argv, "resolve the approved %s updates" % self.binary, ok_rcs=(0, 1))
+        if rc == 0 or "Operation aborted" in out + err:
+            return True, out, {}
+        blamed = blame_problems(err + "\n" + out, set(u["name"] for u in updates))
+        if not blamed and "Problem" not in err + out and "No match for argument" not in err + out:
+            self.runner.raise_for(argv, "resolve the approved %s updates" % self.binary, rc, out, err)
+        for line in (err + "\n" + out).splitlines():
+            match = re.match(r"^No match for argument: (?P<spec>\S+)", line.strip())
+            if match:
+                for update in updates:
+                    if match.group("spec").startswith(update["name"] + "-"):
+                        blamed.setdefault(update["name"], "%s offers no %s any more" % (self.binary, match.group("spec")))
+        return False, out, blamed
+
+    @staticmethod
+    def _transaction(updates, out):
+        requested = set(u["name"] for u in updates)
+        new_packages, removals = [], []
+        for change in parse_transaction_table(out):
+            if change["after"] is None:
+                removals.append({"name": change["name"], "version": change.get("removed_version")})
+            elif change["name"] not in requested and change.get("section") == "Installing":
+                new_packages.append({"name": change["name"], "version": change["after"], "arch": change["arch"]})
+        for replaced in parse_replacements(out):
+            removals.append(replaced)
+        return new_packages, removals
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 

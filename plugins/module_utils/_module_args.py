@@ -47,6 +47,7 @@ def facts_argument_spec():
         policy=dict(type="dict"),
         first_seen=dict(type="bool", default=True),
         on_incomplete=dict(type="str", default="fail", choices=["fail", "unknown"]),
+        resolve=dict(type="bool", default=True),
         windows=_windows_option(),
     )
 

@@ -61,7 +61,7 @@ def check_complete(backend, on_incomplete):
 
 def assess(backend, update_cache=True, cache_valid_time=0, include_installed=False, policy=None,
            state_dir="/var/lib/fleetpatch", check_mode=False, root=None, record_first_seen=True, now=None,
-           on_incomplete="fail"):
+           on_incomplete="fail", resolve=True):
     """Gather one host's patch record and evaluate it against the policy."""
     now = now or utc_now()
     refreshed = False
@@ -109,4 +109,15 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
     if include_installed:
         record["installed"] = sorted(({"name": p["name"], "version": p["version"], "arch": p["arch"]}
                                       for p in installed), key=lambda p: (p["name"], p["arch"]))
-    return _policy.evaluate(record, policy, now=now)
+    decided = _policy.evaluate(record, policy, now=now)
+    if not resolve:
+        return decided
+    # What the baseline approves, asked of the package manager as patch_apply would install it:
+    # an update it cannot install is blocked, not approved; new packages and removals are shown.
+    approved = [u for u in decided["updates"] if u["decision"] == "approved"]
+    by_key = dict(((u["name"], u.get("arch")), u) for u in record["updates"])
+    if approved:
+        new_packages, removals = backend.resolve([by_key[(u["name"], u.get("arch"))] for u in approved])
+        record["new_packages"], record["removals"] = new_packages, removals
+        decided = _policy.evaluate(record, policy, now=now)
+    return decided

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 
@@ -123,3 +124,23 @@ def _rpm_spec(version):
 
 def _cmp_key(compare):
     return functools.cmp_to_key(compare)
+
+
+# The package a dnf or zypper problem line is about: "nothing provides libfoo needed by
+# fp-db-1.2-1.noarch", "package fp-db-1.2-1.noarch requires libfoo, but none of the providers can
+# be installed", "needed by the to be installed fp-db-1.2-1.noarch", "fp-db-1.2-1.noarch is locked".
+_PROBLEM_SUBJECT = re.compile(r"(?:needed by (?:the to be installed )?|package |problem with installed package |"
+                              r"cannot install the best update candidate for package )(?P<nevra>[^\s,']+)")
+
+
+def blame_problems(text, requested):
+    """{requested name: the problem line} for the requested names a resolver's problems name."""
+    blamed = {}
+    for line in (text or "").splitlines():
+        line = line.strip().lstrip("-").strip()
+        for match in _PROBLEM_SUBJECT.finditer(line):
+            nevra = match.group("nevra")
+            for name in requested:
+                if nevra == name or nevra.startswith(name + "-") and re.match(r"^\d|^\d+:", nevra[len(name) + 1:]):
+                    blamed.setdefault(name, line[:300])
+    return blamed

@@ -23,8 +23,9 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
+from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    duplicate_problems, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
+    blame_problems, duplicate_problems, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
@@ -330,6 +331,38 @@ class ZypperBackend:
         held_keys = set((u["name"], u["arch"]) for u in held_back)
         kept = [u for u in updates if (u["name"], u["arch"]) not in held_keys]
         return attach_patches(kept, patches, fixes) + held_back, {}
+
+    def resolve(self, updates):
+        """Ask zypper what installing exactly these updates would do (`install --dry-run
+        NAME=VERSION...`): _resolution.resolve_updates."""
+        return resolve_updates(updates, self._simulate, self._transaction, "zypper")
+
+    def _simulate(self, updates):
+        specs = ["%s=%s" % (u["name"], u["available_version"]) for u in updates]
+        argv = self._argv("install", "--dry-run", *specs, xml=True)
+        rc, out, err = self.runner.run(argv, "resolve the approved zypper updates", ok_rcs=INFO_RCS + (EXIT_ERR_ZYPP,))
+        if rc != EXIT_ERR_ZYPP:
+            return True, out, {}
+        text = "\n".join(t for _kind, t in parse_messages(out)) + "\n" + err
+        blamed = blame_problems(text, set(u["name"] for u in updates))
+        if not blamed and "Problem" not in text and "not found" not in text:
+            self.runner.raise_for(argv, "resolve the approved zypper updates", rc, out, err)
+        return False, out, blamed
+
+    @staticmethod
+    def _transaction(updates, out):
+        requested = set(u["name"] for u in updates)
+        new_packages, removals = [], []
+        try:
+            changes = parse_install_summary(out)
+        except XmlError:
+            return [], []
+        for change in changes:
+            if change["after"] is None:
+                removals.append({"name": change["name"], "version": change["before"]})
+            elif change["before"] is None and change["name"] not in requested:
+                new_packages.append({"name": change["name"], "version": change["after"], "arch": change["arch"]})
+        return new_packages, removals
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 

@@ -98,6 +98,19 @@ options:
     type: str
     choices: [fail, unknown]
     default: fail
+  resolve:
+    description:
+      - Ask the package manager to resolve the updates the baseline approves, exactly as
+        M(fleetpatch.patching.patch_apply) would install them (C(apt-get install NAME=VERSION),
+        C(dnf install NAME-EVR.ARCH), C(zypper install NAME=VERSION), simulated).
+      - An update it cannot install (held, locked, a dependency it cannot resolve) gets
+        C(installable=false), its reason in C(blocked_reason), and the decision C(blocked), which
+        counts as missing; C(new_packages) and C(removals) list what the transaction adds and
+        removes (obsoleted packages included).
+      - V(false) skips that step (one more package-manager call); approved updates are then not
+        checked for installability, and C(new_packages)/C(removals) stay empty.
+    type: bool
+    default: true
 notes:
   - Commands run with argument lists, C(LC_ALL=C) and C(TZ=UTC); a failing command fails the
     module with the command (shortened), its rc and the line of its output that states the cause.
@@ -197,7 +210,7 @@ def main():
             backend, update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
             include_installed=p["include_installed"], policy=p["policy"], state_dir=p["state_dir"],
             check_mode=module.check_mode, root=p["root"], record_first_seen=p["first_seen"],
-            on_incomplete=p["on_incomplete"])
+            on_incomplete=p["on_incomplete"], resolve=p["resolve"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, **exc.fail_kwargs())
     for problem in record.get("incomplete") or []:

@@ -14,25 +14,27 @@ WAVE_HELP = ", ".join("%d=%s" % (i, name) for i, name in enumerate(catalog.WAVES
 def cmd_up(args):
     started = time.time()
     fleet = config.fleet()
+    every = fleet + config.archive_hosts()
     base = rootfs.ensure_base()
     os.makedirs(config.STATE, exist_ok=True)
     hosts.ensure_ssh_key()
     if repos.ensure_built():
         log("built the package repositories for waves %s" % WAVE_HELP)
     repos.start_server()
-    for h in fleet:
+    for h in every:
         hosts.create(h, base)
-    write(config.KNOWN_HOSTS, "".join(hosts.host_key_line(h) for h in fleet), 0o600)
-    for h in fleet:
+    write(config.KNOWN_HOSTS, "".join(hosts.host_key_line(h) for h in every), 0o600)
+    for h in every:
         hosts.boot(h)
-    hosts.parallel(hosts.wait_for_ssh, fleet)
-    provisioned = hosts.parallel(hosts.provision, fleet)
+    hosts.parallel(hosts.wait_for_ssh, every)
+    provisioned = hosts.parallel(hosts.provision, every)
     new = sorted(name for name, done in provisioned.items() if done)
     if new:
-        log("provisioned the baseline packages on %s" % ", ".join(new))
+        log("provisioned %s" % ", ".join(new))
     path = inventory.write_inventory(fleet)
-    log("%d hosts up in %.1fs; wave %s; inventory: %s"
-        % (len(fleet), time.time() - started, catalog.WAVES[repos.current_wave()], path))
+    inventory.write_archive_inventory(config.archive_hosts())
+    log("%d hosts (%d of them on the real Debian archive) up in %.1fs; wave %s; inventory: %s"
+        % (len(every), len(every) - len(fleet), time.time() - started, catalog.WAVES[repos.current_wave()], path))
     print(path)
     return 0
 
@@ -51,11 +53,12 @@ def cmd_down(args):
 def _known_hosts():
     """Hosts with a directory on disk, plus the configured fleet (a changed FLEETLAB_HOSTS
     must not leave hosts of an earlier, larger lab running)."""
-    fleet = {h.name: h for h in config.fleet()}
-    if os.path.isdir(config.HOSTS_DIR):
-        for name in os.listdir(config.HOSTS_DIR):
-            if name not in fleet:
-                fleet[name] = config.Host(name, "", "apt", "")
+    fleet = {h.name: h for h in config.fleet() + config.archive_hosts()}
+    for directory, is_archive in ((config.HOSTS_DIR, False), (config.ARCHIVE_HOSTS_DIR, True)):
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                if name not in fleet:
+                    fleet[name] = config.Host(name, "", "apt", "", archive=is_archive)
     return list(fleet.values())
 
 
@@ -74,7 +77,7 @@ def _leftovers(fleet):
 
 
 def cmd_status(args):
-    fleet = config.fleet()
+    fleet = config.fleet() + config.archive_hosts()
     wave = repos.current_wave()
     print("repository: %s  %s  wave: %s" % (
         config.REPO_URL, "serving" if repos.server_running() else "stopped",
@@ -91,7 +94,8 @@ def cmd_status(args):
             except Exception:  # status must report, not fail, on a host that does not answer
                 pass
         all_up = all_up and state == "up"
-        print("%-12s %-15s %-7s %-11s %-8s %s" % (h.name, h.address, h.pkg_mgr, h.ring, state, boot))
+        print("%-12s %-15s %-7s %-11s %-8s %s" % (h.name, h.address, h.pkg_mgr,
+                                                  "(archive)" if h.archive else h.ring, state, boot))
     if os.path.exists(config.INVENTORY):
         print("inventory: %s" % config.INVENTORY)
     return 0 if all_up else 3
@@ -123,9 +127,10 @@ def cmd_reset(args):
 
 
 def cmd_ssh(args):
-    match = [h for h in config.fleet() if h.name == args.host]
+    every = config.fleet() + config.archive_hosts()
+    match = [h for h in every if h.name == args.host]
     if not match:
-        raise LabError("no lab host %r; hosts: %s" % (args.host, ", ".join(h.name for h in config.fleet())))
+        raise LabError("no lab host %r; hosts: %s" % (args.host, ", ".join(h.name for h in every)))
     os.execvp("ssh", hosts.ssh_argv(match[0]) + args.remote_command)
 
 
@@ -138,7 +143,8 @@ def parser():
     sub.add_parser("status", help="show the hosts, their boot ids and the staged wave (rc 3 if not all up)")
     stage = sub.add_parser("stage", help="publish a wave of updates: " + WAVE_HELP)
     stage.add_argument("wave", help=WAVE_HELP)
-    sub.add_parser("reset", help="down, discard every host's changes, stage the baseline, up")
+    sub.add_parser("reset", help="down, discard every lab host's changes (real-archive hosts keep theirs), "
+                   "stage the baseline, up")
     ssh = sub.add_parser("ssh", help="open a shell or run a command on a lab host")
     ssh.add_argument("host")
     ssh.add_argument("remote_command", nargs=argparse.REMAINDER)

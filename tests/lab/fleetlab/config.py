@@ -6,6 +6,7 @@ FLEETLAB_HOSTS   number of hosts (at least 3: one apt, one dnf, one zypper)   de
 FLEETLAB_PORT    the package repository's port on 127.0.0.1          default: 8089
 FLEETLAB_NET     first three octets of the hosts' loopback addresses  default: 127.0.0
 FLEETLAB_FIRST   last octet of the first host's address               default: 101
+FLEETLAB_ARCHIVE_HOSTS  real-archive hosts (fleetlab/archive.py), 0 for none      default: 1
 """
 import os
 from dataclasses import dataclass
@@ -19,9 +20,13 @@ PORT = int(os.environ.get("FLEETLAB_PORT", "8089"))
 NET = os.environ.get("FLEETLAB_NET", "127.0.0")
 FIRST = int(os.environ.get("FLEETLAB_FIRST", "101"))
 HOST_COUNT = int(os.environ.get("FLEETLAB_HOSTS", "6"))
+ARCHIVE_COUNT = int(os.environ.get("FLEETLAB_ARCHIVE_HOSTS", "1"))
 
 REPO_URL = "http://127.0.0.1:%d" % PORT
 HOSTS_DIR = os.path.join(STATE, "hosts")
+# Real-archive hosts live apart: `lab reset` discards the lab hosts, not their slow provisioning.
+ARCHIVE_HOSTS_DIR = os.path.join(STATE, "archive-hosts")
+ARCHIVE_INVENTORY = os.path.join(STATE, "archive-inventory.yml")
 REPOS_DIR = os.path.join(STATE, "repos")
 SSH_KEY = os.path.join(STATE, "ssh", "id_ed25519")
 KNOWN_HOSTS = os.path.join(STATE, "ssh", "known_hosts")
@@ -39,10 +44,11 @@ class Host:
     address: str
     pkg_mgr: str      # apt | dnf | zypper: which manager owns the lab packages on this host
     ring: str
+    archive: bool = False   # fed by the real Debian archive (fleetlab/archive.py), in no ring
 
     @property
     def dir(self):
-        return os.path.join(HOSTS_DIR, self.name)
+        return os.path.join(ARCHIVE_HOSTS_DIR if self.archive else HOSTS_DIR, self.name)
 
     @property
     def root(self):
@@ -69,3 +75,12 @@ def fleet(count=None):
         counters[mgr] = counters.get(mgr, 0) + 1
         hosts.append(Host("lab-%s%d" % (mgr, counters[mgr]), "%s.%d" % (NET, FIRST + i), mgr, ring))
     return hosts
+
+
+def archive_hosts(count=None):
+    """The real-archive hosts, on the addresses after the fleet's."""
+    count = ARCHIVE_COUNT if count is None else count
+    if FIRST + HOST_COUNT + count > 255:
+        raise ValueError("FLEETLAB_FIRST + FLEETLAB_HOSTS + FLEETLAB_ARCHIVE_HOSTS must stay below 255")
+    return [Host("lab-debian%d" % (i + 1), "%s.%d" % (NET, FIRST + HOST_COUNT + i), "apt", "", archive=True)
+            for i in range(count)]

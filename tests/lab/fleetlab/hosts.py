@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from . import catalog, config, debs, rpms
+from . import archive, catalog, config, debs, rpms
 from .util import LabError, log, mounted, pid_alive, read_pid, run, write
 
 SUPERVISE = os.path.join(config.LAB_DIR, "supervise.sh")
@@ -51,7 +51,11 @@ def create(host, base):
             write(os.path.join(r, "etc/machine-id"), f.read().strip().replace("-", "") + "\n", 0o444)
     with open(config.SSH_KEY + ".pub") as f:
         write(os.path.join(r, "root/.ssh/authorized_keys"), f.read(), 0o600)
-    if host.pkg_mgr == "apt":
+    if host.archive:
+        sources = os.path.join(r, "etc/apt/sources.list.d/debian.list")
+        if not os.path.exists(sources):     # provisioning may have narrowed it (archive.py)
+            write(sources, archive.sources_list())
+    elif host.pkg_mgr == "apt":
         write(os.path.join(r, "etc/apt/sources.list.d/fleetlab.list"), debs.sources_list(config.REPO_URL))
     elif host.pkg_mgr == "dnf":
         write(os.path.join(r, "etc/yum.repos.d/fleetlab.repo"), rpms.repo_file(config.REPO_URL))
@@ -128,7 +132,13 @@ def provision(host):
     if ssh(host, ["test", "-e", PROVISION_STAMP], check=False).returncode == 0:
         return False
     base = catalog.baseline()
-    if host.pkg_mgr == "apt":
+    if host.archive:
+        proc = subprocess.run(ssh_argv(host) + ["sh -eu"], input=archive.provision_script(), capture_output=True,
+                              text=True, timeout=900, check=False)
+        if proc.returncode != 0:
+            raise LabError("%s: provisioning from the Debian archive failed (rc=%d): %s"
+                           % (host.name, proc.returncode, (proc.stderr or proc.stdout).strip()[-2000:]))
+    elif host.pkg_mgr == "apt":
         ssh(host, ["apt-get", "-q", "update"])
         ssh(host, ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y", "install"]
             + ["%s=%s" % (v.package, v.deb_version) for v in base])
