@@ -302,3 +302,70 @@ def test_long_command_lines_are_shortened_in_messages():
         _commands.CommandRunner.raise_for(argv, "list apt updates", 100, "", "E: boom\n")
     assert len(info.value.msg) < 600 and "(1990 more arguments)" in info.value.msg
     assert len(info.value.cmd) == _commands.ARGS_SHOWN + 1
+
+
+# --- resolving the approved updates --------------------------------------------------------
+
+def test_apt_names_who_blocks_an_update():
+    """Captured on the real-archive host: apt-utils is held, curl is pinned to backports without
+    the libcurl4 it needs."""
+    text = read("apt-resolve-held", "simulate.stdout")
+    blamed = _apt.blame(_apt.parse_unmet(text), {"apt", "curl", "libssl3"})
+    assert blamed == {"apt": "apt-utils Depends: apt (= 2.6.1) but 2.6.2 is to be installed",
+                      "curl": "Depends: libcurl4 (= 8.14.1-2+deb13u2~bpo13+1) but 7.88.1-10+deb12u15 is to be installed"}
+
+
+def test_apt_resolution_blocks_what_apt_refuses_and_keeps_the_rest(monkeypatch):
+    from replay import ReplayRunner as Runner
+    base = ("apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true", "install")
+    updates = [
+        {"name": "apt", "arch": "amd64", "available_version": "2.6.2"},
+        {"name": "curl", "arch": "amd64", "available_version": "8.14.1-2+deb13u2~bpo13+1"},
+        {"name": "libssl3", "arch": "amd64", "available_version": "3.0.22-1~deb12u2"},
+    ]
+    after = ("Inst libssl3 [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])\n"
+             "Inst libnew1 (1.0-1 Debian:12.12/oldstable [amd64])\n"
+             "Remv libold0 [0.9-1]\n")
+    answers = {
+        base + ("apt:amd64=2.6.2", "curl:amd64=8.14.1-2+deb13u2~bpo13+1", "libssl3:amd64=3.0.22-1~deb12u2"): (
+            100, read("apt-resolve-held", "simulate.stdout"), read("apt-resolve-held", "simulate.stderr")),
+        base + ("libssl3:amd64=3.0.22-1~deb12u2",): (0, after, ""),
+    }
+    backend = _apt.AptBackend(Runner("apt-baseline", answers))
+    new_packages, removals = backend.resolve(updates)
+    by = dict((u["name"], u) for u in updates)
+    assert by["libssl3"]["installable"] is True
+    assert by["apt"]["installable"] is False and by["apt"]["blocked_reason"].startswith("apt-utils Depends: apt")
+    assert by["curl"]["installable"] is False and "libcurl4" in by["curl"]["blocked_reason"]
+    assert new_packages == [{"name": "libnew1", "version": "1.0-1", "arch": "amd64"}]
+    assert removals == [{"name": "libold0", "version": "0.9-1"}]
+
+
+@pytest.mark.parametrize("bad", [set(), {"u7"}, {"u0", "u63"}, {"u%d" % i for i in range(0, 64, 9)}])
+def test_resolution_finds_unnamed_bad_updates_with_few_calls(bad):
+    """A package manager that refuses without naming anyone: halving finds exactly the bad ones."""
+    from ansible_collections.fleetpatch.patching.plugins.module_utils import _resolution
+    updates = [{"name": "u%d" % i} for i in range(64)]
+    calls = []
+
+    def simulate(group):
+        calls.append(len(group))
+        return not any(u["name"] in bad for u in group), "", {}
+
+    _resolution.resolve_updates(updates, simulate, lambda group, out: ([], []), "test")
+    assert set(u["name"] for u in updates if u.get("installable") is False) == bad
+    assert all(u["installable"] is True for u in updates if u["name"] not in bad)
+    assert len(calls) <= 2 + 2 * max(1, len(bad)) * 7 + _resolution.ROUNDS
+
+
+def test_a_blocked_update_is_missing_not_approved():
+    from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
+    record = {"pkg_mgr": "apt", "installed_count": 3, "updates": [
+        {"name": "curl", "arch": "amd64", "installed_version": "1", "available_version": "2",
+         "classification": "security", "severity": "unknown", "installable": False,
+         "blocked_reason": "Depends: libcurl4 (= 2) but 1 is to be installed"}]}
+    decided = _policy.evaluate(record, None, now="2026-12-01")
+    update = decided["updates"][0]
+    assert update["decision"] == "blocked" and "libcurl4" in update["reason"]
+    assert decided["counts"]["missing"] == 1 and decided["counts"]["blocked"] == 1
+    assert decided["status"] == "non_compliant" and update["sla_due"]
