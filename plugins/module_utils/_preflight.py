@@ -82,6 +82,9 @@ def check_repositories(backend):
         backend.refresh(0)
     except PatchError as exc:
         return result("fail", "repositories unreachable: %s" % exc.msg)
+    if backend.incomplete:
+        # the package manager went on without them (apt W: lines, dnf skip_if_unavailable, zypper 106)
+        return result("fail", "repositories not refreshed: %s" % "; ".join(backend.incomplete)[:600])
     return result("pass", "repository metadata refreshed")
 
 

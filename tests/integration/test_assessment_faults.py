@@ -128,3 +128,10 @@ def test_dates_are_utc_whatever_the_host_time_zone(fresh_lab, hosts):
     finally:
         on_host(host, "ln", "-sf", "/usr/share/zoneinfo/Etc/UTC", "/etc/localtime")
         run_lab("stage", "baseline")
+
+
+@pytest.mark.parametrize("manager", ["apt", "dnf", "zypper"])
+def test_preflight_fails_the_repositories_check_when_one_is_down(fresh_lab, hosts, dead_repository, manager):
+    _rc, out = ansible_playbook("preflight.yml", fresh_lab, limit=hosts[manager].name, check=False)
+    check = task_results(out, "Preflight")[hosts[manager].name]["checks"]["repositories"]
+    assert check["status"] == "fail" and "not refreshed" in check["reason"], check
