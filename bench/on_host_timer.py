@@ -8,17 +8,23 @@ import sys
 import time
 
 payload, floor_payload, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# the approved updates patch_facts resolves (NAME[:ARCH]=VERSION, one a line), when there are any
+SPECS = open(sys.argv[4]).read().split() if len(sys.argv) > 4 else []
 ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
 def raw_commands():
     """What patch_facts needs on an apt host, as a shell script would run it: the installed
-    packages, `apt-cache policy` over them, the reboot flag."""
+    packages, `apt-cache policy` over them, the simulated install of the approved updates
+    (resolution), the reboot flag."""
     out = subprocess.run(["dpkg-query", "--show", "--showformat",
                           "${db:Status-Abbrev}\t${binary:Package}\t${Version}\t${Architecture}\n"],
                          capture_output=True, text=True, env=ENV, check=False).stdout
     names = [line.split("\t")[1] for line in out.splitlines() if line[1:2] == "i"]
     subprocess.run(["apt-cache", "policy"] + names, stdout=subprocess.DEVNULL, env=ENV, check=False)
+    if SPECS:
+        subprocess.run(["apt-get", "--simulate", "--quiet", "-o", "Debug::NoLocking=true", "install"] + SPECS,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, check=False)
     subprocess.run(["test", "-e", "/run/reboot-required"], env=ENV, check=False)
 
 

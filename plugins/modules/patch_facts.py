@@ -86,11 +86,11 @@ options:
     default: true
   on_incomplete:
     description:
-      - What to do when the package manager's answer is incomplete, so that the host's missing
-        updates cannot be known; a source that failed to refresh (C(apt-get update) printing
+      - "What to do when the package manager's answer is incomplete, so that the host's missing
+        updates cannot be known: a source that failed to refresh (C(apt-get update) printing
         C(W: Failed to fetch)), a repository dnf or zypper skipped (zypper exit code 106,
         dnf's C(skip_if_unavailable)), repository metadata libsolv could not parse (a corrupt
-        C(updateinfo.xml)).
+        C(updateinfo.xml))."
       - V(fail) fails the module with each source and the package manager's own cause.
       - V(unknown) returns the record with C(status=unknown) (unless an approved update is
         already known to be missing), the causes in C(incomplete), C(cache_refreshed=false), and

@@ -50,3 +50,14 @@ def replay_backend(module, backend_class, scenario, monkeypatch, **kwargs):
     """A backend of `module` answering from a captured scenario, with lock waits disabled."""
     monkeypatch.setattr(module, "wait_for_locks", lambda *a, **k: None)
     return backend_class(ReplayRunner(scenario), **kwargs)
+
+
+def apt_replay_backend(scenario, tmp_path, monkeypatch, answers=None):
+    """An apt backend answering from a captured scenario, with the Release files it captured
+    written to tmp_path as its lists directory."""
+    from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt
+    monkeypatch.setattr(_apt, "wait_for_locks", lambda *a, **k: None)
+    with open(os.path.join(FIXTURES, scenario, "releases.json")) as f:
+        for name, text in json.load(f).items():
+            (tmp_path / name).write_text(text)
+    return _apt.AptBackend(ReplayRunner(scenario, answers), lists_dir=str(tmp_path))

@@ -6,15 +6,10 @@ import os
 
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt
-from replay import FIXTURES, ReplayRunner, fixture
+from replay import FIXTURES, ReplayRunner, apt_replay_backend, fixture
 
 
-def backend(scenario, tmp_path, monkeypatch, answers=None):
-    monkeypatch.setattr(_apt, "wait_for_locks", lambda *a, **k: None)
-    with open(os.path.join(FIXTURES, scenario, "releases.json")) as f:
-        for name, text in json.load(f).items():
-            (tmp_path / name).write_text(text)
-    return _apt.AptBackend(ReplayRunner(scenario, answers), lists_dir=str(tmp_path))
+backend = apt_replay_backend
 
 
 @pytest.mark.parametrize("scenario", ["apt-security", "apt-security-archive"])

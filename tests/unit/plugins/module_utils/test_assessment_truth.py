@@ -2,14 +2,13 @@
 say, and an answer that is incomplete must never read as compliant. Fixtures are real output:
 apt-real-bookworm from a Debian 12 machine on the real archive (tests/lab/capture_fixtures.py
 this-machine), the failure cases from the lab hosts with a dead or missing repository."""
-import json
 import os
 import re
 
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt, _commands, _dnf, _record, _zypper
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
-from replay import FIXTURES, ReplayRunner, fixture
+from replay import FIXTURES, ReplayRunner, apt_replay_backend, fixture
 
 # Written independently of the backend's parser: `Inst NAME [OLD] (NEW ORIGINS [ARCH])`.
 ORACLE_INST = re.compile(r"^Inst (?P<name>[^ :]+)(?::(?P<qual>\S+))? \[(?P<old>[^\]]+)\] \((?P<new>\S+) (?P<origins>.*) \[(?P<arch>[^\]]+)\]\)")
@@ -20,12 +19,7 @@ def read(*parts):
         return f.read()
 
 
-def apt_backend(scenario, tmp_path, monkeypatch, answers=None):
-    monkeypatch.setattr(_apt, "wait_for_locks", lambda *a, **k: None)
-    with open(os.path.join(FIXTURES, scenario, "releases.json")) as f:
-        for name, text in json.load(f).items():
-            (tmp_path / name).write_text(text)
-    return _apt.AptBackend(ReplayRunner(scenario, answers), lists_dir=str(tmp_path))
+apt_backend = apt_replay_backend
 
 
 def oracle_dist_upgrade(scenario):
@@ -219,12 +213,11 @@ def test_dnf_query_with_a_repository_down_is_incomplete(monkeypatch):
     strict = ("dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False", "repoquery", "--upgrades",
               "--latest-limit=1", "--queryformat", _dnf.REPOQUERY_FORMAT)
     tolerant = strict[:3] + ("--setopt=skip_if_unavailable=True",) + strict[4:]
-    _out, rc, _cmd = fixture("dnf-security", "repoquery")
     answers = {strict: (1, "", read("dnf-repo-failed", "repoquery.stderr")),
                tolerant: (0, fixture("dnf-security", "repoquery")[0], "")}
-    strict_info = dict((k[:3] + ("--setopt=skip_if_unavailable=True",) + k[4:], v)
+    tolerant_queries = dict((k[:3] + ("--setopt=skip_if_unavailable=True",) + k[4:], v)
                        for k, v in ReplayRunner("dnf-security").recorded.items() if k[:1] == ("dnf",))
-    answers.update(strict_info)
+    answers.update(tolerant_queries)
     backend = _dnf.DnfBackend(ReplayRunner("dnf-security", answers))
     updates, _ = backend.updates()
     assert updates and backend.incomplete == [
