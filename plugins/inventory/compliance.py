@@ -25,6 +25,8 @@ description:
     C(fleetpatch_pending_reboot) (latest status V(pending_reboot), or the latest run says a reboot is pending);
     C(fleetpatch_failed) (latest status V(failed) or V(rolled_back), or the latest run rolled the host back);
     C(fleetpatch_unreachable) (latest status V(unreachable));
+    C(fleetpatch_unknown) (latest status V(unknown): the package manager's answer was incomplete, or a transaction
+    was left unfinished, so nothing proves the host compliant);
     C(fleetpatch_sla_breach) (an approved update still missing or failed past its SLA due date, as of the
     host's latest run that assessed it);
     C(fleetpatch_stale) (not assessed for more than O(stale_days) days, or never: hosts the store does not know,

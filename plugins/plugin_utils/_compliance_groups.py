@@ -36,9 +36,10 @@ NONCOMPLIANT = "noncompliant"
 PENDING_REBOOT = "pending_reboot"
 FAILED = "failed"
 UNREACHABLE = "unreachable"
+UNKNOWN = "unknown"
 SLA_BREACH = "sla_breach"
 STALE = "stale"
-GROUP_KEYS = (COMPLIANT, NONCOMPLIANT, PENDING_REBOOT, FAILED, UNREACHABLE, SLA_BREACH, STALE)
+GROUP_KEYS = (COMPLIANT, NONCOMPLIANT, PENDING_REBOOT, FAILED, UNREACHABLE, UNKNOWN, SLA_BREACH, STALE)
 
 # Host statuses (_report_model.HOST_STATUSES) that leave something to install, finish or retry:
 # AWS SSM's NON_COMPLIANT, which counts installed-pending-reboot and failed installs too.
@@ -214,6 +215,9 @@ def host_state(entry, assessed, breach, now, stale_days):
         groups.add(FAILED)
     if status == "unreachable":
         groups.add(UNREACHABLE)
+    if status == "unknown":
+        # the package manager's answer was incomplete: neither compliant nor known to be missing
+        groups.add(UNKNOWN)
     if count:
         groups.add(SLA_BREACH)
     if stale:

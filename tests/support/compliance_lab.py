@@ -30,6 +30,7 @@ EXPECTED_GROUPS = {
     "pending_reboot": {"lab-apt4"},
     "failed": {"lab-dnf1"},
     "unreachable": {"lab-zypper1"},
+    "unknown": set(),
     "sla_breach": {"lab-apt2", "lab-zypper1"},
     "stale": {"lab-apt3"},
 }

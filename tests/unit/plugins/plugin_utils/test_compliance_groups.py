@@ -53,7 +53,8 @@ def groups_of(entry, last=None, breach=None, stale_days=7):
     ("unreachable", {}, {"unreachable"}),
     # lost after its rollback: unreachable, and the rollback still counts as a failure
     ("unreachable", {"rolled_back": True}, {"unreachable", "failed"}),
-    ("unknown", {}, set()),
+    # the package manager's answer was incomplete: its own group, never compliant
+    ("unknown", {}, {"unknown"}),
 ])
 def test_groups_follow_the_latest_status(status, flags, expected):
     assert groups_of(row("h", status, **flags), assessed()) == expected
@@ -138,7 +139,8 @@ def test_annotate_writes_the_inventory_hosts_only_and_the_unknown_ones_are_stale
     assert list(states) == ["a", "b", "new"]
     assert states["new"].groups == {"stale"} and states["new"].variables["in_store"] is False
     assert rules.group_members(states) == {"compliant": ["a"], "noncompliant": ["b"], "pending_reboot": [],
-                                           "failed": ["b"], "unreachable": [], "sla_breach": [], "stale": ["new"]}
+                                           "failed": ["b"], "unreachable": [], "unknown": [], "sla_breach": [],
+                                           "stale": ["new"]}
 
 
 def test_add_hosts_adds_every_store_host_and_still_annotates_the_inventory():
@@ -170,7 +172,7 @@ def test_snapshot_keeps_rows_and_summarises_breaches_per_host():
 def test_group_names_and_prefix():
     assert list(rules.group_names("fleetpatch_").values()) == [
         "fleetpatch_compliant", "fleetpatch_noncompliant", "fleetpatch_pending_reboot", "fleetpatch_failed",
-        "fleetpatch_unreachable", "fleetpatch_sla_breach", "fleetpatch_stale"]
+        "fleetpatch_unreachable", "fleetpatch_unknown", "fleetpatch_sla_breach", "fleetpatch_stale"]
     assert rules.parse_prefix(None) == "fleetpatch_"
     assert rules.parse_prefix("") == "" and rules.parse_prefix("patch_") == "patch_"
     assert rules.group_names("")["stale"] == "stale"
