@@ -420,22 +420,20 @@ class AptBackend:
 
     @staticmethod
     def _transaction(updates, out):
-        requested = set((u["name"], u["arch"]) for u in updates)
-        by_name = dict((u["name"], u) for u in updates)
+        """(new_packages, removals) of a simulated install; an update apt would take to another
+        version than the one asked is not installable as assessed."""
+        requested = dict(((u["name"], u["arch"]), u) for u in updates)
         new_packages, removals = [], []
         for change in parse_simulation(out):
             if change["after"] is None:
                 removals.append({"name": change["name"], "version": change["before"]})
-            elif change["before"] is None and (change["name"], change["arch"]) not in requested:
+                continue
+            update = requested.get((change["name"], change["arch"]))
+            if update is None and change["before"] is None:
                 new_packages.append({"name": change["name"], "version": change["after"], "arch": change["arch"]})
-        for update in updates:
-            update.setdefault("installable", True)
-        for change in parse_simulation(out):
-            update = by_name.get(change["name"])
-            if update is not None and change["after"] not in (None, update["available_version"]) \
-                    and change["arch"] in (update["arch"], "all"):
-                update["installable"], update["blocked_reason"] = False, \
-                    "apt would install %s instead" % change["after"]
+            elif update is not None and change["after"] != update["available_version"]:
+                update["installable"] = False
+                update["blocked_reason"] = "apt would install %s instead" % change["after"]
         return new_packages, removals
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------

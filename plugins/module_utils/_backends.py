@@ -4,6 +4,24 @@
 """Private to fleetpatch.patching; may change without notice.
 
 Choosing the package-manager backend: the user's choice (pkg_mgr) when given, else detection.
+
+What every backend (AptBackend, DnfBackend, ZypperBackend) provides, and _record, _apply and
+_preflight rely on:
+
+- name, compare(a, b): the manager's name and its version comparison;
+- incomplete: [str], why the answer may be incomplete (a source not refreshed or skipped,
+  metadata not parsed), each with the manager's own cause; filled by refresh() and updates();
+- unfinished: [str], packages an interrupted transaction left (dpkg states, rpm duplicates);
+- refresh(cache_valid_time) -> bool: True when every source was refreshed now;
+- cache_age() -> seconds since metadata last arrived, or None;
+- installed() -> [{name, version, arch, ...}];
+- updates(installed) -> ([update], {}): installed is a callable giving installed(); each update
+  has name, arch, installed_version, available_version, classification, severity, advisories,
+  cves, issued, repository, reboot_suggested (and may have installable/blocked_reason);
+- resolve(updates) -> (new_packages, removals): marks each update installable or not
+  (_resolution.resolve_updates);
+- plan(versions, remove, downgrade), apply(...), recover(journal), available_versions(names),
+  reboot_status() -> (reasons, services): patch_apply's and patch_rollback's part.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -29,6 +29,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common im
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
+# %{obsoletes} may list several relations, one a line: a line without the six fields continues it
+OBSOLETES_FORMAT = REPOQUERY_FORMAT + "|%{obsoletes}"
 _LIST_LINE = re.compile(r"^(?P<id>\S+)\s+(?P<type>\S+)\s+(?P<nevra>\S+)$")
 _NEVRA = re.compile(r"^(?P<name>.+)-(?P<evr>(?:\d+:)?[^-:]+-[^-]+)\.(?P<arch>[^.]+)$")
 _INFO_FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z ]*?)?\s*: ?(?P<value>.*)$")
@@ -102,6 +104,52 @@ def parse_repoquery(text):
         updates.append({"name": name, "arch": arch, "available_version": evr(epoch, version, release),
                         "repository": repo})
     return updates
+
+
+def parse_obsoletes(text):
+    """[{name, arch, available_version, repository, relations: ["name op evr", ...]}]."""
+    found = []
+    for line in text.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) == 7:
+            name, epoch, version, release, arch, repo, relation = fields
+            found.append({"name": name, "arch": arch, "available_version": evr(epoch, version, release),
+                          "repository": repo, "relations": [relation] if relation else []})
+        elif found and line.strip():
+            found[-1]["relations"].append(line.strip())
+    return found
+
+
+_RELATION = re.compile(r"^(?P<name>[^\s<>=]+)(?:\s*(?P<op><=|>=|<|>|=)\s*(?P<evr>\S+))?$")
+_OPS = {"<": lambda c: c < 0, "<=": lambda c: c <= 0, "=": lambda c: c == 0, ">=": lambda c: c >= 0,
+        ">": lambda c: c > 0}
+
+
+def obsoleters(candidates, installed):
+    """The candidates that obsolete an installed package (by its relation: name and version), not
+    installed themselves, as updates with installed_version None and `obsoletes`."""
+    by_name = {}
+    for pkg in installed:
+        by_name.setdefault(pkg["name"], []).append(pkg["version"])
+    result = []
+    for cand in candidates:
+        if cand["name"] in by_name:
+            continue
+        replaced = []
+        for relation in cand["relations"]:
+            match = _RELATION.match(relation.strip())
+            if not match or match.group("name") not in by_name:
+                continue
+            op, wanted = match.group("op"), match.group("evr")
+            for version in by_name[match.group("name")]:
+                if op is None or _OPS[op](compare_rpm_evr(version, wanted)):
+                    replaced.append(match.group("name"))
+                    break
+        if replaced:
+            entry = dict((k, v) for k, v in cand.items() if k != "relations")
+            entry["obsoletes"] = sorted(set(replaced))
+            result.append(entry)
+    return result
 
 
 def parse_nevra(text):
@@ -377,6 +425,8 @@ class DnfBackend:
         upgrades = parse_repoquery(out)
         if out.strip() and not upgrades:
             raise malformed("list %s updates" % self.binary, argv, out, "no update line could be read")
+        installed_packages = (installed or self.installed)()
+        upgrades += self._obsoleters(installed_packages)
         pairs, infos = [], {}
         if upgrades and self.generation >= 5:
             argv, out = self._query("read dnf5 advisories", "advisory", "info", "--json")
@@ -395,9 +445,20 @@ class DnfBackend:
                                     "file holds (advisories for %s) is missing from the answer"
                                     % (self.binary, parser, error, parser.replace("repo_", "").replace("xml", "")))
                                    [:PROBLEM_CHARS])
-        installed_packages = (installed or self.installed)()
         self.unfinished[:] = duplicate_problems(installed_packages)
         return attach_advisories(upgrades, installed_packages, pairs, infos), {}
+
+    def _obsoleters(self, installed_packages):
+        """Packages that obsolete an installed one (repoquery --upgrades leaves them out; an
+        upgrade installs them and removes what they obsolete): each an update with no installed
+        version and the names it replaces in `obsoletes`."""
+        names = sorted(set(p["name"] for p in installed_packages))
+        if not names:
+            return []
+        _argv, out = self._query("list %s obsoletes" % self.binary, "repoquery", "--latest-limit=1",
+                                 "--whatobsoletes", ",".join(names), "--queryformat",
+                                 OBSOLETES_FORMAT + ("\\n" if self.generation >= 5 else ""))
+        return obsoleters(parse_obsoletes(out), installed_packages)
 
     def resolve(self, updates):
         """Ask dnf what installing exactly these updates would do (`dnf install NAME-EVR.ARCH...`

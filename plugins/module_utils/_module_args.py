@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._windows_options import WINDOWS_OPTION
 
 
@@ -46,7 +46,7 @@ def facts_argument_spec():
         include_installed=dict(type="bool", default=False),
         policy=dict(type="dict"),
         first_seen=dict(type="bool", default=True),
-        on_incomplete=dict(type="str", default="fail", choices=["fail", "unknown"]),
+        on_incomplete=dict(type="str", default="fail", choices=list(_record.ON_INCOMPLETE)),
         resolve=dict(type="bool", default=True),
         windows=_windows_option(),
     )

@@ -129,6 +129,14 @@ def main():
                     argv = _apt.POLICY + names
                     save(os.path.join(OUT, "apt-%s" % wave), "policy", host, argv, remote(host, argv), version)
                     save_releases(host, os.path.join(OUT, "apt-%s" % wave))
+                if manager == "dnf":
+                    # the obsoleters of the installed names, as the backend asks (one call)
+                    with open(os.path.join(OUT, "dnf-%s" % wave, "rpm-qa.stdout")) as f:
+                        names = sorted(set(p["name"] for p in _rpm_common.parse_rpm_query(f.read())))
+                    argv = ["dnf", "--quiet", "--assumeno", "--setopt=skip_if_unavailable=False", "repoquery",
+                            "--latest-limit=1", "--whatobsoletes", ",".join(names), "--queryformat",
+                            _dnf.OBSOLETES_FORMAT]
+                    save(os.path.join(OUT, "dnf-%s" % wave), "obsoletes", host, argv, remote(host, argv), version)
                 if manager == "zypper":
                     # the info call names the patches list-patches found, as the backend does
                     from ansible_collections.fleetpatch.patching.plugins.module_utils._zypper import parse_list_patches

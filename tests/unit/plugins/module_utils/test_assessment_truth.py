@@ -362,3 +362,15 @@ def test_a_blocked_update_is_missing_not_approved():
     assert update["decision"] == "blocked" and "libcurl4" in update["reason"]
     assert decided["counts"]["missing"] == 1 and decided["counts"]["blocked"] == 1
     assert decided["status"] == "non_compliant" and update["sla_due"]
+
+
+def test_dnf_obsoleters_are_updates_only_where_their_relation_applies():
+    # `dnf repoquery --whatobsoletes ... --qf OBSOLETES_FORMAT` on the realistic repository
+    text = "rl-modern|0|2.0|1|noarch|realistic|rl-legacy < 2.0\nrl-newer|0|3.0|1|noarch|realistic|rl-old < 1.0\n" \
+           "rl-multi|0|1.0|1|noarch|realistic|rl-a\nrl-b <= 2.0-1\n"
+    installed = [{"name": "rl-legacy", "version": "1.0-1", "arch": "noarch"},
+                 {"name": "rl-old", "version": "1.5-1", "arch": "noarch"},
+                 {"name": "rl-b", "version": "2.0-1", "arch": "noarch"}]
+    found = _dnf.obsoleters(_dnf.parse_obsoletes(text), installed)
+    assert [(u["name"], u["available_version"], u["obsoletes"]) for u in found] == [
+        ("rl-modern", "2.0-1", ["rl-legacy"]), ("rl-multi", "1.0-1", ["rl-b"])]

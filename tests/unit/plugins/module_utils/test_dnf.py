@@ -113,6 +113,8 @@ def test_dnf5_backend_reads_advisory_json(monkeypatch):
         base + ("repoquery", "--upgrades", "--latest-limit=1", "--queryformat", _dnf.REPOQUERY_FORMAT + "\\n"): (
             0, "openssl|1|3.2.4|1.fc41|x86_64|updates\ntzdata|0|2025b|1.fc41|noarch|updates\n", ""),
         base + ("advisory", "info", "--json"): (0, DNF5_ADVISORY_INFO, ""),
+        base + ("repoquery", "--latest-limit=1", "--whatobsoletes", "openssl,tzdata", "--queryformat",
+                _dnf.OBSOLETES_FORMAT + "\\n"): (0, "", ""),
         ("rpm", "--query", "--all", "--queryformat", RPM_QUERY_FORMAT): (
             0, "openssl|1|3.2.2|5.fc41|x86_64\ntzdata|0|2025a|1.fc41|noarch\n", ""),
     }
