@@ -406,8 +406,8 @@ class AptBackend:
         if rc == 0:
             return True, out, {}
         unmet = parse_unmet(out + "\n" + err)
-        if not unmet and not re.search(r"^E: (Unable to correct problems|Error, pkgProblemResolver|Version '.*' for '.*' was not found)",
-                                        err or "", re.M):
+        resolver_error = r"^E: (Unable to correct problems|Error, pkgProblemResolver|Version '.*' for '.*' was not found)"
+        if not unmet and not re.search(resolver_error, err or "", re.M):
             self.runner.raise_for(argv, "resolve the approved apt updates", rc, out, err)
         blamed = blame(unmet, set(u["name"] for u in updates))
         if not blamed and len(updates) == 1 and unmet:

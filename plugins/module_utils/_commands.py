@@ -54,8 +54,8 @@ class CommandRunner:
     def raise_for(argv, action, rc, out, err):
         """The PatchError for a command that failed: what was being done, the command (shortened),
         its rc, and the line of its output that says why."""
-        raise PatchError("Failed to %s: %s exited with rc=%d: %s" % (action, " ".join(shorten(argv)), rc,
-                                                                   meaningful_line(err, out)),
+        raise PatchError("Failed to %s: %s exited with rc=%d: %s"
+                         % (action, " ".join(shorten(argv)), rc, meaningful_line(err, out)),
                          cmd=shorten(argv), rc=rc, stdout=out, stderr=err)
 
 

@@ -291,7 +291,7 @@ class LogWatch:
     """What dnf appends to its log files while we run it (hawkey.log under / and the root)."""
 
     def __init__(self, root=None):
-        self.paths = sorted(set(p for p in [path for path in LOG_FILES] +
+        self.paths = sorted(set(p for p in list(LOG_FILES) +
                                 [(root or "") + path for path in LOG_FILES]))
         self.offsets = dict((p, self._size(p)) for p in self.paths)
 

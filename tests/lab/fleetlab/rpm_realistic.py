@@ -65,8 +65,8 @@ def _pkgs():
 
 PACKAGES = _pkgs()
 # What the installroot starts with: the oldest of each name (both arches of the libraries).
-INSTALLED = [p for p in PACKAGES if (p.version, p.release) in (("3.0.7", "1"), ("5.14.0", "1"), ("2025a", "1"),
-                                                             ("3.0", "1"), ("1.0", "1"), ("12", "1"))]
+OLDEST_VERSIONS = (("3.0.7", "1"), ("5.14.0", "1"), ("2025a", "1"), ("3.0", "1"), ("1.0", "1"), ("12", "1"))
+INSTALLED = [p for p in PACKAGES if (p.version, p.release) in OLDEST_VERSIONS]
 LOCKED = "rl-locked"
 
 
