@@ -201,6 +201,49 @@ def blame(unmet, requested):
     return blamed
 
 
+_RELATION_FIELDS = ("Depends", "Pre-Depends", "Breaks", "Conflicts")
+_PACKAGE_NAME = re.compile(r"(?:^|[,|])\s*(?P<name>[a-z0-9][a-z0-9+.-]+)")
+
+
+def mentioned(unmet):
+    """The package names a failed resolution's unmet block speaks of: who has the unmet
+    relation, and what it relates to."""
+    names = set()
+    for name, _arch, reason in unmet:
+        names.add(name)
+        names.update(m.group("name") for m in _PACKAGE_NAME.finditer(reason.split(":", 1)[-1].split(" but ")[0]))
+    return names
+
+
+def parse_show(text):
+    """[{package, source, relations: set of names}] of `apt-cache show` stanzas."""
+    stanzas = []
+    for block in re.split(r"\n\s*\n", text or ""):
+        fields = {}
+        for line in block.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        if "Package" not in fields:
+            continue
+        relations = set()
+        for key in _RELATION_FIELDS:
+            relations.update(m.group("name") for m in _PACKAGE_NAME.finditer(fields.get(key, "")))
+        stanzas.append({"package": fields["Package"],
+                        "source": fields.get("Source", fields["Package"]).split(" ")[0],
+                        "relations": relations})
+    return stanzas
+
+
+def suspects_of(stanzas, named, requested):
+    """The requested names a refusal about `named` may come from: named themselves, built from
+    the same source as a named package (versions of one source move together), or relating to
+    one of them."""
+    sources = set(s["source"] for s in stanzas if s["package"] in named)
+    return set(s["package"] for s in stanzas if s["package"] in requested and
+               (s["package"] in named or s["source"] in sources or s["relations"] & named))
+
+
 def release_key(uri, dist):
     """The lists file prefix apt uses for a source (its URItoFileName of URI/dists/DIST/)."""
     text = re.sub(r"^[a-z+]+://", "", uri.rstrip("/") + "/dists/" + dist + "/")
@@ -396,12 +439,26 @@ class AptBackend:
     def resolve(self, updates):
         """Ask apt what installing exactly these updates would do, as patch_apply would ask it
         (`apt-get install NAME=VERSION...`, simulated): _resolution.resolve_updates."""
-        return resolve_updates(updates, self._simulate, self._transaction, "apt")
+        return resolve_updates(updates, self._simulate, self._transaction, "apt", self._suspects)
+
+    def _suspects(self, updates, output):
+        """The updates a refusal that blamed none of them may be about (_resolution): apt's own
+        records of the packages it names and of the requested versions, one `apt-cache show`."""
+        named = mentioned(parse_unmet(output))
+        if not named:
+            return set()
+        argv = ["apt-cache", "show", "--no-all-versions"] + sorted(named) + self._install_specs(updates)
+        _rc, out, _err = self.runner.run(argv, "read the packages apt named", ok_rcs=(0, 100))
+        return suspects_of(parse_show(out), named, set(u["name"] for u in updates))
+
+    @staticmethod
+    def _install_specs(updates):
+        return ["%s%s=%s" % (u["name"], "" if u["arch"] in ("all", None) else ":" + u["arch"], u["available_version"])
+                for u in updates]
 
     def _simulate(self, updates):
-        specs = ["%s%s=%s" % (u["name"], "" if u["arch"] in ("all", None) else ":" + u["arch"], u["available_version"])
-                 for u in updates]
-        argv = ["apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true", "install"] + specs
+        argv = ["apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true", "install"] + \
+            self._install_specs(updates)
         rc, out, err = self.runner.run(argv, "resolve the approved apt updates", ok_rcs=(0, 100))
         if rc == 0:
             return True, out, {}
@@ -416,7 +473,7 @@ class AptBackend:
         missing = re.findall(r"^E: Version '(?P<version>[^']+)' for '(?P<name>[^':]+)(?::\S+)?' was not found", err or "", re.M)
         for version, name in missing:
             blamed.setdefault(name, "apt offers no version %s any more" % version)
-        return False, out, blamed
+        return False, out + "\n" + err, blamed
 
     @staticmethod
     def _transaction(updates, out):

@@ -2,6 +2,7 @@
 say, and an answer that is incomplete must never read as compliant. Fixtures are real output:
 apt-real-bookworm from a Debian 12 machine on the real archive (tests/lab/capture_fixtures.py
 this-machine), the failure cases from the lab hosts with a dead or missing repository."""
+import json
 import os
 import re
 
@@ -334,6 +335,39 @@ def test_apt_resolution_blocks_what_apt_refuses_and_keeps_the_rest(monkeypatch):
     assert removals == [{"name": "libold0", "version": "0.9-1"}]
 
 
+def test_apt_resolution_sets_aside_what_apt_names_and_asks_about_the_rest_at_once():
+    """Captured on the real-archive host: with apt and curl blocked, apt still refuses (held
+    apt-utils needs apt 2.6.1, which libapt-pkg6.0 2.6.2 moves) without naming a requested update.
+    libapt-pkg6.0 is built from apt's source: set aside, the 29 others are asked about at once.
+    Halving took 14 package-manager calls here (19 s); this takes 4 and one apt-cache show."""
+    from replay import ReplayRunner as Runner
+    with open(os.path.join(FIXTURES, "apt-resolve-source", "updates.json")) as f:
+        updates = json.load(f)
+    runner = Runner("apt-resolve-source")
+    _apt.AptBackend(runner).resolve(updates)
+    blocked = dict((u["name"], u["blocked_reason"]) for u in updates if u["installable"] is False)
+    assert blocked == {
+        "apt": "apt-utils Depends: apt (= 2.6.1) but 2.6.2 is to be installed",
+        "apt-utils": _apt.HELD,
+        "curl": "Depends: libcurl4 (= 8.14.1-2+deb13u2~bpo13+1) but 7.88.1-10+deb12u15 is to be installed",
+        "libapt-pkg6.0": "apt-utils Depends: apt (= 2.6.1) but 2.6.2 is to be installed"}
+    assert all(u["installable"] is True for u in updates if u["name"] not in blocked) and len(updates) - len(blocked) == 29
+    asked = [c["cmd"] for c in runner.history]
+    assert len([c for c in asked if "--simulate" in c]) == 4 and len(asked) == 5
+    assert len(set(tuple(c) for c in asked)) == len(asked)      # no question asked twice
+
+
+def test_apt_suspects_are_what_apt_names_its_source_and_what_relates_to_it():
+    show = ("Package: libapt-pkg6.0\nSource: apt\nVersion: 2.6.2\nDepends: libc6 (>= 2.34)\n\n"
+            "Package: apt-utils\nSource: apt (2.6.1)\nVersion: 2.6.1\n\n"
+            "Package: aptitude\nVersion: 0.8\nDepends: libc6, libapt-pkg6.0 (>= 2.6) | apt-utils\n\n"
+            "Package: openssl\nVersion: 3\nDepends: libssl3 (>= 3)\n")
+    named = _apt.mentioned(_apt.parse_unmet(" apt-utils : Depends: apt (= 2.6.1) but 2.6.2 is to be installed\n"))
+    assert named == {"apt-utils", "apt"}
+    assert _apt.suspects_of(_apt.parse_show(show), named, {"libapt-pkg6.0", "aptitude", "openssl"}) == {
+        "libapt-pkg6.0", "aptitude"}
+
+
 @pytest.mark.parametrize("bad", [set(), {"u7"}, {"u0", "u63"}, {"u%d" % i for i in range(0, 64, 9)}])
 def test_resolution_finds_unnamed_bad_updates_with_few_calls(bad):
     """A package manager that refuses without naming anyone: halving finds exactly the bad ones."""
@@ -341,12 +375,16 @@ def test_resolution_finds_unnamed_bad_updates_with_few_calls(bad):
     updates = [{"name": "u%d" % i} for i in range(64)]
     calls = []
 
+    asked = []
+
     def simulate(group):
         calls.append(len(group))
+        asked.append(tuple(u["name"] for u in group))
         return not any(u["name"] in bad for u in group), "", {}
 
     _resolution.resolve_updates(updates, simulate, lambda group, out: ([], []), "test")
     assert set(u["name"] for u in updates if u.get("installable") is False) == bad
+    assert len(set(asked)) == len(asked)      # no group is asked about twice
     assert all(u["installable"] is True for u in updates if u["name"] not in bad)
     assert len(calls) <= 2 + 2 * max(1, len(bad)) * 7 + _resolution.ROUNDS
 
