@@ -193,9 +193,9 @@ class CallbackModule(CallbackBase):
             if host not in self._hosts:
                 self._hosts[host] = _report_model.HostObservations(host)
             observations = self._hosts[host]
-            items = payload.get("results") if isinstance(payload.get("results"), list) else [payload]
-            for item in items:
-                observations.observe(action, item, task.get_name(), failed=failed, unreachable=unreachable)
+            for index, item in enumerate(_report_run.loop_items(payload)):
+                observations.observe(action, item, task.get_name(), failed=failed, unreachable=unreachable,
+                                     same_task=index > 0)
             if _report_run.is_fleetpatch(action, payload):
                 self._relevant.add(host)
             if self._gates is None:

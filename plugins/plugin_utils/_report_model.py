@@ -46,8 +46,9 @@ class HostObservations(object):
         self.unreachable = False
         self.outcome_status = None
 
-    def observe(self, action, result, task_name="", failed=False, unreachable=False):
-        """Take in one task result (already censored for no_log by Ansible)."""
+    def observe(self, action, result, task_name="", failed=False, unreachable=False, same_task=False):
+        """Take in one task result (already censored for no_log by Ansible). same_task: another
+        item of the loop whose previous item was observed last (health checks add up)."""
         result = result if isinstance(result, dict) else {}
         name = short_action(action)
         if unreachable:
@@ -68,8 +69,12 @@ class HostObservations(object):
         elif name == "patch_rollback" and not failed:
             self.rolled_back = True
         elif name == "health_check":
-            self.health = {"healthy": bool(result.get("healthy")),
-                           "failed_checks": [str(c) for c in result.get("failed_checks") or []]}
+            health = {"healthy": result.get("healthy") is True,
+                      "failed_checks": [str(c) for c in result.get("failed_checks") or []]}
+            if same_task and self.health is not None:
+                health = {"healthy": self.health["healthy"] and health["healthy"],
+                          "failed_checks": self.health["failed_checks"] + health["failed_checks"]}
+            self.health = health
         elif name in ("reboot", "win_reboot") and result.get("rebooted"):
             self.rebooted = True
         outcome = facts.get("patch_outcome")

@@ -30,6 +30,16 @@ def is_fleetpatch(action, payload):
     return isinstance(facts, dict) and ("patch_outcome" in facts or "fleetpatch" in facts)
 
 
+def loop_items(payload):
+    """The results a callback observes in one task result: each item's own result when the task
+    looped (Ansible marks every item with ansible_loop_var), else the result itself. A module may
+    return a `results` list of its own (health_check's per-check list): that is not a loop."""
+    results = payload.get("results")
+    if isinstance(results, list) and all(isinstance(r, dict) and "ansible_loop_var" in r for r in results):
+        return results
+    return [payload]
+
+
 class GateWatcher(object):
     """Turns the gate role's results into the report's gate decisions."""
 
