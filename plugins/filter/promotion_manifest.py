@@ -17,6 +17,9 @@ description:
   - From the C(patch_outcome) the M(fleetpatch.patching.patch) role leaves on each host, builds the
     promotion manifest later rings install exactly - package manager, then package name, then version -
     from the hosts that ended C(patched).
+  - The package manager is the one each host's M(fleetpatch.patching.patch_apply) used (C(pkg_mgr) in
+    C(patch_outcome)), detected or set, never guessed from a variable; so apt and RPM versions of one
+    package never meet under one key.
   - Fails when two hosts of the same package manager installed different versions of one package
     (the ring saw different repositories; promoting either would be a guess).
 options:
@@ -54,7 +57,10 @@ def promotion_manifest(hosts, hostvars):
         outcome = variables.get("patch_outcome") or {}
         if outcome.get("status") != "patched":
             continue
-        manager = variables.get("fleetpatch_pkg_mgr") or "auto"
+        manager = outcome.get("pkg_mgr") or variables.get("fleetpatch_pkg_mgr")
+        if manager in (None, "", "auto"):
+            raise AnsibleFilterError("Cannot promote what %s installed: its patch_outcome does not say which package "
+                                     "manager installed it (patched by an older fleetpatch.patching.patch role?)" % host)
         for change in outcome.get("changes") or []:
             if not change.get("after"):
                 continue

@@ -74,6 +74,7 @@ options:
   exclude_groups:
     description:
       - Hosts of these groups (or their child groups) get no ring and go into the group C(fleetpatch_ring_excluded).
+      - Hosts an earlier inventory source put in C(fleetpatch_ring_excluded) itself are always excluded.
       - Exclusion wins over every other rule.
     type: list
     elements: str
@@ -242,7 +243,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         try:
             rings = _rings.parse_rings(self.get_option("rings"))
             rules = _rings.parse_group_rules(self.get_option("group_rules"), rings)
-            exclude_groups = frozenset(self.get_option("exclude_groups") or ())
+            # A host an earlier source put in fleetpatch_ring_excluded by hand stays excluded,
+            # as hand-made ring groups keep their hosts (docs/inventory.md).
+            exclude_groups = frozenset(self.get_option("exclude_groups") or ()) | {_rings.EXCLUDED_GROUP}
             min_hosts = self.get_option("spread_min_hosts")
             if min_hosts is not None and min_hosts < 1:
                 raise _rings.RingsConfigError("spread_min_hosts must be 1 or more, got %r" % (min_hosts,))

@@ -49,6 +49,16 @@ def select_targets(record, names=None, security_only=False, advisories=None, cve
     return targets, skipped
 
 
+def manifest_for(manifest, manager):
+    """The part of a promotion manifest this host's package manager installs. A manifest is either
+    {name: version} or, as the gate builds it, {package manager: {name: version}} - told apart by
+    the values (a version is a string, never a mapping); a manager the manifest does not name
+    installs nothing."""
+    if manifest and all(isinstance(value, dict) for value in manifest.values()):
+        return manifest.get(manager) or {}
+    return manifest
+
+
 def manifest_targets(manifest, installed, compare):
     """The manifest's versions this host must install: packages it has at another, older
     version. Newer installed versions are left alone (applying never downgrades)."""
@@ -99,6 +109,8 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
+    if manifest is not None:
+        manifest = manifest_for(manifest, backend.name)
     before_all = installed_map(backend.installed())
     if manifest is not None:      # an empty manifest installs nothing (a later ring after a no-op ring)
         targets, skipped = manifest_targets(manifest, before_all, backend.compare)
@@ -107,8 +119,8 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     plan = backend.plan(targets) if targets else []
     if manifest is not None:
         check_plan_against_manifest(plan, manifest)
-    result = {"targets": targets, "not_selected": skipped, "plan": plan, "changes": [], "journal": None,
-              "changed": bool(plan),
+    result = {"pkg_mgr": backend.name, "targets": targets, "not_selected": skipped, "plan": plan, "changes": [],
+              "journal": None, "changed": bool(plan),
               "diff": {"before": render_diff(plan, "before"), "after": render_diff(plan, "after")}}
     if check_mode or not plan:
         # Check mode predicts the changes from the plan, so a dry-run rollout promotes them too.

@@ -57,6 +57,9 @@ options:
     description:
       - Package name to exact version. Installs those versions on the hosts that have the
         package at an older version, and nothing else. Overrides O(policy) and the filters.
+      - Or the promotion manifest as the gate builds it, package manager to such a mapping
+        (P(fleetpatch.patching.promotion_manifest#filter)); each host takes the part of the package
+        manager it runs (the one RV(pkg_mgr) returns), and installs nothing when the manifest does not name it.
     type: dict
   names:
     description: Only these packages (name patterns).
@@ -115,6 +118,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+pkg_mgr:
+  description: The package manager that did the work (detected when O(pkg_mgr=auto)); the gate keys the promotion manifest by it.
+  returned: always
+  type: str
+  sample: apt
 changes:
   description: Every package whose installed version changed (in check mode, would change, from the plan).
   returned: always

@@ -63,13 +63,13 @@ class WindowsRun(object):
         record = self.assess(policy)
         offered = dict((u["name"], u) for u in record["updates"])
         if manifest is not None:
-            targets, skipped = manifest_targets(manifest, offered)
+            targets, skipped = manifest_targets(_apply.manifest_for(manifest, "windows"), offered)
         else:
             targets, skipped = _apply.select_targets(record, names, security_only, advisories, cves, exclude)
         plan = [{"name": n, "arch": offered[n].get("arch"), "before": None, "after": v, "title": offered[n]["title"]}
                 for n, v in sorted(targets.items())]
-        result = {"targets": targets, "not_selected": skipped, "plan": plan, "changes": [], "journal": None,
-                  "changed": bool(plan), "failed_updates": {},
+        result = {"pkg_mgr": "windows", "targets": targets, "not_selected": skipped, "plan": plan, "changes": [],
+                  "journal": None, "changed": bool(plan), "failed_updates": {},
                   "diff": {"before": "", "after": _apply.render_diff(plan, "after")}}
         if self.check_mode or not plan:
             result["changes"] = [{"name": c["name"], "before": None, "after": c["after"]} for c in plan]

@@ -45,6 +45,9 @@ class Host:
     pkg_mgr: str      # apt | dnf | zypper: which manager owns the lab packages on this host
     ring: str
     archive: bool = False   # fed by the real Debian archive (fleetlab/archive.py), in no ring
+    # fleetpatch detects the package manager (no fleetpatch_pkg_mgr in the inventory), as on most
+    # fleets; the other hosts set it, so that both paths are tested
+    detect: bool = False
 
     @property
     def dir(self):
@@ -73,7 +76,8 @@ def fleet(count=None):
     counters = {}
     for i, (mgr, ring) in enumerate(zip(managers, rings)):
         counters[mgr] = counters.get(mgr, 0) + 1
-        hosts.append(Host("lab-%s%d" % (mgr, counters[mgr]), "%s.%d" % (NET, FIRST + i), mgr, ring))
+        hosts.append(Host("lab-%s%d" % (mgr, counters[mgr]), "%s.%d" % (NET, FIRST + i), mgr, ring,
+                          detect=counters[mgr] == 1))
     return hosts
 
 
@@ -82,5 +86,6 @@ def archive_hosts(count=None):
     count = ARCHIVE_COUNT if count is None else count
     if FIRST + HOST_COUNT + count > 255:
         raise ValueError("FLEETLAB_FIRST + FLEETLAB_HOSTS + FLEETLAB_ARCHIVE_HOSTS must stay below 255")
-    return [Host("lab-debian%d" % (i + 1), "%s.%d" % (NET, FIRST + HOST_COUNT + i), "apt", "", archive=True)
+    return [Host("lab-debian%d" % (i + 1), "%s.%d" % (NET, FIRST + HOST_COUNT + i), "apt", "", archive=True,
+                 detect=True)
             for i in range(count)]

@@ -61,6 +61,21 @@ def create(host, base):
         write(os.path.join(r, "etc/yum.repos.d/fleetlab.repo"), rpms.repo_file(config.REPO_URL))
     else:
         write(os.path.join(r, "etc/zypp/repos.d/fleetlab.repo"), rpms.repo_file(config.REPO_URL))
+    hide_other_managers(host, r)
+
+
+# The front ends a real host of each manager does not have. The lab's hosts share one Debian base
+# with all three installed; an RPM distribution has no apt-get (and a dnf one no zypper), and
+# fleetpatch's detection looks for apt-get first, so they are set aside on the RPM hosts.
+OTHER_MANAGERS = {"dnf": ("usr/bin/apt-get", "usr/bin/zypper"), "zypper": ("usr/bin/apt-get",)}
+HIDDEN_SUFFIX = ".fleetlab-other-manager"
+
+
+def hide_other_managers(host, root):
+    for path in OTHER_MANAGERS.get(host.pkg_mgr, ()):
+        binary = os.path.join(root, path)
+        if os.path.lexists(binary):
+            os.rename(binary, binary + HIDDEN_SUFFIX)
 
 
 def host_key_line(host):

@@ -16,14 +16,13 @@ def connection_vars():
 
 def render(hosts):
     """YAML is a superset of JSON; JSON keeps this free of a YAML dependency."""
-    host_vars = {
-        h.name: {
-            "ansible_host": h.address,
-            # The RPM hosts are Debian underneath, so detection would say apt.
-            "fleetpatch_pkg_mgr": h.pkg_mgr,
-            "fleetpatch_ring": h.ring,
-        } for h in hosts
-    }
+    host_vars = {}
+    for h in hosts:
+        host_vars[h.name] = {"ansible_host": h.address, "fleetpatch_ring": h.ring,
+                             # what the lab knows, for the tests' own tasks (oracles, expectations)
+                             "fleetlab_pkg_mgr": h.pkg_mgr}
+        if not h.detect:
+            host_vars[h.name]["fleetpatch_pkg_mgr"] = h.pkg_mgr
     children = {}
     for ring in config.RINGS:
         children["fleetpatch_ring_%s" % ring] = {"hosts": {h.name: {} for h in hosts if h.ring == ring}}

@@ -145,6 +145,20 @@ def test_ring_groups_of_earlier_sources_are_respected_and_kept_exclusive(tmp_pat
     assert sorted(placed) == sorted(LAB)
 
 
+def test_a_hand_made_excluded_group_keeps_its_hosts_out_of_every_ring(tmp_path):
+    """Issue 14: a host in a hand-made fleetpatch_ring_excluded group still got a ring and was patched."""
+    static = tmp_path / "static.yml"
+    static.write_text("all:\n  children:\n    fleetpatch_ring_excluded:\n      hosts:\n        lab-dnf1:\n"
+                      "        lab-apt2:\n          fleetpatch_ring: pilot\n")
+    listing = inventory_list(HOSTS, str(static), RINGS)
+    rings = ring_groups(listing)
+    assert rings["fleetpatch_ring_excluded"] == {"lab-dnf1", "lab-apt2"}
+    assert all(not hosts & {"lab-dnf1", "lab-apt2"} for name, hosts in rings.items()
+               if name != "fleetpatch_ring_excluded")
+    hostvars = listing["_meta"]["hostvars"]
+    assert hostvars["lab-apt2"]["fleetpatch_ring"] is None and hostvars["lab-dnf1"]["fleetpatch_ring_source"] == "excluded"
+
+
 @pytest.mark.parametrize("config, message", [
     ("group_rules:\n  canary: [lab_dnf]\n",
      r"group_rules names ring\(s\) 'canary' that rings does not define \(rings: test, pilot, production\)"),
