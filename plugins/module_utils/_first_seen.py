@@ -15,9 +15,9 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 
 FILE_NAME = "first_seen.json"
 FORMAT_VERSION = 1
@@ -43,20 +43,8 @@ def load(path):
 def save(path, seen):
     directory = os.path.dirname(path)
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".first_seen.", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"format": FORMAT_VERSION, "seen": seen}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.rename(tmp, path)
-        except Exception:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        private_directory(directory, 0o700)
+        write_private_file(path, json.dumps({"format": FORMAT_VERSION, "seen": seen}, indent=1, sort_keys=True), 0o600)
     except (IOError, OSError) as exc:
         raise PatchError("Failed to record first-seen dates in %s: %s" % (path, exc))
 

@@ -16,10 +16,10 @@ __metaclass__ = type
 import datetime
 import json
 import os
-import tempfile
 import uuid
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 
 FORMAT_VERSION = 1
 STATUSES = ("applying", "applied", "failed", "rolled_back")
@@ -41,20 +41,9 @@ def new_id():
 def write(state_dir, journal):
     directory = _dir(state_dir)
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".journal.", dir=directory)
-        with os.fdopen(fd, "w") as f:
-            json.dump(journal, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, os.path.join(directory, journal["id"] + ".json"))
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)   # the rename itself must survive a crash
-        finally:
-            os.close(dir_fd)
+        private_directory(directory, 0o700)
+        write_private_file(os.path.join(directory, journal["id"] + ".json"),
+                           json.dumps(journal, indent=1, sort_keys=True), 0o600)
     except (IOError, OSError) as exc:
         raise PatchError("Failed to write the rollback journal in %s: %s" % (directory, exc))
     return journal

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import zlib
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
     _render_csv, _render_html, _render_junit, _render_markdown)
 
@@ -86,7 +86,7 @@ class FileCompressor(threading.Thread):
 
 
 def content(report, fmt, files=None):
-    """What atomic_write takes for one format: text, an iterable of text pieces, or a function
+    """What write_private_file takes for one format: text, an iterable of text pieces, or a function
     that writes to a stream (the big formats are never held whole)."""
     if fmt == "json":
         return json_chunks(report)
@@ -99,29 +99,6 @@ def content(report, fmt, files=None):
     if fmt == "markdown":
         return _render_markdown.render(report, files=files)
     raise ValueError("unknown report format %r: choose from %s" % (fmt, ", ".join(FORMATS)))
-
-
-def atomic_write(path, text, mode=0o600):
-    """Write text (a str, an iterable of str, or a function writing to a stream) to path through
-    a temporary file in the same directory, renamed into place once complete and synced."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            if isinstance(text, str):
-                handle.write(text)
-            elif callable(text):
-                text(handle)
-            else:
-                handle.writelines(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def point_latest(report_dir, run_dir):
@@ -141,11 +118,11 @@ def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=T
     files, so it is written last."""
     rendered = rendered or {}
     run_dir = os.path.join(report_dir, safe_name(report["run"]["run_id"]))
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    private_directory(run_dir, 0o700)
     files = dict(files or {})
     for fmt in sorted(formats, key=lambda f: (f == "markdown", FORMATS.index(f))):
         path = os.path.join(run_dir, FILE_NAMES[fmt])
-        atomic_write(path, rendered[fmt] if fmt in rendered else content(report, fmt, files=dict(files)), mode)
+        write_private_file(path, rendered[fmt] if fmt in rendered else content(report, fmt, files=dict(files)), mode)
         files[fmt] = path
     if link_latest:
         point_latest(report_dir, run_dir)

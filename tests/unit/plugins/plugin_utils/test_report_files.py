@@ -1,5 +1,5 @@
-"""Writing the report's files: the store's compressed copy of report.json, made in a thread."""
-import os
+"""Writing the report's files: the store's compressed copy of report.json, made in a thread.
+(Writing each file atomically and privately: tests/unit/plugins/module_utils/test_files.py.)"""
 import zlib
 
 import pytest
@@ -27,11 +27,3 @@ def test_the_compressor_thread_raises_its_error_in_the_caller(tmp_path):
     compressor.start()
     with pytest.raises(FileNotFoundError):
         compressor.result()
-
-
-def test_atomic_write_leaves_a_private_file_and_no_temporary_one(tmp_path):
-    path = str(tmp_path / "report.csv")
-    _report_files.atomic_write(path, ["a,", "b\r\n"], 0o600)
-    assert open(path, encoding="utf-8", newline="").read() == "a,b\r\n"
-    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
-    assert os.listdir(str(tmp_path)) == ["report.csv"]
