@@ -49,8 +49,17 @@ lint: yamllint ansible-lint
 yamllint:
 	yamllint -s .
 
-ansible-lint:
-	ansible-lint
+# ansible-lint runs offline (.ansible-lint) and finds this collection through COLL_PATH, so it
+# installs nothing. Its Ansible home (ANSIBLE_HOME: where it would install collections and roles)
+# and its cache stay under .build, never the user's ~/.ansible, where an installed copy would shadow
+# the checkout for every later ansible run; the last line fails if it installed anything anyway.
+LINT_HOME := $(CURDIR)/$(BUILD)/ansible-lint
+ansible-lint: venv $(COLL_PATH)/ansible_collections/fleetpatch/patching
+	rm -rf $(LINT_HOME)
+	ANSIBLE_HOME=$(LINT_HOME)/ansible XDG_CACHE_HOME=$(LINT_HOME)/cache ansible-lint
+	@installed=$$(find $(LINT_HOME)/ansible/collections $(LINT_HOME)/ansible/roles -mindepth 1 -maxdepth 3 2>/dev/null); \
+	if [ -n "$$installed" ]; then echo "ansible-lint installed content (is offline: true in .ansible-lint?):"; \
+	    echo "$$installed"; exit 1; fi
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name> in a git tree of its
 # own, so sanity runs on a copy. pslint is skipped: PowerShell is not packaged for Debian.
@@ -67,11 +76,16 @@ sanity: venv
 	cd $(SANITY) && PATH=$(CURDIR)/$(BUILD)/sanity-venv/bin:$$PATH \
 	    ansible-test sanity --requirements --python 3.11 --skip-test pslint --color no
 
-# The history store's PostgreSQL tests use a local server, started here, unless
-# FLEETPATCH_TEST_POSTGRES_URL already names one.
+# The history store's PostgreSQL tests use a local server, started here unless
+# FLEETPATCH_TEST_POSTGRES_URL already names one, and stopped again afterwards, whatever the tests'
+# result, when this target started it (tests/tools/stop-postgres).
 unit: venv
-	url="$${FLEETPATCH_TEST_POSTGRES_URL:-$$(tests/tools/start-postgres | sed -n 's/^export FLEETPATCH_TEST_POSTGRES_URL=//p')}" && \
-	    test -n "$$url" && FLEETPATCH_TEST_POSTGRES_URL="$$url" python -m pytest -q tests/unit
+	if [ -n "$${FLEETPATCH_TEST_POSTGRES_URL:-}" ]; then exec python -m pytest -q tests/unit; fi; \
+	pg_env=$$(tests/tools/start-postgres) && eval "$$pg_env" && test -n "$$FLEETPATCH_TEST_POSTGRES_URL" || \
+	    { tests/tools/stop-postgres; exit 1; }; \
+	rc=0; python -m pytest -q tests/unit || rc=$$?; \
+	if [ "$$FLEETPATCH_TEST_POSTGRES_STARTED" = 1 ]; then tests/tools/stop-postgres || rc=1; fi; \
+	exit $$rc
 
 lab-up: system-deps
 	$(LAB) up
