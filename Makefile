@@ -1,7 +1,7 @@
 # fleetpatch.patching — the two commands that matter:
 #   make demo   bring the lab up and run the ring rollout twice: a broken wave stopped by the test
 #               ring's gate, then a fixed wave through every ring, with reports (the main job)
-#   make test   every check: lint, sanity, unit, lab integration, Molecule, build
+#   make test   every check: lint, changelog, sanity, unit, lab integration, Molecule, build
 # Both install what they need (Debian packages, a Python venv in .venv) and need root for the lab.
 
 VENV      ?= .venv
@@ -18,13 +18,13 @@ export ANSIBLE_INVENTORY := $(CURDIR)/tests/lab/.state/inventory.yml
 export ANSIBLE_HOST_KEY_CHECKING := True
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: demo test bench deps system-deps venv lint yamllint ansible-lint sanity unit integration molecule \
+.PHONY: demo test bench deps system-deps venv lint yamllint ansible-lint changelog-check sanity unit integration molecule \
         collection-build lab-up lab-down clean
 
 demo: deps lab-up
 	tests/lab/demo
 
-test: deps lint sanity unit lab-up integration molecule collection-build
+test: deps lint changelog-check sanity unit lab-up integration molecule collection-build
 	@echo "make test: every step passed"
 
 deps: system-deps venv $(COLL_PATH)/ansible_collections/fleetpatch/patching
@@ -60,6 +60,11 @@ ansible-lint: venv $(COLL_PATH)/ansible_collections/fleetpatch/patching
 	@installed=$$(find $(LINT_HOME)/ansible/collections $(LINT_HOME)/ansible/roles -mindepth 1 -maxdepth 3 2>/dev/null); \
 	if [ -n "$$installed" ]; then echo "ansible-lint installed content (is offline: true in .ansible-lint?):"; \
 	    echo "$$installed"; exit 1; fi
+
+# The release notes as a release would render them (antsibull-changelog, on a temporary copy): no
+# literal C()/M()/I() markup, no module or plugin listed twice, no link to another repository.
+changelog-check: venv
+	python tests/tools/changelog_check.py
 
 # ansible-test wants the collection under ansible_collections/<ns>/<name> in a git tree of its
 # own, so sanity runs on a copy. pslint is skipped: PowerShell is not packaged for Debian.
