@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import fnmatch
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal, _record
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal, _record, _script_failures
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 
@@ -135,8 +135,12 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         backend.apply(targets)
     except PatchError as exc:
         changes = diff_installed(before_all, installed_map(backend.installed()))
+        scripts = _script_failures.explain(exc.stdout, exc.stderr)
+        if scripts:      # the package manager's last line says nothing; the script's own words do
+            exc.msg = "Failed to install: %s" % _script_failures.summary(scripts)
         _journal.update(journal_dir, journal, status="failed", rc=exc.rc, stderr=exc.stderr or exc.msg,
-                        changes=changes)
+                        changes=changes, reason=exc.msg, failed_scripts=scripts)
+        exc.failed_scripts = scripts
         exc.msg = "%s (journal %s; %d package(s) changed before the failure)" % (exc.msg, journal["id"], len(changes))
         exc.journal = journal["id"]
         exc.changes = changes

@@ -151,6 +151,16 @@ reboot_required:
   description: Whether the host needs a reboot now.
   returned: always
   type: bool
+failed_scripts:
+  description:
+    - On failure, the maintainer scripts (dpkg) or scriptlets (rpm) that failed, read from the package manager's output -
+      C(package), C(version), C(script) (pre-install, post-install, pre-remove, post-remove...), C(status) (V(exit 1)),
+      C(output) (the script's last words) - also summed up in C(msg) and kept in the journal.
+  returned: failure
+  type: list
+  elements: dict
+  sample: [{package: fp-db, version: 1.1-1, script: post-install, status: exit 1,
+            output: "schema migration failed: table 'sessions' is locked"}]
 record:
   description: The host patch record after the change (see M(fleetpatch.patching.patch_facts)).
   returned: success
@@ -182,6 +192,7 @@ def main():
     except PatchError as exc:
         module.fail_json(commands=runner.history, journal=getattr(exc, "journal", None),
                          changes=getattr(exc, "changes", []), targets=getattr(exc, "targets", {}),
+                         failed_scripts=getattr(exc, "failed_scripts", []),
                          **exc.fail_kwargs())
     diff = result.pop("diff")
     if module._diff:

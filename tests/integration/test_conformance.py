@@ -23,7 +23,7 @@ from conftest import ansible_playbook, first_host, on_host, run_lab, task_result
 
 from fleetlab import config, rpm_realistic
 
-WAVES = ("baseline", "security", "broken", "fixed")
+WAVES = ("baseline", "security", "regression", "broken", "fixed")
 UU_SECURITY_ONLY = ('#clear Unattended-Upgrade::Origins-Pattern;\n'
                     'Unattended-Upgrade::Origins-Pattern { "codename=${distro_codename}-security"; '
                     '"label=Debian-Security"; };\n')

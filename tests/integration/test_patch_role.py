@@ -63,6 +63,9 @@ def test_failing_install_is_rolled_back_and_the_host_failed(ring):
     failed = task_results(out, "Fail the host with its outcome")
     for host in hosts:
         assert "rolled_back" in failed[host.name]["msg"] and "fp-db" in failed[host.name]["msg"]
+        # the reason is the script's own words, not the package manager's last line (issue 14)
+        assert ("fp-db 1.1-1 %s script failed (exit 1): fp-db 1.1-1: schema migration failed: table 'sessions' is locked"
+                % ("post-install" if host.pkg_mgr == "apt" else "pre-install")) in failed[host.name]["msg"]
         assert packages(host) == before[host.name]
         assert out["stats"][host.name]["failures"] == 1
 

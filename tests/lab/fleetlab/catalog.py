@@ -8,15 +8,16 @@ because a real repository keeps older versions, and rollback needs them.
 Wave 0 ("baseline") is what the hosts have installed after `lab up`.
 Wave 1 ("security"): a security fix, a bugfix, a reboot-requiring update, an epoch bump and
         an update that pulls in a new dependency. All of it installs and works.
-Wave 2 ("broken"): a version whose install fails (failing maintainer script) and a version
-        that installs cleanly but breaks its service (health check fails).
-Wave 3 ("fixed"): fixed successors of the broken versions, and a newer security fix, so a
+Wave 2 ("regression"): a version that installs cleanly but breaks its service (health check
+        fails): what only a health check after patching catches, and a rollback undoes.
+Wave 3 ("broken"): adds a version whose install fails (failing maintainer script).
+Wave 4 ("fixed"): fixed successors of the broken versions, and a newer security fix, so a
         test can show that a later ring installs the manifest, not what is newest.
 """
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-WAVES = ("baseline", "security", "broken", "fixed")
+WAVES = ("baseline", "security", "regression", "broken", "fixed")
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,8 @@ VERSIONS = (
         "FPBA-2025:0105", "bugfix", "None", "fp-agent bug fix update", issued="2025-03-08 00:00:00"),
         description="monitoring agent, now requires fp-agent-plugins"),
 
-    # --- wave 2: updates that go wrong ------------------------------------------------
-    Version("fp-db", "1.1", "1", 2, fails_install=True, advisory=Advisory(
+    # --- waves 2 and 3: updates that go wrong ---------------------------------------
+    Version("fp-db", "1.1", "1", 3, fails_install=True, advisory=Advisory(
         "FPBA-2025:0201", "bugfix", "None", "fp-db bug fix update", issued="2025-04-01 00:00:00"),
         description="database server whose schema migration fails during install"),
     Version("fp-webapp", "1.1", "1", 2, ships_service=True, breaks_service=True, advisory=Advisory(
@@ -107,15 +108,15 @@ VERSIONS = (
         cves=("CVE-2025-20001",), issued="2025-04-02 00:00:00"),
         description="web application that installs cleanly but no longer starts"),
 
-    # --- wave 3: the fixes, and a newer security update --------------------------------
-    Version("fp-db", "1.2", "1", 3, advisory=Advisory(
+    # --- wave 4: the fixes, and a newer security update --------------------------------
+    Version("fp-db", "1.2", "1", 4, advisory=Advisory(
         "FPBA-2025:0301", "bugfix", "None", "fp-db bug fix update", issued="2025-05-01 00:00:00"),
         description="database server, migration fixed"),
-    Version("fp-webapp", "1.2", "1", 3, ships_service=True, advisory=Advisory(
+    Version("fp-webapp", "1.2", "1", 4, ships_service=True, advisory=Advisory(
         "FPSA-2025:0302", "security", "Moderate", "Moderate: fp-webapp security update",
         cves=("CVE-2025-20001",), issued="2025-05-02 00:00:00"),
         description="web application, starts again"),
-    Version("fp-crypto", "1.0", "3", 3, advisory=Advisory(
+    Version("fp-crypto", "1.0", "3", 4, advisory=Advisory(
         "FPSA-2025:0303", "security", "Important", "Important: fp-crypto security update",
         cves=("CVE-2025-30001",), issued="2025-05-03 00:00:00"),
         description="TLS helper library, fixes CVE-2025-30001"),

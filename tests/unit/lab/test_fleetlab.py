@@ -9,10 +9,17 @@ from fleetlab import catalog, config, debs, inventory, rpms
 def test_waves_by_name_or_number():
     assert catalog.wave_number("security") == 1
     assert catalog.wave_number("3") == 3
-    with pytest.raises(ValueError, match="unknown wave 'nine'.*baseline, security, broken, fixed"):
+    with pytest.raises(ValueError, match="unknown wave 'nine'.*baseline, security, regression, broken, fixed"):
         catalog.wave_number("nine")
     with pytest.raises(ValueError):
-        catalog.wave_number("4")
+        catalog.wave_number("5")
+
+
+def test_the_regression_wave_breaks_a_service_and_nothing_fails_to_install():
+    """The demo's first wave: only a health check after patching can catch it (issue 14)."""
+    regression = [v for v in catalog.VERSIONS if v.wave == catalog.wave_number("regression")]
+    assert [v.package for v in regression if v.breaks_service] == ["fp-webapp"]
+    assert not any(v.fails_install for v in catalog.VERSIONS if v.wave <= catalog.wave_number("regression"))
 
 
 def test_catalog_covers_every_scenario_the_issue_asks_for():
