@@ -291,7 +291,8 @@ def test_postgres_store_gives_the_same_groups(postgres_store):
     listing = inventory_list(HOSTS, CONFIG, env=store_env(postgres_store))
     members = {group[len(PREFIX):]: set(value.get("hosts", [])) for group, value in listing.items()
                if group.startswith(PREFIX)}
-    assert members == compliance_lab.EXPECTED_GROUPS
+    # --list leaves out groups without hosts (fleetpatch_unknown, in the lab's store)
+    assert members == dict((g, hosts) for g, hosts in compliance_lab.EXPECTED_GROUPS.items() if hosts)
     statuses = {host: v["fleetpatch_compliance"]["status"] for host, v in listing["_meta"]["hostvars"].items()}
     assert statuses == compliance_lab.EXPECTED_STATUS
 
