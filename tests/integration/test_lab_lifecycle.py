@@ -1,7 +1,9 @@
 """The lab's command line: clear errors on bad usage, status, and a `down` that leaves no
 process, mount or listening socket behind (then `up` brings the same hosts back)."""
 import os
+import signal
 import socket
+import time
 
 from conftest import run_lab
 from fleetlab import config
@@ -31,9 +33,42 @@ def lab_processes():
     return found
 
 
+def lab_guests():
+    """Processes in another mount namespace whose mounts reference the lab's state directory: a
+    guest init that outlived its systemd-nspawn (issue 14) is invisible to lab_processes."""
+    ours = os.readlink("/proc/self/ns/mnt")
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink("/proc/%s/ns/mnt" % pid) != ours:
+                with open("/proc/%s/mountinfo" % pid) as f:
+                    if config.STATE in f.read():
+                        found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 def lab_mounts():
     with open("/proc/self/mounts") as f:
         return [line for line in f if config.STATE in line]
+
+
+def test_down_ends_a_guest_whose_nspawn_was_killed(lab_up):
+    """The guest's init lives on in its own PID namespace when systemd-nspawn is SIGKILLed (what
+    stop() does after its power-off timeout); lab down must end it all the same."""
+    host = config.fleet()[0]
+    supervisor = int(open(os.path.join(host.dir, "supervisor.pid")).read())
+    nspawn = int(open(os.path.join(host.dir, "nspawn.pid")).read())
+    guests_before = set(lab_guests())
+    os.kill(supervisor, signal.SIGKILL)       # nothing restarts nspawn
+    os.kill(nspawn, signal.SIGKILL)
+    time.sleep(1)
+    assert set(lab_guests()) & guests_before, "the guest should outlive its nspawn"
+    run_lab("down")
+    assert lab_guests() == [] and lab_processes() == [] and lab_mounts() == []
+    run_lab("up")
+    assert run_lab("status").returncode == 0
 
 
 def test_usage_errors_are_clear(lab_up):
@@ -55,10 +90,11 @@ def test_status_lists_every_host_up(lab_up):
 
 def test_down_leaves_nothing_behind_and_up_restores(lab_up):
     hosts = config.fleet()
-    assert lab_processes() and lab_mounts(), "the lab should be running before this test"
+    assert lab_processes() and lab_mounts() and lab_guests(), "the lab should be running before this test"
     run_lab("down")
     assert lab_processes() == []
     assert lab_mounts() == []
+    assert lab_guests() == []
     assert not listening("127.0.0.1", config.PORT)
     assert [h.name for h in hosts if listening(h.address, 22)] == []
     assert run_lab("status", check=False).returncode == 3

@@ -6,7 +6,7 @@ import sys
 import time
 
 from . import catalog, config, hosts, inventory, repos, rootfs
-from .util import LabError, log, mounted, pid_alive, read_pid, write
+from .util import LabError, end_guest_processes, guest_processes, log, mounted, pid_alive, read_pid, write
 
 WAVE_HELP = ", ".join("%d=%s" % (i, name) for i, name in enumerate(catalog.WAVES))
 
@@ -43,6 +43,9 @@ def cmd_down(args):
     fleet = _known_hosts()
     hosts.parallel(hosts.stop, fleet)
     repos.stop_server()
+    # A guest whose nspawn had to be killed keeps running in its own namespaces: end it too.
+    for pid, name in end_guest_processes(config.STATE):
+        log("down: guest process %d (%s) survived SIGKILL" % (pid, name))
     leftovers = _leftovers(fleet)
     if leftovers:
         raise LabError("lab down left behind: %s" % "; ".join(leftovers))
@@ -73,6 +76,7 @@ def _leftovers(fleet):
             found.append("mount %s" % h.root)
     if repos.server_running():
         found.append("repository server pid %s" % read_pid(config.SERVER_PID))
+    found.extend("guest process %d (%s) in its own namespaces" % guest for guest in guest_processes(config.STATE))
     return found
 
 

@@ -1,7 +1,9 @@
 """Small helpers shared by the lab modules: running commands, writing files, logging."""
 import os
+import signal
 import subprocess
 import sys
+import time
 
 
 class LabError(Exception):
@@ -63,3 +65,40 @@ def mounted(path):
     path = os.path.realpath(path)
     with open("/proc/self/mounts") as f:
         return any(line.split()[1] == path for line in f)
+
+
+def guest_processes(state_dir):
+    """[(pid, command name)] of the processes in a mount namespace other than ours whose mounts
+    reference state_dir: the lab's guests (their init and everything under it). A guest whose
+    systemd-nspawn was killed lives on in its own PID and mount namespaces, invisible to pid
+    files and to our mount table."""
+    ours = os.readlink("/proc/self/ns/mnt")
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink("/proc/%s/ns/mnt" % pid) == ours:
+                continue
+            with open("/proc/%s/mountinfo" % pid) as f:
+                if state_dir not in f.read():
+                    continue
+            with open("/proc/%s/comm" % pid) as f:
+                found.append((int(pid), f.read().strip()))
+        except OSError:        # gone meanwhile, or a kernel thread
+            continue
+    return found
+
+
+def end_guest_processes(state_dir, timeout=10):
+    """SIGKILL every guest process (guest_processes); wait until they are gone. Returns what is
+    still there after the timeout."""
+    for pid, _name in guest_processes(state_dir):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + timeout
+    left = guest_processes(state_dir)
+    while left and time.time() < deadline:
+        time.sleep(0.2)
+        left = guest_processes(state_dir)
+    return left
