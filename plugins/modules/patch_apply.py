@@ -155,11 +155,12 @@ failed_scripts:
   description:
     - On failure, the maintainer scripts (dpkg) or scriptlets (rpm) that failed, read from the package manager's output -
       C(package), C(version), C(script) (pre-install, post-install, pre-remove, post-remove...), C(status) (V(exit 1)),
-      C(output) (the script's last words) - also summed up in C(msg) and kept in the journal.
+      C(output) (the script's last words, or null), C(manager) (V(dpkg) or V(rpm)) - also summed up in C(msg) and
+      kept in the journal.
   returned: failure
   type: list
   elements: dict
-  sample: [{package: fp-db, version: 1.1-1, script: post-install, status: exit 1,
+  sample: [{package: fp-db, version: 1.1-1, script: post-install, status: exit 1, manager: dpkg,
             output: "schema migration failed: table 'sessions' is locked"}]
 record:
   description: The host patch record after the change (see M(fleetpatch.patching.patch_facts)).
