@@ -22,8 +22,8 @@ def short(text):
 def package_versions(host, package):
     for update in host.get("updates") or []:
         if update.get("name") == package:
-            return "%s %s installed, %s offered" % (package, update.get("installed_version"),
-                                                   update.get("available_version"))
+            return "%s %s installed, %s offered" % (
+                package, update.get("installed_version"), update.get("available_version"))
     for change in host.get("changes") or []:
         if change.get("name") == package:
             return "%s %s installed" % (package, change.get("after"))
@@ -52,8 +52,8 @@ def main():
     with open(os.path.join(report_dir, "latest", "report.json")) as handle:
         report = json.load(handle)
     for gate in report["run"].get("gates") or []:
-        print("  gate after ring %s: %s%s" % (gate.get("ring"), "open" if gate.get("passed") else "CLOSED",
-                                             " - " + short(gate.get("message")) if gate.get("message") else ""))
+        message = " - " + short(gate.get("message")) if gate.get("message") else ""
+        print("  gate after ring %s: %s%s" % (gate.get("ring"), "open" if gate.get("passed") else "CLOSED", message))
     for host in sorted(report["hosts"], key=lambda h: (h.get("ring") or "", h["host"])):
         print(host_line(host, package))
 

@@ -1,6 +1,7 @@
 """Which maintainer script failed, and what it said: from the output apt, dnf and zypper printed on
 the lab's hosts when fp-db 1.1-1's script failed (captured with patch_apply names=fp-db in the
-broken wave; fixtures/script-failures/HOST.stdout|stderr). Issue 14: the reason recorded was each
+broken wave; fixtures/script-failures/HOST.stdout|stderr; dpkg's carriage returns stored as
+newlines, which is how splitlines() reads them anyway). Issue 14: the reason recorded was each
 package manager's last line ("E: Sub-process /usr/bin/dpkg returned an error code (1)",
 "Error: Transaction failed", "Please see the above error message for a hint.")."""
 import os
