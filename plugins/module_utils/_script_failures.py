@@ -31,8 +31,10 @@ RPM_SCRIPTS = {"pretrans": "pre-transaction", "prein": "pre-install", "pre": "pr
 _DPKG_FAILED = re.compile(r"^dpkg: error processing (?:package|archive) (?P<name>[^\s:]+)(?::\S+)? \((?P<op>--[\w-]+)\):$")
 _DPKG_SCRIPT = re.compile(r"^\s*(?:new |old |installed )?\S+ package (?P<script>[\w-]+) script subprocess "
                           r"returned error exit status (?P<status>\d+)")
-_DPKG_VERSION = re.compile(r"^(?:Setting up|Unpacking|Preparing to unpack \S+/)(?P<name>[^\s_:(]+)(?::\S+)?[ _]"
-                           r"\(?(?P<version>[^\s)]+?)\)?(?:_\S+\.deb| \.\.\.|\s|$)")
+# "Setting up fp-db (1.1-1) ...", "Unpacking fp-db (1.1-1) over (1.0-1) ...", "Preparing to unpack
+# .../3-fp-db_1.1-1_all.deb ..." (apt numbers the archives when it installs several)
+_DPKG_VERSION = re.compile(r"^(?:(?:Setting up|Unpacking) (?P<name>[^\s:(]+)(?::\S+)? \((?P<version>[^\s)]+)\)"
+                           r"|Preparing to unpack \S*/(?:\d+-)?(?P<deb_name>[^/\s_]+)_(?P<deb_version>[^\s_]+)_\S+\.deb)")
 _RPM_FAILED = re.compile(r"^(?:error|warning): %(?P<tag>\w+)\((?P<nevra>[^)]+)\) scriptlet failed, "
                          r"(?:exit status (?P<status>\d+)|signal (?P<signal>\d+))")
 _NEVRA = re.compile(r"^(?P<name>.+)-(?:(?P<epoch>\d+):)?(?P<version>[^-]+)-(?P<release>[^-]+)\.(?P<arch>[^.]+)$")
@@ -84,9 +86,11 @@ def summary(failures):
 def _dpkg_versions(lines):
     versions = {}
     for line in lines:
-        match = _DPKG_VERSION.match(line)
+        match = _DPKG_VERSION.match(line.strip())
         if match:
-            versions[match.group("name")] = match.group("version")
+            name = match.group("name") or match.group("deb_name")
+            # a .deb file name writes an epoch's colon as %3a
+            versions[name] = (match.group("version") or match.group("deb_version").replace("%3a", ":"))
     return versions
 
 

@@ -43,3 +43,19 @@ def test_a_script_that_said_nothing_and_a_nonzero_epoch():
         "status": "signal 9", "output": None}]
     assert _script_failures.summary(_script_failures.explain("", err)) == \
         "tzdata 2:2025b-1.el9 post-install script failed (signal 9)"
+
+
+def test_the_version_when_apt_installs_several_packages():
+    """Failed in CI before the fix: with several packages apt numbers the archives
+    (.../3-fp-db_1.1-1_all.deb), and the version was lost."""
+    out = ("Preparing to unpack .../3-fp-db_1.1-1_all.deb ...\n"
+           "Unpacking fp-db (1.1-1) over (1.0-1) ...\n"
+           "Preparing to unpack .../4-fp-clock_1%3a2.5-1_all.deb ...\n"
+           "Setting up fp-clock (1:2.5-1) ...\n"
+           "Setting up fp-db (1.1-1) ...\n" + SAID + "\n"
+           "dpkg: error processing package fp-db (--configure):\n"
+           " installed fp-db package post-installation script subprocess returned error exit status 1\n")
+    assert _script_failures.summary(_script_failures.explain(out, "")) == \
+        "fp-db 1.1-1 post-install script failed (exit 1): " + SAID
+    assert _script_failures._dpkg_versions(["Preparing to unpack .../4-fp-clock_1%3a2.5-1_all.deb ..."]) == {
+        "fp-clock": "1:2.5-1"}
