@@ -109,10 +109,9 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
-    if manifest is not None:
-        manifest = manifest_for(manifest, backend.name)
     before_all = installed_map(backend.installed())
     if manifest is not None:      # an empty manifest installs nothing (a later ring after a no-op ring)
+        manifest = manifest_for(manifest, backend.name)
         targets, skipped = manifest_targets(manifest, before_all, backend.compare)
     else:
         targets, skipped = select_targets(record, names, security_only, advisories, cves, exclude)

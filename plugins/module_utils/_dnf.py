@@ -25,14 +25,14 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
+    blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, parse_nevra,
+    repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
 # %{obsoletes} may list several relations, one a line: a line without the six fields continues it
 OBSOLETES_FORMAT = REPOQUERY_FORMAT + "|%{obsoletes}"
 _LIST_LINE = re.compile(r"^(?P<id>\S+)\s+(?P<type>\S+)\s+(?P<nevra>\S+)$")
-_NEVRA = re.compile(r"^(?P<name>.+)-(?P<evr>(?:\d+:)?[^-:]+-[^-]+)\.(?P<arch>[^.]+)$")
 _INFO_FIELD = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z ]*?)?\s*: ?(?P<value>.*)$")
 _BANNER = re.compile(r"^={20,}$")
 # dnf 4 on stderr when a repository could not be refreshed (with skip_if_unavailable it goes on
@@ -150,13 +150,6 @@ def obsoleters(candidates, installed):
             entry["obsoletes"] = sorted(set(replaced))
             result.append(entry)
     return result
-
-
-def parse_nevra(text):
-    match = _NEVRA.match(text)
-    if not match:
-        return None
-    return match.group("name"), match.group("evr"), match.group("arch")
 
 
 def parse_updateinfo_list(text):
@@ -291,8 +284,7 @@ class LogWatch:
     """What dnf appends to its log files while we run it (hawkey.log under / and the root)."""
 
     def __init__(self, root=None):
-        self.paths = sorted(set(p for p in list(LOG_FILES) +
-                                [(root or "") + path for path in LOG_FILES]))
+        self.paths = sorted(set(LOG_FILES) | set((root or "") + path for path in LOG_FILES))
         self.offsets = dict((p, self._size(p)) for p in self.paths)
 
     @staticmethod

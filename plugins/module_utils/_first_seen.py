@@ -43,8 +43,8 @@ def load(path):
 def save(path, seen):
     directory = os.path.dirname(path)
     try:
-        private_directory(directory, 0o700)
-        write_private_file(path, json.dumps({"format": FORMAT_VERSION, "seen": seen}, indent=1, sort_keys=True), 0o600)
+        private_directory(directory)
+        write_private_file(path, json.dumps({"format": FORMAT_VERSION, "seen": seen}, indent=1, sort_keys=True))
     except (IOError, OSError) as exc:
         raise PatchError("Failed to record first-seen dates in %s: %s" % (path, exc))
 

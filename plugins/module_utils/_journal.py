@@ -41,9 +41,8 @@ def new_id():
 def write(state_dir, journal):
     directory = _dir(state_dir)
     try:
-        private_directory(directory, 0o700)
-        write_private_file(os.path.join(directory, journal["id"] + ".json"),
-                           json.dumps(journal, indent=1, sort_keys=True), 0o600)
+        private_directory(directory)
+        write_private_file(os.path.join(directory, journal["id"] + ".json"), json.dumps(journal, indent=1, sort_keys=True))
     except (IOError, OSError) as exc:
         raise PatchError("Failed to write the rollback journal in %s: %s" % (directory, exc))
     return journal

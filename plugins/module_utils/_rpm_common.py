@@ -23,6 +23,17 @@ _TYPES = {"security": "security", "bugfix": "bugfix", "enhancement": "enhancemen
           "newpackage": "enhancement", "yast": "other", "document": "other"}
 
 
+_NEVRA = re.compile(r"^(?P<name>.+)-(?P<evr>(?:\d+:)?[^-:]+-[^-]+)\.(?P<arch>[^.]+)$")
+
+
+def parse_nevra(text):
+    """(name, evr, arch) of a NEVRA such as fp-db-1:1.1-1.noarch (dnf's lists, rpm's messages)."""
+    match = _NEVRA.match(text)
+    if not match:
+        return None
+    return match.group("name"), match.group("evr"), match.group("arch")
+
+
 def evr(epoch, version, release):
     epoch = str(epoch or "0")
     return "%s%s-%s" % ("" if epoch in ("0", "(none)") else epoch + ":", version, release)

@@ -20,6 +20,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import evr, parse_nevra
+from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import split_evr
+
 # dpkg names its scripts in words, rpm by tag: one vocabulary for both
 DPKG_SCRIPTS = {"pre-installation": "pre-install", "post-installation": "post-install",
                 "pre-removal": "pre-remove", "post-removal": "post-remove"}
@@ -37,7 +40,6 @@ _DPKG_VERSION = re.compile(r"^(?:(?:Setting up|Unpacking) (?P<name>[^\s:(]+)(?::
                            r"|Preparing to unpack \S*/(?:\d+-)?(?P<deb_name>[^/\s_]+)_(?P<deb_version>[^\s_]+)_\S+\.deb)")
 _RPM_FAILED = re.compile(r"^(?:error|warning): %(?P<tag>\w+)\((?P<nevra>[^)]+)\) scriptlet failed, "
                          r"(?:exit status (?P<status>\d+)|signal (?P<signal>\d+))")
-_NEVRA = re.compile(r"^(?P<name>.+)-(?:(?P<epoch>\d+):)?(?P<version>[^-]+)-(?P<release>[^-]+)\.(?P<arch>[^.]+)$")
 # Lines around a failure that are the package managers' own, never the script's words (matched
 # on the stripped line).
 _NOISE = re.compile(r"^(dpkg: |E: |W: |N: |error: |warning: |rpm: |Error: |Errors were encountered|Setting up |"
@@ -111,13 +113,10 @@ def _rpm_failure(line):
     match = _RPM_FAILED.match(line)
     if not match:
         return None
-    nevra = _NEVRA.match(match.group("nevra"))
-    name = nevra.group("name") if nevra else match.group("nevra")
-    version = None
+    nevra = parse_nevra(match.group("nevra"))
+    name, version = match.group("nevra"), None
     if nevra:
-        epoch = nevra.group("epoch")
-        version = "%s%s-%s" % (epoch + ":" if epoch not in (None, "0") else "", nevra.group("version"),
-                               nevra.group("release"))
+        name, version = nevra[0], evr(*split_evr(nevra[1]))     # rpm writes epoch 0 out: drop it
     status = "exit %s" % match.group("status") if match.group("status") else "signal %s" % match.group("signal")
     return {"package": name, "version": version, "manager": "rpm",
             "script": RPM_SCRIPTS.get(match.group("tag"), match.group("tag")), "status": status}

@@ -118,7 +118,7 @@ def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=T
     files, so it is written last."""
     rendered = rendered or {}
     run_dir = os.path.join(report_dir, safe_name(report["run"]["run_id"]))
-    private_directory(run_dir, 0o700)
+    private_directory(run_dir)
     files = dict(files or {})
     for fmt in sorted(formats, key=lambda f: (f == "markdown", FORMATS.index(f))):
         path = os.path.join(run_dir, FILE_NAMES[fmt])

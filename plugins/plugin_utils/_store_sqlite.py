@@ -15,18 +15,16 @@ import contextlib
 import os
 import sqlite3
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory
+# The history names hosts and the vulnerabilities they still carry: keep it to the controller user.
+from ansible_collections.fleetpatch.patching.plugins.module_utils._files import FILE_MODE, private_directory
 
 NAME = "sqlite"
-# The history names hosts and the vulnerabilities they still carry: keep it to the controller user.
-FILE_MODE = 0o600
-DIRECTORY_MODE = 0o700
 
 
 def _create_private(path):
     """An empty file is a valid new SQLite database; creating it ourselves sets its mode (SQLite
     gives the -wal and -shm files the database file's mode)."""
-    private_directory(os.path.dirname(path), DIRECTORY_MODE)
+    private_directory(os.path.dirname(path))
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     except FileExistsError:
