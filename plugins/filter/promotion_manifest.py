@@ -16,12 +16,16 @@ author:
 description:
   - From the C(patch_outcome) the M(fleetpatch.patching.patch) role leaves on each host, builds the
     promotion manifest later rings install exactly - package manager, then package name, then version -
-    from the hosts that ended C(patched).
+    from the hosts the gate counts as succeeded (P(fleetpatch.patching.gate_statuses#filter)): what they installed
+    in this run, and, where this run installed nothing, what their completed earlier cycles installed
+    and they still run (C(verified)), so a re-run of an already patched ring promotes what it is, not
+    an empty manifest.
   - The package manager is the one each host's M(fleetpatch.patching.patch_apply) used (C(pkg_mgr) in
     C(patch_outcome)), detected or set, never guessed from a variable; so apt and RPM versions of one
     package never meet under one key.
   - Fails when two hosts of the same package manager installed different versions of one package
-    (the ring saw different repositories; promoting either would be a guess).
+    in this run (the ring saw different repositories; promoting either would be a guess). Among
+    versions verified earlier, the highest wins; a version installed in this run wins over them.
 options:
   _input:
     description: The ring's host names.
@@ -49,16 +53,20 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gate
+
 
 def promotion_manifest(hosts, hostvars):
-    manifest, source = {}, {}
+    manifest, source, verified = {}, {}, {}
     for host in hosts or []:
         variables = hostvars.get(host) or {}
         outcome = variables.get("patch_outcome") or {}
-        if outcome.get("status") != "patched":
+        if _gate.judge(outcome) not in _gate.SUCCEEDED:
             continue
         manager = outcome.get("pkg_mgr") or variables.get("fleetpatch_pkg_mgr")
         if manager in (None, "", "auto"):
+            if not outcome.get("changes") and not outcome.get("verified"):
+                continue
             raise AnsibleFilterError("Cannot promote what %s installed: its patch_outcome does not say which package "
                                      "manager installed it (patched by an older fleetpatch.patching.patch role?)" % host)
         for change in outcome.get("changes") or []:
@@ -70,6 +78,12 @@ def promotion_manifest(hosts, hostvars):
                 raise AnsibleFilterError("Cannot promote %s: %s installed %s but %s installed %s"
                                          % (name, source[(manager, name)], entry[name], host, version))
             entry[name], source[(manager, name)] = version, host
+        for name, version in (outcome.get("verified") or {}).items():
+            entry = verified.setdefault(manager, {})
+            entry[name] = _gate.higher(manager, entry[name], version) if name in entry else version
+    for manager, versions in verified.items():
+        for name, version in versions.items():
+            manifest.setdefault(manager, {}).setdefault(name, version)
     return manifest
 
 

@@ -12,10 +12,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import fnmatch
+import os
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal, _record, _script_failures
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+# A re-run of an already patched ring promotes what its completed cycles installed this long ago at
+# most: one monthly patch cycle, so a ring patched last quarter promotes nothing stale.
+VERIFIED_MAX_AGE_DAYS = 30
 
 
 def _matches(name, patterns):
@@ -101,39 +107,132 @@ def render_diff(changes, key):
     return "".join("%s %s\n" % (c["name"], c[key]) for c in changes if c.get(key) is not None)
 
 
+def repair(backend, open_journals):
+    """Before anything else: finish what an interrupted package manager left in the package
+    database (dpkg half-configured, rpm entries twice), keeping the versions the open journals
+    recorded where rpm holds two. Returns the problems found (empty: nothing to repair); raises
+    when they remain after the repair, so nothing is installed on a damaged database."""
+    backend.installed()
+    found = list(backend.unfinished) + interrupted_dpkg(backend)
+    if not found and not open_journals:
+        return []
+    keep = {"before": merged_before(open_journals)} if open_journals else None
+    backend.recover(keep)
+    backend.installed()
+    left = list(backend.unfinished) + interrupted_dpkg(backend)
+    if left:
+        raise PatchError("An interrupted transaction left the package database unfinished and fleetpatch could not "
+                         "repair it (%s); nothing else was changed: repair it by hand, then run again"
+                         % "; ".join(left)[:600])
+    return found
+
+
+def interrupted_dpkg(backend):
+    """dpkg's own marker of a killed run: entries in /var/lib/dpkg/updates (apt hosts only)."""
+    if backend.name != "apt":
+        return []
+    directory = (getattr(backend, "root", None) or "") + "/var/lib/dpkg/updates"
+    try:
+        entries = [n for n in os.listdir(directory) if n.isdigit()]
+    except OSError:
+        entries = []
+    return ["dpkg was interrupted (%s holds %d entries)" % (directory, len(entries))] if entries else []
+
+
+def merged_before(journals):
+    """The versions before the first of several open journals: for each package, the oldest
+    journal that touched it knows what the host had before fleetpatch began."""
+    before = {}
+    for journal in journals:        # oldest first
+        for name, version in (journal.get("before") or {}).items():
+            before.setdefault(name, version)
+    return before
+
+
+def verified_versions(journals, installed, max_age_days, now=None):
+    """{name: version} that completed cycles (applied, rebooted, healthy) installed within
+    max_age_days and the host still runs: what a re-run of an already patched ring promotes,
+    instead of an empty manifest. The newest journal wins."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    oldest = (now - datetime.timedelta(days=max_age_days)).strftime("%Y%m%dT%H%M%SZ")
+    verified = {}
+    for journal in reversed(journals):      # newest first
+        if journal.get("status") != "completed" or str(journal.get("id", "")) < oldest:
+            continue
+        for change in journal.get("changes") or []:
+            name, after = change.get("name"), change.get("after")
+            if after is not None and installed.get(name) == after:
+                verified.setdefault(name, after)
+    return verified
+
+
+def remaining_targets(backend, record, manifest, installed, selection):
+    """What the selection still wants after the apply: the check that the host *is* patched,
+    not only that this run changed something."""
+    if manifest is not None:
+        return manifest_targets(manifest, installed, backend.compare)[0]
+    return select_targets(record, **selection)[0]
+
+
 def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, names=None,
           security_only=False, advisories=None, cves=None, exclude=None, update_cache=True,
-          cache_valid_time=0, run_id=None):
-    """Install what the selection approves (or exactly a manifest). Returns the result dict."""
+          cache_valid_time=0, run_id=None, cycle=False):
+    """Install what the selection approves (or exactly a manifest). Returns the result dict.
+    cycle: the caller confirms the change after reboot and health checks (the patch role)."""
     root = getattr(backend, "root", None)
     journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
+    open_journals = [j for j in _journal.pending(journal_dir) if j.get("pkg_mgr") in (None, backend.name)]
+    repaired = [] if check_mode else repair(backend, open_journals)
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
     before_all = installed_map(backend.installed())
+    selection = {"names": names, "security_only": security_only, "advisories": advisories, "cves": cves,
+                 "exclude": exclude}
     if manifest is not None:      # an empty manifest installs nothing (a later ring after a no-op ring)
         manifest = manifest_for(manifest, backend.name)
         targets, skipped = manifest_targets(manifest, before_all, backend.compare)
     else:
-        targets, skipped = select_targets(record, names, security_only, advisories, cves, exclude)
+        targets, skipped = select_targets(record, **selection)
     plan = backend.plan(targets) if targets else []
     if manifest is not None:
         check_plan_against_manifest(plan, manifest)
+    # The baseline of this change: what the host had before the first unfinished run touched it.
+    baseline = dict(before_all)
+    baseline.update(merged_before(open_journals))
+    resumed = [j["id"] for j in open_journals]
     result = {"pkg_mgr": backend.name, "targets": targets, "not_selected": skipped, "plan": plan, "changes": [],
-              "journal": None, "changed": bool(plan),
+              "journal": None, "changed": bool(plan or repaired), "resumed": resumed, "repaired": repaired,
+              "remaining": {}, "verified": {}, "baseline_missing": {},
               "diff": {"before": render_diff(plan, "before"), "after": render_diff(plan, "after")}}
-    if check_mode or not plan:
+    if check_mode:
         # Check mode predicts the changes from the plan, so a dry-run rollout promotes them too.
+        planned = set(c["name"] for c in plan)
         result["changes"] = [{"name": c["name"], "before": c.get("before"), "after": c.get("after")} for c in plan]
+        result["remaining"] = dict((n, v) for n, v in targets.items() if n not in planned)
         result["record"] = record
         result["reboot_required"] = record["reboot_required"]
         return result
-    touched = dict((c["name"], before_all.get(c["name"])) for c in plan)
-    journal = _journal.create(journal_dir, backend.name, touched, plan, targets, run_id=run_id)
+    if not plan and not open_journals:
+        journals, _unreadable = _journal.load_all(journal_dir)
+        result["verified"] = verified_versions([j for j in journals if j.get("pkg_mgr") in (None, backend.name)],
+                                               before_all, VERIFIED_MAX_AGE_DAYS)
+        result["remaining"] = dict(targets)
+        result["baseline_missing"] = select_targets(record, **selection)[0]
+        result["record"] = record
+        result["reboot_required"] = record["reboot_required"]
+        return result
+    touched = dict((name, baseline.get(name)) for name in set(c["name"] for c in plan) | set(merged_before(open_journals)))
+    journal = _journal.create(journal_dir, backend.name, touched, plan, targets, run_id=run_id,
+                              cycle=cycle or any(j.get("cycle") == _journal.CYCLE_OPEN for j in open_journals),
+                              resumes=resumed)
+    for earlier in open_journals:
+        _journal.update(journal_dir, earlier, status="superseded", superseded_by=journal["id"])
     result["journal"] = journal["id"]
     try:
-        backend.apply(targets)
+        if plan:
+            backend.apply(targets)
     except PatchError as exc:
-        changes = diff_installed(before_all, installed_map(backend.installed()))
+        changes = diff_installed(baseline, installed_map(backend.installed()))
         scripts = _script_failures.explain(exc.stdout, exc.stderr)
         if scripts:      # the package manager's last line says nothing; the script's own words do
             exc.msg = "Failed to install: %s" % _script_failures.summary(scripts)
@@ -145,11 +244,17 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         exc.changes = changes
         exc.targets = targets
         raise
-    changes = diff_installed(before_all, installed_map(backend.installed()))
+    installed_after = installed_map(backend.installed())
+    changes = diff_installed(baseline, installed_after)
     _journal.update(journal_dir, journal, status="applied", rc=0, changes=changes)
     after = _record.assess(backend, update_cache=False, policy=policy, state_dir=state_dir, check_mode=check_mode,
                            root=root)
-    result.update(changes=changes, changed=bool(changes), record=after, reboot_required=after["reboot_required"])
+    result.update(changes=changes, changed=bool(plan or repaired or changes), record=after,
+                  reboot_required=after["reboot_required"],
+                  remaining=remaining_targets(backend, after, manifest, installed_after, selection),
+                  # what the baseline, narrowed by the same filters, still wants: in a manifest ring, what the
+                  # manifest did not carry (the test ring never had that package); the rollout's end judges it
+                  baseline_missing=select_targets(after, **selection)[0])
     return result
 
 

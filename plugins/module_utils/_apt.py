@@ -523,20 +523,26 @@ class AptBackend:
             self.runner.env = saved
 
     def recover(self, journal=None):
-        """An interrupted dpkg (killed mid-transaction) blocks apt until `dpkg --configure -a`."""
+        """An interrupted dpkg (killed mid-transaction) blocks apt until `dpkg --configure -a`;
+        a package left half-installed needs apt to install it again (`apt-get install -f`)."""
         try:
             interrupted = bool(os.listdir("/var/lib/dpkg/updates"))
         except OSError:
             interrupted = False
-        if interrupted:
-            wait_for_locks(LOCKS, self.lock_timeout, "apt")
-            saved = dict(self.runner.env)
-            self.runner.env.update(NONINTERACTIVE)
-            try:
-                self.runner.run(["dpkg", "--configure", "-a"] + DPKG_FORCE,
-                                "finish the interrupted dpkg run (dpkg --configure -a)")
-            finally:
-                self.runner.env = saved
+        if not interrupted and not self.unfinished:
+            return
+        wait_for_locks(LOCKS, self.lock_timeout, "apt")
+        saved = dict(self.runner.env)
+        self.runner.env.update(NONINTERACTIVE)
+        try:
+            self.runner.run(["dpkg", "--configure", "-a"] + DPKG_FORCE,
+                            "finish the interrupted dpkg run (dpkg --configure -a)")
+            self.installed()
+            if self.unfinished:
+                self.runner.run(["apt-get", "install", "--fix-broken", "--yes"] + INSTALL_OPTIONS,
+                                "reinstall what dpkg left half-installed (apt-get install --fix-broken)")
+        finally:
+            self.runner.env = saved
 
     def available_versions(self, names):
         """{name: set of versions some configured source still offers}."""

@@ -353,6 +353,16 @@ class DnfBackend:
             argv.append("--installroot=%s" % self.root)
         return argv + list(args)
 
+    def check_database(self):
+        """`dnf check`: duplicates, broken dependencies and obsoleted packages in the rpm database,
+        one problem per line (what a killed transaction leaves besides duplicates)."""
+        argv = self._argv("check", verbose=True)
+        rc, out, err = self.runner.run(argv, "check the rpm database (dnf check)", ok_rcs=(0, 1))
+        if rc == 0:
+            return []
+        return [line.strip() for line in (out + "\n" + err).splitlines() if line.strip()
+                and not line.startswith(("Error: Check discovered", "Last metadata"))][:20]
+
     def _note_failed_repos(self, failures):
         for repo, cause in sorted(failures.items()):
             if repo not in self.failed_repos:

@@ -7,6 +7,12 @@ The rollback journal: written on the host before anything changes (every package
 may touch, at its installed version, and the plan), completed with the outcome, marked when
 rolled back. One JSON file per apply under <state_dir>/journal/, each write atomic, root-only,
 so an interrupted run still leaves what rollback needs.
+
+A journal the patch role writes also records its cycle: apply -> reboot -> health check. It is
+written with cycle "open" and closed (completed) only after the health check, or by rollback.
+A later run finds every journal whose cycle is still open (the controller was killed, SIGTERM
+from AWX, the connection lost, the package manager killed) with pending() and finishes it before
+anything else (_apply.adopt_pending); docs/reliability.md lists the faults this covers.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,7 +28,13 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 
 FORMAT_VERSION = 1
-STATUSES = ("applying", "applied", "failed", "rolled_back")
+# applying: written before the install, still so if the run died during it; applied / failed: the
+# install ended; rolled_back: restored; completed: applied, rebooted if needed and healthy;
+# superseded: a later run took its packages over (its "before" versions live on in that run's journal).
+STATUSES = ("applying", "applied", "failed", "rolled_back", "completed", "superseded")
+# A cycle is "open" while a journal's change has not been confirmed healthy or rolled back.
+CYCLE_OPEN, CYCLE_CLOSED = "open", "closed"
+FINISHED = ("rolled_back", "completed", "superseded")
 
 
 def _dir(state_dir):
@@ -48,16 +60,62 @@ def write(state_dir, journal):
     return journal
 
 
-def create(state_dir, pkg_mgr, before, plan, targets, run_id=None):
+def create(state_dir, pkg_mgr, before, plan, targets, run_id=None, cycle=False, resumes=None):
     """Record, before any change, the installed version of every package the plan may touch
-    (None: not installed) and what is about to be done."""
+    (None: not installed) and what is about to be done. cycle: the caller confirms the change
+    later (patch role: reboot and health check); until then the journal's cycle stays open.
+    resumes: the ids of the open journals this one takes over."""
     journal = {
         "format": FORMAT_VERSION, "id": new_id(), "pkg_mgr": pkg_mgr, "run_id": run_id,
         "created": now_iso(), "updated": now_iso(), "status": "applying",
         "before": before, "plan": plan, "targets": targets,
         "changes": [], "rc": None, "stderr": None, "rolled_back_at": None,
+        "cycle": CYCLE_OPEN if cycle else CYCLE_CLOSED, "resumes": list(resumes or []),
     }
     return write(state_dir, journal)
+
+
+def is_open(journal):
+    """Whether a journal's change still waits to be finished: its install was interrupted
+    (applying, whoever ran it), or its cycle was never confirmed nor rolled back."""
+    if journal.get("status") in FINISHED:
+        return False
+    return journal.get("status") == "applying" or journal.get("cycle") == CYCLE_OPEN
+
+
+def load_all(state_dir):
+    """Every journal, oldest first; unreadable ones are reported, not skipped silently."""
+    directory = _dir(state_dir)
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
+    except (IOError, OSError):
+        return [], []
+    journals, unreadable = [], []
+    for name in names:
+        try:
+            with open(os.path.join(directory, name)) as f:
+                journals.append(json.load(f))
+        except (IOError, OSError, ValueError) as exc:
+            unreadable.append("%s: %s" % (name, exc))
+    return journals, unreadable
+
+
+def pending(state_dir):
+    """The journals whose change is unfinished (is_open), oldest first."""
+    journals, unreadable = load_all(state_dir)
+    if unreadable:
+        raise PatchError("Failed to read rollback journals in %s (%s): fleetpatch cannot tell whether an earlier "
+                         "run was interrupted; move the damaged file aside after checking the host"
+                         % (_dir(state_dir), "; ".join(unreadable)))
+    return [j for j in journals if is_open(j)]
+
+
+def confirm(state_dir, journal_id, **details):
+    """Close a journal's cycle: the change was applied, rebooted as needed and found healthy."""
+    journal = load(state_dir, journal_id)
+    if journal.get("status") in FINISHED:
+        return journal
+    return update(state_dir, journal, status="completed", cycle=CYCLE_CLOSED, completed_at=now_iso(), **details)
 
 
 def update(state_dir, journal, **fields):

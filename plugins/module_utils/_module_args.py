@@ -64,6 +64,7 @@ def apply_argument_spec():
         update_cache=dict(type="bool", default=True),
         cache_valid_time=dict(type="int", default=0),
         run_id=dict(type="str"),
+        cycle=dict(type="bool", default=False),
         windows=_windows_option(),
     )
 

@@ -14,11 +14,18 @@ __metaclass__ = type
 import datetime
 import os
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _host
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _host, _journal
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import fcntl_lock_holder, pidfile_lock_holder
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Where a transaction writes besides / and /var: the downloaded packages. Checked with the state dir
+# (journals), so that a full cache fails the preflight rather than the install half-way.
+PACKAGE_CACHES = {"apt": "/var/cache/apt/archives", "dnf": "/var/cache/dnf", "yum": "/var/cache/yum",
+                  "zypper": "/var/cache/zypp"}
+DEFAULT_MIN_FREE_MB = {"/": 500, "/var": 1000, "/boot": 100}
+CACHE_MIN_FREE_MB = 500
+STATE_DIR_MIN_FREE_MB = 50
 LOCK_FILES = {
     "apt": [("/var/lib/dpkg/lock-frontend", "fcntl"), ("/var/lib/dpkg/lock", "fcntl"), ("/var/lib/apt/lists/lock", "fcntl")],
     "dnf": [("/var/lib/rpm/.rpm.lock", "fcntl"), ("/var/lib/dnf/rpmdb_lock.pid", "pidfile")],
@@ -32,13 +39,34 @@ def result(status, reason, **extra):
     return entry
 
 
+def disk_thresholds(min_free_mb, pkg_mgr, state_dir, root=""):
+    """The paths to check: the user's (or the defaults), plus the package cache and the state dir
+    when the user did not name them."""
+    if min_free_mb is None:
+        min_free_mb = dict(DEFAULT_MIN_FREE_MB)
+        if pkg_mgr in PACKAGE_CACHES:
+            min_free_mb[PACKAGE_CACHES[pkg_mgr]] = CACHE_MIN_FREE_MB
+        min_free_mb[state_dir] = STATE_DIR_MIN_FREE_MB
+    return dict((root + path, minimum) for path, minimum in min_free_mb.items())
+
+
+def _existing(path):
+    """The path, or its nearest existing parent (the state dir before the first run)."""
+    while path and not os.path.exists(path):
+        parent = os.path.dirname(path.rstrip("/")) or "/"
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
 def check_disk(min_free_mb):
-    """Free space on each path against its threshold; paths that do not exist are skipped."""
+    """Free space on each path (or its nearest existing parent) against its threshold."""
     short, seen = [], {}
     for path, minimum in sorted(min_free_mb.items()):
-        if not os.path.exists(path):
+        if not os.path.exists(_existing(path)):
             continue
-        st = os.statvfs(path)
+        st = os.statvfs(_existing(path))
         free = st.f_bavail * st.f_frsize // (1024 * 1024)
         seen[path] = free
         if free < int(minimum):
@@ -56,32 +84,57 @@ def check_lock(pkg_mgr, root=""):
     return result("pass", "no package-manager lock is held")
 
 
-def check_package_manager(backend):
-    """The package database is consistent: no interrupted dpkg, dpkg --audit clean, rpm db readable."""
-    if backend.name == "apt":
-        try:
-            pending = os.listdir("/var/lib/dpkg/updates")
-        except OSError:
-            pending = []
-        if pending:
-            return result("fail", "dpkg was interrupted (/var/lib/dpkg/updates holds %d entries); "
-                          "run dpkg --configure -a" % len(pending))
-        _rc, out, _err = backend.runner.run(["dpkg", "--audit"], "audit the dpkg database", ok_rcs=(0, 1))
-        if out.strip():
-            return result("fail", "dpkg --audit reports: %s" % " ".join(out.split())[:300])
-        return result("pass", "dpkg database consistent")
+def check_package_manager(backend, resume=True):
+    """The package database is consistent: no interrupted dpkg, dpkg --audit clean, no rpm entry
+    installed twice (what a killed dnf or zypper leaves). With resume, an interrupted transaction
+    warns (patch_apply repairs it before anything else); without, it blocks the host."""
+    problems = []
     try:
         count = len(backend.installed())
     except PatchError as exc:
-        return result("fail", "rpm database unreadable: %s" % exc.msg)
-    return result("pass", "rpm database readable (%d packages)" % count)
+        return result("fail", "package database unreadable: %s" % exc.msg)
+    problems.extend(backend.unfinished)
+    if hasattr(backend, "check_database") and not problems:
+        # dnf check also finds broken dependencies, which patch_apply does not repair: they block.
+        # zypper verify is not asked: it also reports dependency problems unrelated to any
+        # transaction (seen on the lab's zypper host), which would block hosts patching does not harm.
+        broken = backend.check_database()
+        if broken:
+            return result("fail", "dnf check reports: %s" % "; ".join(broken)[:600])
+    if backend.name == "apt":
+        problems.extend(_apply.interrupted_dpkg(backend))
+        _rc, out, _err = backend.runner.run(["dpkg", "--audit"], "audit the dpkg database", ok_rcs=(0, 1))
+        if out.strip() and not problems:
+            problems.append("dpkg --audit reports: %s" % " ".join(out.split())[:300])
+    if problems:
+        found = "an interrupted transaction left the package database unfinished: %s" % "; ".join(problems)[:600]
+        if resume:
+            return result("warn", found + "; patch_apply repairs it before anything else", interrupted=problems)
+        return result("fail", found, interrupted=problems)
+    return result("pass", "package database consistent (%d packages)" % count)
+
+
+def check_open_journals(state_dir, resume=True):
+    """Journals whose change never ended: an earlier run was interrupted (docs/reliability.md)."""
+    try:
+        journals = _journal.pending(state_dir)
+    except PatchError as exc:
+        return result("fail", exc.msg)
+    if not journals:
+        return result("pass", "no unfinished patch run")
+    found = "unfinished patch run(s): %s" % ", ".join("%s (%s)" % (j["id"], j.get("status")) for j in journals)
+    if resume:
+        return result("warn", found + "; patch_apply takes them over and this run finishes their cycle",
+                      journals=[j["id"] for j in journals])
+    return result("fail", found, journals=[j["id"] for j in journals])
 
 
 def check_repositories(backend):
     try:
         backend.refresh(0)
     except PatchError as exc:
-        return result("fail", "repositories unreachable: %s" % exc.msg)
+        # the manager's own cause: unreachable, but also a full cache or broken metadata
+        return result("fail", "repositories could not be refreshed: %s" % exc.msg)
     if backend.incomplete:
         # the package manager went on without them (apt W: lines, dnf skip_if_unavailable, zypper 106)
         return result("fail", "repositories not refreshed: %s" % "; ".join(backend.incomplete)[:600])

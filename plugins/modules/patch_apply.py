@@ -20,6 +20,12 @@ description:
   - Before changing anything it writes a journal under O(state_dir)C(/journal/) with the installed
     version of every package the transaction touches and the plan; afterwards it records what
     changed, or the failure (rc, stderr). M(fleetpatch.patching.patch_rollback) restores it.
+  - Before anything else it finishes what an interrupted earlier run left (docs/reliability.md) - a dpkg
+    killed mid-run (C(dpkg --configure -a), then C(apt-get install --fix-broken) for half-installed packages),
+    rpm entries a killed dnf or zypper left twice (the journal's version is kept) - and fails, changing
+    nothing else, when the database stays damaged. A journal whose change never ended (status C(applying), or
+    an open O(cycle) never confirmed) is taken over - its versions before the change become this run's
+    baseline, so RV(changes) and a rollback cover both runs - and marked C(superseded).
   - Check mode returns the exact plan (dependencies included) and changes nothing.
   - On Windows hosts the action plugin installs the selected KBs (or exactly a manifest's KBs) with
     M(ansible.windows.win_updates), writes the journal on the host under O(windows.state_dir), and with
@@ -92,6 +98,14 @@ options:
   run_id:
     description: An identifier of the rollout run, recorded in the journal.
     type: str
+  cycle:
+    description:
+      - The caller confirms the change after the reboot and the health checks with
+        M(fleetpatch.patching.patch_cycle) (the M(fleetpatch.patching.patch) role does). The journal's
+        cycle stays open until then, so a run that dies between the install and the health check is
+        found and finished by the next one.
+    type: bool
+    default: false
 notes:
   - A failed transaction fails the module with the command, rc and stderr, the journal id and
     what changed before the failure; roll back with M(fleetpatch.patching.patch_rollback).
@@ -142,6 +156,35 @@ not_selected:
   description: Available updates left out, with the reason (not approved, filtered, already at the manifest's version).
   returned: always
   type: dict
+resumed:
+  description: The journals of interrupted earlier runs this run took over (their changes are in RV(changes)).
+  returned: always
+  type: list
+  elements: str
+repaired:
+  description: What an interrupted transaction had left in the package database, now repaired.
+  returned: always
+  type: list
+  elements: str
+remaining:
+  description:
+    - The selected versions (or the manifest's) the host still lacks after the run, name to version - empty
+      when the host is patched to what was asked, whether or not this run changed anything.
+  returned: always
+  type: dict
+baseline_missing:
+  description:
+    - After the run, the updates the baseline (O(policy)) narrowed by the same filters still wants, name to version.
+      With a O(manifest), what the manifest did not carry; the end of a rollout fails on it (docs/reliability.md).
+  returned: always
+  type: dict
+verified:
+  description:
+    - When nothing was to be installed, the versions that completed cycles (applied, rebooted, healthy, confirmed
+      with M(fleetpatch.patching.patch_cycle)) installed in the last 30 days and the host still runs; a re-run of a
+      patched ring promotes them instead of an empty manifest.
+  returned: always
+  type: dict
 journal:
   description: The id of the rollback journal (null when nothing was changed).
   returned: always
@@ -189,7 +232,7 @@ def main():
             backend, p["state_dir"], check_mode=module.check_mode, policy=p["policy"], manifest=p["manifest"],
             names=p["names"], security_only=p["security_only"], advisories=p["advisories"], cves=p["cves"],
             exclude=p["exclude"], update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
-            run_id=p["run_id"])
+            run_id=p["run_id"], cycle=p["cycle"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, journal=getattr(exc, "journal", None),
                          changes=getattr(exc, "changes", []), targets=getattr(exc, "targets", {}),

@@ -17,9 +17,10 @@ description:
     or V(fail) with a reason. Failures of the checks listed in O(blocking) fail the task; the
     others are reported as warnings.
   - "Checks: C(disk) free space against thresholds; C(lock) no package-manager lock held;
-    C(package_manager) database consistent (interrupted dpkg, C(dpkg --audit), rpm database
-    readable); C(repositories) metadata can be refreshed; C(reboot_pending) no reboot already
-    pending; C(window) the current time is inside the maintenance window; C(processes) none of
+    C(package_manager) database consistent (interrupted dpkg, C(dpkg --audit), dpkg states, rpm entries
+    installed twice by a killed dnf or zypper); C(journal) no earlier patch run left its cycle unfinished
+    (docs/reliability.md); C(repositories) metadata can be refreshed, none skipped; C(reboot_pending) no
+    reboot already pending; C(window) the current time is inside the maintenance window; C(processes) none of
     the named processes runs."
   - Changes nothing on the host except refreshed package metadata.
 author:
@@ -36,9 +37,18 @@ attributes:
     platforms: posix
 options:
   min_free_mb:
-    description: Path to the free space (MB) it needs. Paths that do not exist are skipped.
+    description:
+      - Path to the free space (MB) it needs; a path that does not exist yet is checked on its nearest existing parent.
+      - Default V(/) 500, V(/var) 1000, V(/boot) 100, the package manager's download cache (C(/var/cache/apt/archives),
+        C(/var/cache/dnf), C(/var/cache/zypp)) 500 and O(state_dir) 50.
     type: dict
-    default: {"/": 500, "/var": 1000, "/boot": 100}
+  resume_interrupted:
+    description:
+      - What an interrupted earlier run left (an unfinished package database, a journal whose cycle never ended)
+        warns instead of blocking, because the next step (M(fleetpatch.patching.patch_apply)) repairs and finishes
+        it before anything else. The M(fleetpatch.patching.patch) role sets it unless C(patch_resume=block).
+    type: bool
+    default: false
   maintenance_window:
     description:
       - "C(days) (mon..sun, default every day), C(start) and C(end) (HH:MM; an end before the start
@@ -58,8 +68,8 @@ options:
     description: The checks whose failure fails the task; the others warn.
     type: list
     elements: str
-    choices: [disk, lock, package_manager, repositories, reboot_pending, window, processes]
-    default: [disk, lock, package_manager, repositories, window, processes]
+    choices: [disk, lock, package_manager, journal, repositories, reboot_pending, window, processes]
+    default: [disk, lock, package_manager, journal, repositories, window, processes]
 """
 
 EXAMPLES = r"""
@@ -94,18 +104,19 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
-CHECKS = ["disk", "lock", "package_manager", "repositories", "reboot_pending", "window", "processes"]
+CHECKS = ["disk", "lock", "package_manager", "journal", "repositories", "reboot_pending", "window", "processes"]
+DEFAULT_BLOCKING = ["disk", "lock", "package_manager", "journal", "repositories", "window", "processes"]
 
 
 def main():
     module = AnsibleModule(
         argument_spec=backend_argument_spec(
-            min_free_mb=dict(type="dict", default={"/": 500, "/var": 1000, "/boot": 100}),
+            min_free_mb=dict(type="dict"),
+            resume_interrupted=dict(type="bool", default=False),
             maintenance_window=dict(type="dict"),
             unsafe_processes=dict(type="list", elements="str", default=[]),
             check_repositories=dict(type="bool", default=True),
-            blocking=dict(type="list", elements="str", choices=CHECKS,
-                          default=["disk", "lock", "package_manager", "repositories", "window", "processes"]),
+            blocking=dict(type="list", elements="str", choices=CHECKS, default=DEFAULT_BLOCKING),
         ),
         supports_check_mode=True,
     )
@@ -115,9 +126,10 @@ def main():
         backend = select_backend(module, runner)
         root = p["root"] or ""
         checks = {
-            "disk": _preflight.check_disk(dict((root + k, v) for k, v in p["min_free_mb"].items())),
+            "disk": _preflight.check_disk(_preflight.disk_thresholds(p["min_free_mb"], backend.name, p["state_dir"], root)),
             "lock": _preflight.check_lock(backend.name, root),
-            "package_manager": _preflight.check_package_manager(backend),
+            "package_manager": _preflight.check_package_manager(backend, p["resume_interrupted"]),
+            "journal": _preflight.check_open_journals(root + p["state_dir"], p["resume_interrupted"]),
             "reboot_pending": _preflight.check_reboot(backend, p["root"]),
             "processes": _preflight.check_processes(p["unsafe_processes"]),
         }
