@@ -16,7 +16,7 @@ author:
 description:
   - From the C(patch_outcome) the M(fleetpatch.patching.patch) role leaves on each host, builds the
     promotion manifest later rings install exactly - package manager, then package name, then version -
-    from the hosts the gate counts as succeeded (P(fleetpatch.patching.gate_statuses#filter)): what they installed
+    from the hosts the gate counts as succeeded (P(fleetpatch.patching.gate_statuses#filter)) - what they installed
     in this run, and, where this run installed nothing, what their completed earlier cycles installed
     and they still run (C(verified)), so a re-run of an already patched ring promotes what it is, not
     an empty manifest.

@@ -20,7 +20,7 @@ description:
     refused with the holder named, until the lock is older than O(ttl) (its controller died), then it takes
     the lock over and says whose. It also lists the journals whose cycle never ended (an interrupted earlier
     run), which M(fleetpatch.patching.patch_apply) then finishes before anything else.
-  - O(state=end) confirms O(journal) (status C(completed): applied, rebooted as needed, healthy), which
+  - O(state=end) confirms O(journal) (status C(completed) - applied, rebooted as needed, healthy), which
     closes its cycle, and releases the lock. A journal left unconfirmed is what the next run resumes.
 author:
   - fleetpatch contributors (@fleetpatch)
@@ -52,7 +52,7 @@ options:
     type: int
   take_over:
     description:
-      - With O(state=begin), the token of a run whose lock may be replaced although it is younger than O(ttl):
+      - With O(state=begin), the token of a run whose lock may be replaced although it is younger than O(ttl) -
         the caller proved that run dead (the M(fleetpatch.patching.patch) role does when the lock names this
         controller and a process that no longer runs).
     type: str

@@ -1,0 +1,304 @@
+"""The fault matrix (docs/reliability.md), live on the lab: each test injects a fault a real
+rollout meets and asserts what the host, its package database, the journal and the run say
+afterwards - never a host half patched, never a damaged database called patched, never a gate
+promoting what its ring did not install."""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import PLAYBOOKS, REPO_ROOT, ansible_playbook, first_host, on_host, run_lab, task_results
+from test_apply_rollback import packages, refresh
+
+from fleetlab import config
+
+ROLLOUT = os.path.join(REPO_ROOT, "playbooks")
+# The installer and the slow post-install hook it waits for, per manager (as in test_apply_rollback).
+INSTALLER = {"apt": "apt-get install|dpkg|hooks/post-install|sleep 120",
+             "dnf": "dnf --assumeyes|hooks/post-install|sleep 120",
+             "zypper": "zypper --non-interactive install|hooks/post-install|sleep 120"}
+SLOW_HOOK = ("mkdir -p /etc/fleetpatch-lab/hooks && printf '#!/bin/sh\\n[ \"$1\" = fp-crypto ] && sleep 120\\nexit 0\\n' "
+             "> /etc/fleetpatch-lab/hooks/post-install && chmod +x /etc/fleetpatch-lab/hooks/post-install")
+READ_JOURNALS = ("import glob, json; print(json.dumps([json.load(open(p)) for p in "
+                 "sorted(glob.glob('/var/lib/fleetpatch/journal/*.json'))]))")
+# Holds the health check after the install (an applied journal exists) so that the test can kill the
+# controller between the apply and the health check; before the install it passes at once.
+HOLD_AFTER_APPLY = [{"type": "command", "timeout": 300, "argv": [
+    "sh", "-c", "if grep -qs '\"status\": \"applied\"' /var/lib/fleetpatch/journal/*.json; then sleep 240; fi"]}]
+
+
+@pytest.fixture()
+def ring(fresh_lab, fleet):
+    run_lab("reset")
+    return fresh_lab, [first_host(fleet, m) for m in ("apt", "dnf", "zypper")]
+
+
+def journals(host):
+    return json.loads(on_host(host, "python3", "-c", READ_JOURNALS).stdout)
+
+
+def assert_database_consistent(host):
+    """What the package manager itself says: dpkg --audit empty and every package installed (ii);
+    rpm lists each package once, and dnf check is clean."""
+    listed = packages(host)
+    if host.pkg_mgr == "apt":
+        assert on_host(host, "dpkg", "--audit").stdout.strip() == "", host.name
+        assert not on_host(host, "ls", "/var/lib/dpkg/updates").stdout.strip(), host.name
+        assert all(v.split()[1:] == ["ii"] for v in listed.values()), host.name
+    else:
+        assert not [n for n, v in listed.items() if "," in v], (host.name, listed)
+        if host.pkg_mgr == "dnf":
+            assert on_host(host, "dnf", "check", check=False).returncode == 0, host.name
+
+
+def version(listed, name):
+    return listed[name].split()[0].split(":", 1)[-1]
+
+
+def patch(inventory, hosts, check=True, **variables):
+    variables.setdefault("patch_health_delay", 1)
+    return ansible_playbook("patch_role.yml", inventory, limit=",".join(h.name for h in hosts),
+                            extra_vars=variables, check=check)
+
+
+def outcomes(out):
+    return dict((host, result["patch_outcome"]) for host, result in task_results(out, "Report the outcome").items())
+
+
+def start_patch(inventory, hosts, **variables):
+    """The patch role in the background, in its own process group (a controller to kill)."""
+    variables.setdefault("patch_health_delay", 1)
+    argv = ["ansible-playbook", "-i", inventory, "--limit", ",".join(h.name for h in hosts),
+            os.path.join(PLAYBOOKS, "patch_role.yml"), "--extra-vars", json.dumps(variables)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def wait_on_hosts(hosts, argv, what, timeout=180):
+    deadline = time.time() + timeout
+    for host in hosts:
+        while on_host(host, *argv, check=False).returncode != 0:
+            assert time.time() < deadline, "%s: %s never happened" % (host.name, what)
+            time.sleep(0.5)
+
+
+def kill_controller(proc):
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_install_and_controller_killed_mid_transaction_next_run_repairs_and_finishes(ring):
+    """Faults 1 and 2: the controller (SIGKILL) and the package manager (SIGKILL) die while an
+    update's post-install script runs. dpkg is left interrupted, rpm with both versions of the
+    package. With patch_resume=block the next run refuses the host with that reason and changes
+    nothing; by default it repairs the database before anything else, takes the journal over and
+    finishes: every host fully patched, the database consistent, the old journal superseded."""
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    for host in hosts:
+        on_host(host, "sh", "-c", SLOW_HOOK)
+    controller = start_patch(inventory, hosts, patch_security_only=True, patch_reboot="never", patch_fail_host=False)
+    try:
+        wait_on_hosts(hosts, ["pgrep", "-f", "hooks/post-install"], "the slow post-install hook")
+        kill_controller(controller)
+        for host in hosts:
+            on_host(host, "pkill", "-KILL", "-f", INSTALLER[host.pkg_mgr], check=False)
+            on_host(host, "rm", "-f", "/etc/fleetpatch-lab/hooks/post-install")
+    finally:
+        if controller.poll() is None:
+            kill_controller(controller)
+    damaged = dict((h.name, packages(h)) for h in hosts)
+    for host in hosts:
+        assert damaged[host.name] != before[host.name], host.name           # left half-patched
+        assert [j["status"] for j in journals(host)] == ["applying"], host.name
+    assert any("," in v for v in damaged["lab-dnf1"].values())             # rpm holds both versions
+
+    rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never",
+                    patch_resume="block")
+    assert rc != 0
+    for host in hosts:
+        result = task_results(out, "Check the host can be patched now")[host.name]
+        assert result["failed"] and "interrupted" in result["msg"], result["msg"]
+        assert packages(host) == damaged[host.name], host.name             # blocked: nothing changed
+
+    rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never")
+    assert rc == 0
+    results = outcomes(out)
+    for host in hosts:
+        outcome = results[host.name]
+        assert outcome["status"] == "patched" and outcome["resumed"], (host.name, outcome)
+        assert not outcome["remaining"], host.name
+        warned = task_results(out, "Check the host can be patched now")[host.name]["checks"]
+        assert warned["journal"]["status"] == "warn", warned
+        listed = packages(host)
+        assert (version(listed, "fp-crypto"), version(listed, "fp-firmware")) == ("1.0-2", "1.1-1"), host.name
+        assert_database_consistent(host)
+        assert [j["status"] for j in journals(host)] == ["superseded", "completed"], host.name
+        # the change reported, and a rollback, go back to the versions before the killed run
+        assert dict((c["name"], c["before"]) for c in outcome["changes"])["fp-crypto"].split(":")[-1] == "1.0-1"
+        assert on_host(host, "cat", "/usr/share/fp-crypto/VERSION").stdout.startswith("fp-crypto 1.0-2")
+
+
+def test_controller_killed_before_the_health_check_a_second_run_waits_the_next_finishes(ring):
+    """Faults 3, 4 and 5: a run is between the apply and its health check when a second rollout
+    starts on the same hosts; the second is refused by the host's run lock, naming the holder.
+    Then the first controller is killed (SIGKILL, as a lost AWX node): the journal stays applied
+    with its cycle open. The next run from this controller sees the lock's owner process is gone,
+    takes the lock over, finds the open journal and finishes the cycle (health check, confirm)."""
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    first = start_patch(inventory, hosts, patch_security_only=True, patch_reboot="never",
+                        patch_health_checks=HOLD_AFTER_APPLY, patch_health_retries=1)
+    try:
+        wait_on_hosts(hosts, ["pgrep", "-f", "slee[p] 240"], "the health check after the apply")
+        rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never")
+        assert rc != 0
+        for host in hosts:
+            refused = task_results(out, "Take over the lock a dead run of this controller left")[host.name]
+            assert refused["failed"] and "Another fleetpatch run holds this host" in refused["msg"], refused
+            assert "(pid %d)" % first.pid in refused["msg"], refused["msg"]
+        kill_controller(first)
+    finally:
+        if first.poll() is None:
+            kill_controller(first)
+    for host in hosts:
+        on_host(host, "pkill", "-f", "slee[p] 240", check=False)
+        stuck = journals(host)
+        assert [(j["status"], j["cycle"]) for j in stuck] == [("applied", "open")], host.name
+        assert on_host(host, "test", "-e", "/var/lib/fleetpatch/run.lock", check=False).returncode == 0
+    rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never")
+    assert rc == 0
+    results = outcomes(out)
+    for host in hosts:
+        outcome = results[host.name]
+        assert outcome["status"] == "patched" and len(outcome["resumed"]) == 1, (host.name, outcome)
+        assert set(c["name"] for c in outcome["changes"]) >= {"fp-crypto", "fp-firmware"}
+        assert [j["status"] for j in journals(host)] == ["superseded", "completed"], host.name
+        assert on_host(host, "test", "-e", "/var/lib/fleetpatch/run.lock", check=False).returncode != 0
+        assert_database_consistent(host)
+
+
+def test_a_rerun_of_a_patched_ring_promotes_what_it_verified_not_an_empty_manifest(fresh_lab, fleet):
+    """Fault 6: the test ring was patched by an earlier run (an AWX node, a rollout stopped at the
+    pilot gate). Re-running the whole rollout, the test ring installs nothing; its gate promotes
+    what its completed cycles installed, so pilot and production are patched to those versions."""
+    run_lab("reset")
+    hosts = list(fleet.values())
+    run_lab("stage", "security")
+    refresh(hosts)
+    ansible_playbook(os.path.join(ROLLOUT, "patch_ring.yml"), fresh_lab,
+                     extra_vars={"fleetpatch_ring": "test", "patch_security_only": True, "patch_reboot": "never"})
+    rc, out = ansible_playbook(os.path.join(ROLLOUT, "rollout.yml"), fresh_lab,
+                               extra_vars={"patch_security_only": True, "patch_reboot": "never"})
+    assert rc == 0
+    summary = task_results(out, "Show what happened per ring")["localhost"]["results"]
+    statuses = dict(kv for result in summary for kv in result["msg"].items())
+    for host in hosts:
+        if host.archive:
+            continue
+        assert statuses[host.name] == ("unchanged" if host.ring == "test" else "patched"), (host.name, statuses)
+        listed = packages(host)
+        assert (version(listed, "fp-crypto"), version(listed, "fp-firmware")) == ("1.0-2", "1.1-1"), host.name
+
+
+def test_a_ring_passes_on_the_package_managers_it_did_not_cover(fresh_lab, fleet):
+    """Fault 7: an AWX pilot node whose hosts all run apt re-emitted only apt, and production's
+    RPM hosts got an empty manifest. The gate passes on what it received, with what it adds."""
+    run_lab("reset")
+    received = {"apt": {"fp-crypto": "1.0-2"}, "dnf": {"fp-crypto": "1.0-2"}, "zypper": {"fp-crypto": "1.0-2"}}
+    pilot = [h for h in fleet.values() if h.ring == "pilot"]
+    run_lab("stage", "security")
+    refresh(pilot)
+    rc, out = ansible_playbook(os.path.join(ROLLOUT, "patch_ring.yml"), fresh_lab,
+                               extra_vars={"fleetpatch_ring": "pilot", "fleetpatch_manifest": received,
+                                           "patch_reboot": "never"},
+                               env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"})      # what AWX reads: set_stats
+    assert rc == 0
+    assert set(h.pkg_mgr for h in pilot) == {"apt"}
+    emitted = out["global_custom_stats"]["fleetpatch_manifest"]
+    assert emitted == received, emitted
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"fleetpatch_ring": "pilto"}, "ring 'pilto' has no hosts; rings known: pilot, production, test"),
+    ({"fleetpatch_manifest": ["fp-crypto=1.0-2"]}, "fleetpatch_manifest must map each package manager"),
+    ({"fleetpatch_manifest": {"fp-crypto": "1.0-2"}}, "fleetpatch_manifest must map each package manager"),
+    ({"fleetpatch_serial": -1}, "fleetpatch_serial must be a number of hosts above 0"),
+    ({"fleetpatch_serial": "150%"}, "fleetpatch_serial must be a number of hosts above 0"),
+    ({"fleetpatch_max_fail_percentage": 101}, "fleetpatch_max_fail_percentage must be 0 to 100"),
+    ({"fleetpatch_targets": "nosuchhost"}, "has no hosts matching fleetpatch_targets=nosuchhost"),
+])
+def test_bad_rollout_input_fails_before_any_host_is_touched(lab_up, extra, message):
+    """Fault 8: input that used to fail only at a gate, after hosts were patched ("0/0 hosts
+    succeeded"), or be accepted and misread, fails at the start, naming the problem."""
+    rc, out = ansible_playbook(os.path.join(ROLLOUT, "patch_ring.yml"), lab_up, check=False, extra_vars=extra)
+    assert rc != 0
+    assert set(out["stats"]) == {"localhost"}, out["stats"]           # no host was contacted
+    failed = [r for play in out["plays"] for task in play["tasks"] for r in task["hosts"].values() if r.get("failed")]
+    assert failed and message in failed[0]["msg"], failed[0]["msg"]
+
+
+@pytest.fixture()
+def damaged_crypto_package():
+    """The security wave serves a damaged fp-crypto 1.0-2 (what a connection dropped mid-download
+    or a broken mirror gives): same size, other bytes, so the repository's checksums catch it."""
+    wave = os.path.join(config.REPOS_DIR, "wave-1")
+    files = glob.glob(os.path.join(wave, "apt", "*", "pool", "fp-crypto_1.0-2_all.deb")) + \
+        glob.glob(os.path.join(wave, "rpm", "fp-crypto-1.0-2.noarch.rpm"))
+    assert len(files) == 2, files
+    saved = {}
+    for path in files:
+        saved[path] = path + ".fleetlab-test-saved"
+        shutil.copy2(path, saved[path])
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.seek(size // 2)
+            f.write(b"\0" * min(4096, size - size // 2))
+    yield
+    for path, copy in saved.items():
+        os.replace(copy, path)
+
+
+def test_a_damaged_download_fails_the_host_unchanged_and_not_labelled_rolled_back(ring, damaged_crypto_package):
+    """Fault 9: the download fails its checksum before anything is installed. The host fails
+    with the package manager's cause, its packages untouched, its status "failed" (there was
+    nothing to roll back), its journal closed, its database consistent."""
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never",
+                    patch_fail_host=False)
+    results = outcomes(out)
+    for host in hosts:
+        outcome = results[host.name]
+        assert outcome["status"] == "failed" and not outcome["rolled_back"], (host.name, outcome)
+        assert packages(host) == before[host.name], host.name
+        assert not [j for j in journals(host) if j["status"] not in ("rolled_back", "completed", "superseded")]
+        assert_database_consistent(host)
+
+
+def test_a_package_cache_too_small_fails_preflight_naming_it(ring):
+    """Fault 10: the download cache (/var/cache/apt/archives, /var/cache/dnf, /var/cache/zypp)
+    is on a file system with too little room: preflight checks it by default and names it, so the
+    install never starts rather than failing half-way."""
+    inventory, hosts = ring
+    caches = {"apt": "/var/cache/apt/archives", "dnf": "/var/cache/dnf", "zypper": "/var/cache/zypp"}
+    for host in hosts:
+        on_host(host, "sh", "-c", "mkdir -p %s && mount -t tmpfs -o size=2m fleetlab-small-cache %s"
+                % (caches[host.pkg_mgr], caches[host.pkg_mgr]))
+    try:
+        _rc, out = ansible_playbook("preflight.yml", inventory, limit=",".join(h.name for h in hosts), check=False)
+    finally:
+        for host in hosts:
+            on_host(host, "umount", caches[host.pkg_mgr], check=False)
+    for host in hosts:
+        result = task_results(out, "Preflight")[host.name]
+        assert result["failed"] and "disk" in result["blocked_by"], result
+        assert "%s has 2 MB free, needs 500 MB" % caches[host.pkg_mgr] in result["checks"]["disk"]["reason"]

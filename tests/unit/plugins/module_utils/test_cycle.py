@@ -1,0 +1,123 @@
+"""The patch cycle's own parts: which journals are unfinished, how a later run takes them over,
+what completed cycles verified, and the per-host run lock."""
+import datetime
+import json
+import os
+
+import pytest
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _journal, _run_lock
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+NOW = datetime.datetime(2026, 12, 1, 10, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+def journal(state, before, status, cycle=True, changes=()):
+    created = _journal.create(state, "apt", before, [], {}, cycle=cycle)
+    return _journal.update(state, created, status=status, changes=list(changes))
+
+
+@pytest.mark.parametrize("status, cycle, unfinished", [
+    ("applying", False, True),      # the install itself was interrupted, whoever ran it
+    ("applying", True, True),
+    ("applied", True, True),        # applied, never confirmed: reboot or health check never happened
+    ("failed", True, True),         # failed and never rolled back (the run died in its rescue)
+    ("applied", False, False),      # a bare patch_apply: its cycle ends with the apply
+    ("failed", False, False),
+    ("completed", True, False),
+    ("rolled_back", True, False),
+    ("superseded", True, False),
+])
+def test_which_journals_are_unfinished(tmp_path, status, cycle, unfinished):
+    journal(str(tmp_path), {"a": "1.0"}, status, cycle=cycle)
+    assert bool(_journal.pending(str(tmp_path))) is unfinished
+
+
+def test_a_damaged_journal_is_not_skipped_silently(tmp_path):
+    journal(str(tmp_path), {"a": "1.0"}, "completed")
+    with open(os.path.join(str(tmp_path), "journal", "20990101T000000Z-deadbeef.json"), "w") as f:
+        f.write('{"status": "appl')        # a torn write
+    with pytest.raises(PatchError, match="Failed to read rollback journals .*20990101T000000Z-deadbeef.json"):
+        _journal.pending(str(tmp_path))
+
+
+def test_confirm_closes_the_cycle_once(tmp_path):
+    state = str(tmp_path)
+    first = journal(state, {"a": "1.0"}, "applied")
+    confirmed = _journal.confirm(state, first["id"])
+    assert (confirmed["status"], confirmed["cycle"]) == ("completed", "closed") and confirmed["completed_at"]
+    rolled = journal(state, {"b": "1.0"}, "rolled_back")
+    assert _journal.confirm(state, rolled["id"])["status"] == "rolled_back"     # a finished journal stays as it is
+    assert _journal.pending(state) == []
+
+
+def test_the_oldest_journal_knows_the_version_before_fleetpatch_began():
+    older = {"before": {"a": "1.0", "b": None}}
+    newer = {"before": {"a": "1.1", "c": "2.0"}}
+    assert _apply.merged_before([older, newer]) == {"a": "1.0", "b": None, "c": "2.0"}
+
+
+def test_verified_versions_are_completed_recent_and_still_installed():
+    def entry(day, status, changes):
+        return {"id": "202611%02dT000000Z-0000000%d" % (day, day % 10), "status": status,
+                "changes": [{"name": n, "before": "0", "after": a} for n, a in changes]}
+    journals = [entry(1, "completed", [("old", "1.0")]),                       # older than 30 days
+                entry(20, "completed", [("a", "1.1"), ("b", "2.0"), ("gone", None)]),
+                entry(25, "completed", [("a", "1.2")]),                       # newer wins
+                entry(26, "rolled_back", [("c", "3.0")]),                     # not a completed cycle
+                entry(27, "completed", [("b", "2.1")])]                       # no longer installed: b is 2.0
+    installed = {"old": "1.0", "a": "1.2", "b": "2.0", "c": "3.0"}
+    assert _apply.verified_versions(journals, installed, 30, now=NOW) == {"a": "1.2", "b": "2.0"}
+
+
+class TestRunLock(object):
+    def test_the_same_run_takes_it_again_another_is_refused_with_the_holder(self, tmp_path):
+        state = str(tmp_path / "state")
+        lock, replaced = _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW)
+        assert (lock["owner"], lock["controller"], lock["pid"], replaced) == ("run-1", "ctl1", 4242, None)
+        assert oct(os.stat(os.path.join(state, "run.lock")).st_mode & 0o777) == "0o600"
+        again = _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW + datetime.timedelta(minutes=5))[0]
+        assert again["started"] == lock["started"] and again["refreshed"] != lock["refreshed"]
+        with pytest.raises(PatchError, match="Another fleetpatch run holds this host: run run-1 from ctl1 "
+                                             r"\(pid 4242\).*refreshed 300 s ago") as caught:
+            _run_lock.acquire(state, "run-2", "ctl2", 1, ttl=3600, now=NOW + datetime.timedelta(minutes=10))
+        assert caught.value.held["owner"] == "run-1"
+
+    def test_a_stale_lock_is_taken_over_and_said(self, tmp_path):
+        state = str(tmp_path)
+        _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW)
+        lock, replaced = _run_lock.acquire(state, "run-2", "ctl1", 5, ttl=3600, now=NOW + datetime.timedelta(hours=2))
+        assert lock["owner"] == "run-2" and replaced["owner"] == "run-1" and lock["replaced_stale"]["pid"] == 4242
+
+    def test_a_run_proven_dead_is_taken_over_only_by_name(self, tmp_path):
+        state = str(tmp_path)
+        _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW)
+        with pytest.raises(PatchError):
+            _run_lock.acquire(state, "run-2", "ctl1", 5, ttl=3600, now=NOW, take_over="run-0")
+        lock, replaced = _run_lock.acquire(state, "run-2", "ctl1", 5, ttl=3600, now=NOW, take_over="run-1")
+        assert lock["owner"] == "run-2" and replaced["owner"] == "run-1"
+
+    def test_a_torn_lock_file_proves_nobody_owns_it(self, tmp_path):
+        with open(os.path.join(str(tmp_path), "run.lock"), "w") as f:
+            f.write('{"owner": "ru')
+        lock, replaced = _run_lock.acquire(str(tmp_path), "run-2", now=NOW)
+        assert lock["owner"] == "run-2" and replaced["damaged"]
+
+    def test_release_drops_only_its_own_lock(self, tmp_path):
+        state = str(tmp_path)
+        _run_lock.acquire(state, "run-1", now=NOW)
+        assert _run_lock.release(state, "run-2")["owner"] == "run-1"
+        assert os.path.exists(os.path.join(state, "run.lock"))
+        _run_lock.release(state, "run-1")
+        assert not os.path.exists(os.path.join(state, "run.lock"))
+        assert _run_lock.release(state, "run-1") is None
+
+    def test_check_mode_writes_nothing(self, tmp_path):
+        _run_lock.acquire(str(tmp_path), "run-1", now=NOW, check_mode=True)
+        assert not os.path.exists(os.path.join(str(tmp_path), "run.lock"))
+
+
+def test_journal_records_its_cycle_and_what_it_resumes(tmp_path):
+    created = _journal.create(str(tmp_path), "dnf", {"a": "1"}, [], {}, cycle=True, resumes=["x"])
+    with open(os.path.join(str(tmp_path), "journal", created["id"] + ".json")) as f:
+        stored = json.load(f)
+    assert (stored["cycle"], stored["resumes"]) == ("open", ["x"])
