@@ -12,6 +12,7 @@ _preflight rely on:
 - incomplete: [str], why the answer may be incomplete (a source not refreshed or skipped,
   metadata not parsed), each with the manager's own cause; filled by refresh() and updates();
 - unfinished: [str], packages an interrupted transaction left (dpkg states, rpm duplicates);
+  filled by every installed() call;
 - refresh(cache_valid_time) -> bool: True when every source was refreshed now;
 - cache_age() -> seconds since metadata last arrived, or None;
 - installed() -> [{name, version, arch, ...}];

@@ -414,7 +414,10 @@ class DnfBackend:
         return max(0, int(time.time() - max(times))) if times else None
 
     def installed(self):
-        return installed_rpms(self.runner, self.root)
+        # every reader of the installed list learns of duplicates (preflight and repair read no updates)
+        packages = installed_rpms(self.runner, self.root)
+        self.unfinished[:] = duplicate_problems(packages)
+        return packages
 
     def updates(self, installed=None):
         """installed: a callable giving the installed packages (the caller may be reading them

@@ -122,7 +122,8 @@ def check_open_journals(state_dir, resume=True):
         return result("fail", exc.msg)
     if not journals:
         return result("pass", "no unfinished patch run")
-    found = "unfinished patch run(s): %s" % ", ".join("%s (%s)" % (j["id"], j.get("status")) for j in journals)
+    found = "an earlier patch run was interrupted before its cycle ended: journal(s) %s" % ", ".join(
+        "%s (%s)" % (j["id"], j.get("status")) for j in journals)
     if resume:
         return result("warn", found + "; patch_apply takes them over and this run finishes their cycle",
                       journals=[j["id"] for j in journals])

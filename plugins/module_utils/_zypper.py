@@ -299,7 +299,10 @@ class ZypperBackend:
         return max(0, int(time.time() - max(times))) if times else None
 
     def installed(self):
-        return installed_rpms(self.runner, self.root)
+        # every reader of the installed list learns of duplicates (preflight and repair read no updates)
+        packages = installed_rpms(self.runner, self.root)
+        self.unfinished[:] = duplicate_problems(packages)
+        return packages
 
     def _xml_command(self, action, *args):
         """A query in XML; exit 106 means it answered without a repository it had to skip."""
