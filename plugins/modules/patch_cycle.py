@@ -127,7 +127,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", required=True, choices=["begin", "end"]),
-            run_token=dict(type="str", required=True),
+            run_token=dict(type="str", required=True, no_log=False),     # names a run; not a secret
             controller=dict(type="str"),
             controller_pid=dict(type="int"),
             ttl=dict(type="int", default=7200),

@@ -11,7 +11,8 @@ The patch_outcome contract (written by roles/patch/tasks/main.yml, documented in
 docs/rollout.md): status (started, patched, unchanged, failed, rolled_back), pkg_mgr, changes
 [{name, before, after}], remaining {name: version} (what the selection or manifest still wants
 after the apply), compliance (the record's status after the apply), verified {name: version}
-(what completed cycles installed earlier and the host still runs), resumed [journal ids], baseline_missing {name: version} (what the baseline with the run's filters still wants).
+(what completed cycles installed earlier and the host still runs), resumed [journal ids],
+baseline_missing {name: version} (what the baseline with the run's filters still wants).
 """
 
 from __future__ import annotations
