@@ -84,7 +84,7 @@ def check_lock(pkg_mgr, root=""):
     return result("pass", "no package-manager lock is held")
 
 
-def check_package_manager(backend, resume=True):
+def check_package_manager(backend, resume=False):
     """The package database is consistent: no interrupted dpkg, dpkg --audit clean, no rpm entry
     installed twice (what a killed dnf or zypper leaves). With resume, an interrupted transaction
     warns (patch_apply repairs it before anything else); without, it blocks the host."""
@@ -105,7 +105,8 @@ def check_package_manager(backend, resume=True):
         problems.extend(_apply.interrupted_dpkg(backend))
         _rc, out, _err = backend.runner.run(["dpkg", "--audit"], "audit the dpkg database", ok_rcs=(0, 1))
         if out.strip() and not problems:
-            problems.append("dpkg --audit reports: %s" % " ".join(out.split())[:300])
+            # not a state an interrupted run leaves (say, a missing md5sums file): nothing repairs it
+            return result("fail", "dpkg --audit reports: %s" % " ".join(out.split())[:300])
     if problems:
         found = "an interrupted transaction left the package database unfinished: %s" % "; ".join(problems)[:600]
         if resume:
@@ -114,7 +115,7 @@ def check_package_manager(backend, resume=True):
     return result("pass", "package database consistent (%d packages)" % count)
 
 
-def check_open_journals(state_dir, resume=True):
+def check_open_journals(state_dir, resume=False):
     """Journals whose change never ended: an earlier run was interrupted (docs/reliability.md)."""
     try:
         journals = _journal.pending(state_dir)
