@@ -20,6 +20,8 @@ description:
     refused with the holder named, until the lock is older than O(ttl) (its controller died), then it takes
     the lock over and says whose. It also lists the journals whose cycle never ended (an interrupted earlier
     run), which M(fleetpatch.patching.patch_apply) then finishes before anything else.
+  - Taking and releasing the lock report no change (the lock is transient, as a package manager's is);
+    confirming a journal does.
   - O(state=end) confirms O(journal) (status C(completed) - applied, rebooted as needed, healthy), which
     closes its cycle, and releases the lock. A journal left unconfirmed is what the next run resumes.
 author:
@@ -143,7 +145,8 @@ def main():
         if p["state"] == "begin":
             lock, replaced = _run_lock.acquire(p["state_dir"], p["run_token"], p["controller"], p["controller_pid"],
                                                p["ttl"], check_mode=module.check_mode, take_over=p["take_over"])
-            result.update(lock=lock, replaced_stale=replaced, changed=not module.check_mode,
+            # the lock is transient, as a package manager's is (end removes it): not a change to report
+            result.update(lock=lock, replaced_stale=replaced,
                           open_journals=[summary(j) for j in _journal.pending(p["state_dir"])])
             if replaced:
                 module.warn("took over the stale run lock of %s" % _run_lock.describe(replaced))
