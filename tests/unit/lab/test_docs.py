@@ -28,6 +28,8 @@ ROLES = ("assess", "patch", "gate", "rollback", "report")
 # Variables the playbooks read themselves (not a role's).
 PLAYBOOK_VARS = ("fleetpatch_serial", "fleetpatch_max_fail_percentage", "fleetpatch_targets", "fleetpatch_ring",
                  "fleetpatch_manifest")
+# Variables several roles default to (roles/*/defaults/main.yml).
+SHARED_VARS = ("fleetpatch_policy",)
 PKG_MGRS = ("apt", "dnf", "yum", "zypper", "windows")
 
 
@@ -73,8 +75,13 @@ def test_example_variables_are_what_the_roles_and_playbooks_take(path):
         variables = yaml.safe_load(handle)
     assert variables
     playbooks = "".join(read(p) for p in glob.glob(os.path.join(REPO, "playbooks", "*.yml")))
-    unknown = [k for k in variables if not k.startswith(tuple(r + "_" for r in ROLES)) and k not in PLAYBOOK_VARS]
+    unknown = [k for k in variables if not k.startswith(tuple(r + "_" for r in ROLES))
+               and k not in PLAYBOOK_VARS + SHARED_VARS]
     assert not unknown, "not a variable of any role or playbook: %s" % unknown
+    defaults = "".join(read(p) for p in glob.glob(os.path.join(REPO, "roles", "*", "defaults", "main.yml")))
+    for name in variables:
+        if name in SHARED_VARS:
+            assert name in defaults, name
     for name in variables:
         if name in PLAYBOOK_VARS:
             assert name in playbooks, name
@@ -83,7 +90,7 @@ def test_example_variables_are_what_the_roles_and_playbooks_take(path):
         if params:
             result = ArgumentSpecValidator(role_spec(role)).validate(params)
             assert not result.error_messages, "%s: %s" % (role, result.error_messages)
-    for key in ("assess_policy", "patch_policy"):
+    for key in ("assess_policy", "patch_policy", "fleetpatch_policy"):
         if key in variables:
             _policy.normalize_policy(variables[key])           # raises PatchError naming the bad key
     for key in ("patch_health_checks", "rollback_health_checks"):
