@@ -166,6 +166,13 @@ def verified_versions(journals, installed, max_age_days, now=None):
     return verified
 
 
+def by_name(versions, names=None, exclude=None):
+    """The run's name filters narrow what it promotes from verified versions; its classification
+    filters cannot (an installed package no longer has an update to classify), see docs/rollout.md."""
+    return dict((n, v) for n, v in versions.items()
+                if (not names or _matches(n, names)) and not (exclude and _matches(n, exclude)))
+
+
 def remaining_targets(backend, record, manifest, installed, selection):
     """What the selection still wants after the apply: the check that the host *is* patched,
     not only that this run changed something."""
@@ -214,8 +221,9 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         return result
     if not plan and not open_journals:
         journals, _unreadable = _journal.load_all(journal_dir)
-        result["verified"] = verified_versions([j for j in journals if j.get("pkg_mgr") in (None, backend.name)],
-                                               before_all, VERIFIED_MAX_AGE_DAYS)
+        verified = verified_versions([j for j in journals if j.get("pkg_mgr") in (None, backend.name)],
+                                     before_all, VERIFIED_MAX_AGE_DAYS)
+        result["verified"] = by_name(verified, names, exclude)
         result["remaining"] = dict(targets)
         result["baseline_missing"] = select_targets(record, **selection)[0]
         result["record"] = record

@@ -104,3 +104,24 @@ def test_rollback_playbook_returns_a_ring_to_its_journal(ring):
                                extra_vars={"fleetpatch_ring": "test"})
     for host in hosts:
         assert packages(host) == before[host.name], host.name
+
+
+def test_one_baseline_name_reaches_the_assessment_and_the_install(ring):
+    """fleetpatch_policy is the baseline of both roles: the assessment reports against it and the
+    patch role installs what it approves (issue 15: the docs said patch_policy while the
+    assessment read assess_policy)."""
+    import os
+    from conftest import REPO_ROOT
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    baseline = {"name": "security-only", "classifications": ["security"]}
+    rc, out = ansible_playbook(os.path.join(REPO_ROOT, "playbooks", "assess.yml"), inventory,
+                               limit=",".join(h.name for h in hosts), extra_vars={"fleetpatch_policy": baseline})
+    summaries = task_results(out, "Summarise the host")
+    for host in hosts:
+        assert summaries[host.name]["ansible_facts"]["assess_summary"]["approved"] == ["fp-crypto", "fp-firmware"]
+    rc, out = patch(inventory, hosts, check=False, patch_reboot="never", fleetpatch_policy=baseline)
+    for host, outcome in outcomes(out, hosts).items():
+        assert sorted(c["name"] for c in outcome["changes"]) == ["fp-crypto", "fp-firmware"], host
+        assert not outcome["remaining"] and not outcome["baseline_missing"], host

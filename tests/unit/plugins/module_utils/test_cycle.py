@@ -69,6 +69,12 @@ def test_verified_versions_are_completed_recent_and_still_installed():
     assert _apply.verified_versions(journals, installed, 30, now=NOW) == {"a": "1.2", "b": "2.0"}
 
 
+def test_a_re_run_promotes_only_verified_versions_its_name_filters_allow():
+    verified = {"openssl": "3.0.16", "libssl3": "3.0.16", "fp-tools": "2.0-1"}
+    assert _apply.by_name(verified) == verified
+    assert _apply.by_name(verified, names=["*ssl*"], exclude=["libssl*"]) == {"openssl": "3.0.16"}
+
+
 class TestRunLock(object):
     def test_the_same_run_takes_it_again_another_is_refused_with_the_holder(self, tmp_path):
         state = str(tmp_path / "state")
