@@ -14,7 +14,6 @@ __metaclass__ = type
 
 import datetime
 import fnmatch
-import os
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal, _record, _script_failures
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
@@ -113,13 +112,13 @@ def repair(backend, open_journals):
     recorded where rpm holds two. Returns the problems found (empty: nothing to repair); raises
     when they remain after the repair, so nothing is installed on a damaged database."""
     backend.installed()
-    found = list(backend.unfinished) + interrupted_dpkg(backend)
+    found = unfinished_problems(backend)
     if not found and not open_journals:
         return []
     keep = {"before": merged_before(open_journals)} if open_journals else None
     backend.recover(keep)
     backend.installed()
-    left = list(backend.unfinished) + interrupted_dpkg(backend)
+    left = unfinished_problems(backend)
     if left:
         raise PatchError("An interrupted transaction left the package database unfinished and fleetpatch could not "
                          "repair it (%s); nothing else was changed: repair it by hand, then run again"
@@ -127,16 +126,11 @@ def repair(backend, open_journals):
     return found
 
 
-def interrupted_dpkg(backend):
-    """dpkg's own marker of a killed run: entries in /var/lib/dpkg/updates (apt hosts only)."""
-    if backend.name != "apt":
-        return []
-    directory = (getattr(backend, "root", None) or "") + "/var/lib/dpkg/updates"
-    try:
-        entries = [n for n in os.listdir(directory) if n.isdigit()]
-    except OSError:
-        entries = []
-    return ["dpkg was interrupted (%s holds %d entries)" % (directory, len(entries))] if entries else []
+def unfinished_problems(backend):
+    """What an interrupted transaction left, as of the backend's last installed() call: packages
+    in unfinished states or installed twice, and dpkg's own interrupted marker (apt only)."""
+    interrupted = getattr(backend, "interrupted", None)
+    return list(backend.unfinished) + (interrupted() if interrupted else [])
 
 
 def merged_before(journals):
@@ -154,7 +148,7 @@ def verified_versions(journals, installed, max_age_days, now=None):
     max_age_days and the host still runs: what a re-run of an already patched ring promotes,
     instead of an empty manifest. The newest journal wins."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    oldest = (now - datetime.timedelta(days=max_age_days)).strftime("%Y%m%dT%H%M%SZ")
+    oldest = (now - datetime.timedelta(days=max_age_days)).strftime(_journal.ID_TIME_FORMAT)
     verified = {}
     for journal in reversed(journals):      # newest first
         if journal.get("status") != "completed" or str(journal.get("id", "")) < oldest:
@@ -188,7 +182,8 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     cycle: the caller confirms the change after reboot and health checks (the patch role)."""
     root = getattr(backend, "root", None)
     journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
-    open_journals = [j for j in _journal.pending(journal_dir) if j.get("pkg_mgr") in (None, backend.name)]
+    journals = [j for j in _journal.load_all(journal_dir) if j.get("pkg_mgr") in (None, backend.name)]
+    open_journals = [j for j in journals if _journal.is_open(j)]
     repaired = [] if check_mode else repair(backend, open_journals)
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
@@ -204,8 +199,9 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     if manifest is not None:
         check_plan_against_manifest(plan, manifest)
     # The baseline of this change: what the host had before the first unfinished run touched it.
+    adopted_before = merged_before(open_journals)
     baseline = dict(before_all)
-    baseline.update(merged_before(open_journals))
+    baseline.update(adopted_before)
     resumed = [j["id"] for j in open_journals]
     result = {"pkg_mgr": backend.name, "targets": targets, "not_selected": skipped, "plan": plan, "changes": [],
               "journal": None, "changed": bool(plan or repaired), "resumed": resumed, "repaired": repaired,
@@ -220,16 +216,14 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         result["reboot_required"] = record["reboot_required"]
         return result
     if not plan and not open_journals:
-        journals, _unreadable = _journal.load_all(journal_dir)
-        verified = verified_versions([j for j in journals if j.get("pkg_mgr") in (None, backend.name)],
-                                     before_all, VERIFIED_MAX_AGE_DAYS)
+        verified = verified_versions(journals, before_all, VERIFIED_MAX_AGE_DAYS)
         result["verified"] = by_name(verified, names, exclude)
         result["remaining"] = dict(targets)
         result["baseline_missing"] = select_targets(record, **selection)[0]
         result["record"] = record
         result["reboot_required"] = record["reboot_required"]
         return result
-    touched = dict((name, baseline.get(name)) for name in set(c["name"] for c in plan) | set(merged_before(open_journals)))
+    touched = dict((name, baseline.get(name)) for name in set(c["name"] for c in plan) | set(adopted_before))
     journal = _journal.create(journal_dir, backend.name, touched, plan, targets, run_id=run_id,
                               cycle=cycle or any(j.get("cycle") == _journal.CYCLE_OPEN for j in open_journals),
                               resumes=resumed)

@@ -522,14 +522,20 @@ class AptBackend:
         finally:
             self.runner.env = saved
 
+    def interrupted(self):
+        """dpkg's own marker of a killed run: numbered entries in /var/lib/dpkg/updates (the only
+        ones dpkg reads), as problems a preflight or a repair reports."""
+        directory = "/var/lib/dpkg/updates"
+        try:
+            entries = [n for n in os.listdir(directory) if n.isdigit()]
+        except OSError:
+            entries = []
+        return ["dpkg was interrupted (%s holds %d entries)" % (directory, len(entries))] if entries else []
+
     def recover(self, journal=None):
         """An interrupted dpkg (killed mid-transaction) blocks apt until `dpkg --configure -a`;
         a package left half-installed needs apt to install it again (`apt-get install -f`)."""
-        try:
-            interrupted = bool(os.listdir("/var/lib/dpkg/updates"))
-        except OSError:
-            interrupted = False
-        if not interrupted and not self.unfinished:
+        if not self.interrupted() and not self.unfinished:
             return
         wait_for_locks(LOCKS, self.lock_timeout, "apt")
         saved = dict(self.runner.env)

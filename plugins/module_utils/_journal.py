@@ -12,7 +12,7 @@ A journal the patch role writes also records its cycle: apply -> reboot -> healt
 written with cycle "open" and closed (completed) only after the health check, or by rollback.
 A later run finds every journal whose cycle is still open (the controller was killed, SIGTERM
 from AWX, the connection lost, the package manager killed) with pending() and finishes it before
-anything else (_apply.adopt_pending); docs/reliability.md lists the faults this covers.
+anything else (_apply.apply); docs/reliability.md lists the faults this covers.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +28,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 
 FORMAT_VERSION = 1
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"      # created, updated, rolled_back_at, completed_at (UTC)
+ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"       # a journal id starts with its creation time (UTC), so ids sort by time
 # applying: written before the install, still so if the run died during it; applied / failed: the
 # install ended; rolled_back: restored; completed: applied, rebooted if needed and healthy;
 # superseded: a later run took its packages over (its "before" versions live on in that run's journal).
@@ -42,12 +44,20 @@ def _dir(state_dir):
 
 
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.timezone.utc).strftime(TIME_FORMAT)
 
 
 def new_id():
     """Sortable by time, unique across hosts and runs."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    return datetime.datetime.now(datetime.timezone.utc).strftime(ID_TIME_FORMAT) + "-" + uuid.uuid4().hex[:8]
+
+
+def _names(directory):
+    """The journal file names in directory, oldest first (none when it does not exist)."""
+    try:
+        return sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
+    except (IOError, OSError):
+        return []
 
 
 def write(state_dir, journal):
@@ -84,38 +94,34 @@ def is_open(journal):
 
 
 def load_all(state_dir):
-    """Every journal, oldest first; unreadable ones are reported, not skipped silently."""
+    """Every journal, oldest first. An unreadable one fails, naming it: fleetpatch cannot tell then
+    whether an earlier run was interrupted."""
     directory = _dir(state_dir)
-    try:
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
-    except (IOError, OSError):
-        return [], []
     journals, unreadable = [], []
-    for name in names:
+    for name in _names(directory):
         try:
             with open(os.path.join(directory, name)) as f:
                 journals.append(json.load(f))
         except (IOError, OSError, ValueError) as exc:
             unreadable.append("%s: %s" % (name, exc))
-    return journals, unreadable
+    if unreadable:
+        raise PatchError("Failed to read rollback journals in %s (%s): fleetpatch cannot tell whether an earlier "
+                         "run was interrupted; move the damaged file aside after checking the host"
+                         % (directory, "; ".join(unreadable)))
+    return journals
 
 
 def pending(state_dir):
     """The journals whose change is unfinished (is_open), oldest first."""
-    journals, unreadable = load_all(state_dir)
-    if unreadable:
-        raise PatchError("Failed to read rollback journals in %s (%s): fleetpatch cannot tell whether an earlier "
-                         "run was interrupted; move the damaged file aside after checking the host"
-                         % (_dir(state_dir), "; ".join(unreadable)))
-    return [j for j in journals if is_open(j)]
+    return [j for j in load_all(state_dir) if is_open(j)]
 
 
-def confirm(state_dir, journal_id, **details):
+def confirm(state_dir, journal_id):
     """Close a journal's cycle: the change was applied, rebooted as needed and found healthy."""
     journal = load(state_dir, journal_id)
     if journal.get("status") in FINISHED:
         return journal
-    return update(state_dir, journal, status="completed", cycle=CYCLE_CLOSED, completed_at=now_iso(), **details)
+    return update(state_dir, journal, status="completed", cycle=CYCLE_CLOSED, completed_at=now_iso())
 
 
 def update(state_dir, journal, **fields):
@@ -128,10 +134,7 @@ def update(state_dir, journal, **fields):
 def load(state_dir, journal_id="latest"):
     """A journal by id, or the newest one."""
     directory = _dir(state_dir)
-    try:
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
-    except (IOError, OSError):
-        names = []
+    names = _names(directory)
     if journal_id in (None, "", "latest"):
         if not names:
             raise PatchError("Failed to find a rollback journal: %s holds none" % directory)

@@ -64,9 +64,10 @@ def check_disk(min_free_mb):
     """Free space on each path (or its nearest existing parent) against its threshold."""
     short, seen = [], {}
     for path, minimum in sorted(min_free_mb.items()):
-        if not os.path.exists(_existing(path)):
+        existing = _existing(path)
+        if not os.path.exists(existing):
             continue
-        st = os.statvfs(_existing(path))
+        st = os.statvfs(existing)
         free = st.f_bavail * st.f_frsize // (1024 * 1024)
         seen[path] = free
         if free < int(minimum):
@@ -93,7 +94,7 @@ def check_package_manager(backend, resume=False):
         count = len(backend.installed())
     except PatchError as exc:
         return result("fail", "package database unreadable: %s" % exc.msg)
-    problems.extend(backend.unfinished)
+    problems.extend(_apply.unfinished_problems(backend))
     if hasattr(backend, "check_database") and not problems:
         # dnf check also finds broken dependencies, which patch_apply does not repair: they block.
         # zypper verify is not asked: it also reports dependency problems unrelated to any
@@ -102,7 +103,6 @@ def check_package_manager(backend, resume=False):
         if broken:
             return result("fail", "dnf check reports: %s" % "; ".join(broken)[:600])
     if backend.name == "apt":
-        problems.extend(_apply.interrupted_dpkg(backend))
         _rc, out, _err = backend.runner.run(["dpkg", "--audit"], "audit the dpkg database", ok_rcs=(0, 1))
         if out.strip() and not problems:
             # not a state an interrupted run leaves (say, a missing md5sums file): nothing repairs it

@@ -24,10 +24,10 @@ import os
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
+from ansible_collections.fleetpatch.patching.plugins.module_utils._journal import TIME_FORMAT
 
 LOCK_FILE = "run.lock"
 GUARD_FILE = ".run.lock.guard"      # held while a lock is read and replaced, so two runs never both win
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _now():

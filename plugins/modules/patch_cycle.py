@@ -112,8 +112,6 @@ confirmed:
   type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal, _run_lock
@@ -157,8 +155,7 @@ def main():
             result["lock"] = _run_lock.release(p["state_dir"], p["run_token"], check_mode=module.check_mode)
             if result["lock"] and result["lock"].get("owner") != p["run_token"]:
                 module.warn("the run lock is held by %s, not by this run: left in place" % _run_lock.describe(result["lock"]))
-            result["open_journals"] = [summary(j) for j in _journal.pending(p["state_dir"])] \
-                if os.path.isdir(p["state_dir"]) else []
+            result["open_journals"] = [summary(j) for j in _journal.pending(p["state_dir"])]
     except PatchError as exc:
         module.fail_json(held_by=getattr(exc, "held", None), **dict(result, **exc.fail_kwargs()))
     module.exit_json(**result)
