@@ -11,7 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -66,35 +68,78 @@ def check_http(check, timeout):
 
 
 def check_command(check, timeout):
+    # Its own session, so that a timeout ends the whole command: killing only the direct child
+    # (what subprocess.run does) leaves a shell's children running after the check "failed".
     try:
-        proc = subprocess.run(check["argv"], capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return False, "%s timed out after %ss" % (" ".join(check["argv"]), timeout)
+        proc = subprocess.Popen(check["argv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, start_new_session=True)
     except OSError as exc:
         return False, "%s: %s" % (check["argv"][0], exc)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_session(proc)
+        return False, "%s timed out after %ss" % (" ".join(check["argv"]), timeout)
     wanted = int(check.get("rc") or 0)
     if proc.returncode != wanted:
         return False, "%s exited %d (want %d): %s" % (" ".join(check["argv"]), proc.returncode, wanted,
-                                                      (proc.stderr or proc.stdout).strip()[-300:])
+                                                      (stderr or stdout).strip()[-300:])
     pattern = check.get("stdout_regex")
-    if pattern and not re.search(pattern, proc.stdout):
+    if pattern and not re.search(pattern, stdout):
         return False, "%s printed no match for %r" % (" ".join(check["argv"]), pattern)
     return True, "%s exited %d" % (" ".join(check["argv"]), proc.returncode)
 
 
+def _kill_session(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:     # already gone
+        pass
+    try:
+        proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:   # a process that left the session still holds the pipes
+        pass
+
+
 CHECKERS = {"service": check_service, "port": check_port, "http": check_http, "command": check_command}
 REQUIRED = {"service": "service", "port": "port", "http": "url", "command": "argv"}
+# Every key a check may carry: one not listed is a typo (a "timout" silently ignored would leave
+# the module's 5 s bound on a check written to take minutes), so it is refused.
+COMMON_KEYS = ("type", "name", "timeout")
+KEYS = {
+    "service": ("service", "state"),
+    "port": ("port", "host", "state"),
+    "http": ("url", "status", "body_regex", "method", "validate_certs"),
+    "command": ("argv", "rc", "stdout_regex"),
+}
 
 
 def validate(checks):
     """A list of problems with the checks as given (empty when they are well formed)."""
     problems = []
     for index, check in enumerate(checks):
+        if not isinstance(check, dict):
+            problems.append("check %d: must be a dict, got %r" % (index, check))
+            continue
         kind = check.get("type")
         if kind not in CHECKERS:
             problems.append("check %d: type must be one of %s, got %r" % (index, ", ".join(TYPES), kind))
-        elif not check.get(REQUIRED[kind]):
+            continue
+        if not check.get(REQUIRED[kind]):
             problems.append("check %d (%s): %s is required" % (index, kind, REQUIRED[kind]))
+        unknown = sorted(set(check) - set(COMMON_KEYS + KEYS[kind]))
+        if unknown:
+            problems.append("check %d (%s): unknown key%s %s; a %s check takes %s" % (
+                index, kind, "s" if len(unknown) > 1 else "", ", ".join(unknown), kind,
+                ", ".join(COMMON_KEYS + KEYS[kind])))
+        timeout = check.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or timeout <= 0):
+            problems.append("check %d (%s): timeout must be a number of seconds above 0, got %r"
+                            % (index, kind, timeout))
+        if kind == "command" and check.get("argv") and not isinstance(check["argv"], list):
+            problems.append("check %d (command): argv must be a list (never a shell string), got %r"
+                            % (index, check["argv"]))
     return problems
 
 
@@ -104,12 +149,13 @@ def run_checks(checks, retries=3, delay=2.0, timeout=5.0, sleep=time.sleep):
         kind = check["type"]
         started = time.time()
         attempts, ok, detail = 0, False, ""
+        bound = check.get("timeout") or timeout     # the check's own bound wins over the module's
         while attempts < max(1, retries):
             attempts += 1
             try:
-                ok, detail = CHECKERS[kind](check, timeout)
+                ok, detail = CHECKERS[kind](check, bound)
             except subprocess.TimeoutExpired:
-                ok, detail = False, "timed out after %ss" % timeout
+                ok, detail = False, "timed out after %ss" % bound
             if ok or attempts >= retries:
                 break
             sleep(delay)

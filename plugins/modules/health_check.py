@@ -38,6 +38,9 @@ options:
       - "C(port): C(port), C(host) (default V(127.0.0.1)), C(state) (V(open) or V(closed), default V(open))."
       - "C(http): C(url), C(status) (default V(200)), C(body_regex), C(method), C(validate_certs)."
       - "C(command): C(argv) (a list, never a shell string), C(rc) (default V(0)), C(stdout_regex)."
+      - Any check may also set C(timeout), the seconds one of its attempts may take (instead of O(timeout)).
+        A command that runs out of time is killed with every process it started.
+      - A key that its type does not take is refused (a misspelt key is never silently ignored).
     type: list
     elements: dict
     required: true
@@ -50,7 +53,7 @@ options:
     type: float
     default: 2
   timeout:
-    description: Seconds one attempt may take.
+    description: Seconds one attempt may take, for the checks that do not set their own C(timeout).
     type: float
     default: 5
   fail_on_error:
@@ -66,7 +69,7 @@ EXAMPLES = r"""
       - {type: service, service: nginx}
       - {type: port, port: 443}
       - {type: http, url: "http://{{ ansible_host }}:8080/health", body_regex: "ok"}
-      - {type: command, argv: [/usr/local/bin/app-selftest], stdout_regex: "PASS"}
+      - {type: command, argv: [/usr/local/bin/app-selftest], stdout_regex: "PASS", timeout: 120}
     retries: 5
     delay: 3
 """

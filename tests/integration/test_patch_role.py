@@ -91,6 +91,18 @@ def test_bad_variables_fail_before_any_host_is_touched(fresh_lab, tmp_path):
     assert rc != 0 and out["stats"]["ghost"]["unreachable"] == 0
 
 
+def test_a_misspelt_health_check_fails_on_the_controller_before_any_host_is_touched(fresh_lab, tmp_path):
+    """A check key the module does not take ("timout") was ignored on the host: the check then ran
+    under the 5 s default and rolled back a healthy host. It now fails the run on the controller."""
+    ghost = tmp_path / "ghost.yml"
+    ghost.write_text("all:\n  hosts:\n    ghost:\n      ansible_host: 127.0.0.250\n")
+    checks = [{"type": "command", "argv": ["true"], "timout": 300}]
+    rc, out = ansible_playbook("patch_role.yml", str(ghost), check=False, extra_vars={"patch_health_checks": checks})
+    assert rc != 0 and out["stats"]["ghost"]["unreachable"] == 0
+    refused = task_results(out, "Check the health checks")["ghost"]
+    assert refused["failed"] and "check 0 (command): unknown key timout" in refused["msg"], refused
+
+
 def test_rollback_playbook_returns_a_ring_to_its_journal(ring):
     import os
     from conftest import REPO_ROOT

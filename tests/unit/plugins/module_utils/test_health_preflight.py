@@ -4,6 +4,7 @@ import http.server
 import socket
 import sys
 import threading
+import time
 
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _health, _preflight
@@ -56,6 +57,50 @@ def test_checks_pass_and_fail_with_reasons(web):
 def test_bad_checks_are_named():
     assert _health.validate([{"type": "ping"}, {"type": "http"}]) == [
         "check 0: type must be one of service, port, http, command, got 'ping'", "check 1 (http): url is required"]
+
+
+def test_unknown_keys_and_bad_timeouts_are_refused():
+    """A misspelt key was silently ignored: a check written to take minutes ran under the module's 5 s."""
+    assert _health.validate([
+        {"type": "command", "argv": ["true"], "timout": 300},
+        {"type": "port", "port": 22, "timeout": "soon"},
+        {"type": "command", "argv": "systemctl is-active nginx"},
+        "port 22",
+    ]) == [
+        "check 0 (command): unknown key timout; a command check takes type, name, timeout, argv, rc, stdout_regex",
+        "check 1 (port): timeout must be a number of seconds above 0, got 'soon'",
+        "check 2 (command): argv must be a list (never a shell string), got 'systemctl is-active nginx'",
+        "check 3: must be a dict, got 'port 22'",
+    ]
+    assert _health.validate([{"type": "http", "url": "http://x/", "timeout": 30, "name": "app"}]) == []
+
+
+def gone(pid, within):
+    """Whether the process has ended (a zombie waiting for init to reap it counts) within the seconds."""
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/stat" % pid) as stat:
+                if stat.read().split(") ")[1].startswith("Z"):
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_check_s_own_timeout_wins_and_a_timeout_ends_the_whole_command(tmp_path):
+    """The per-check timeout bounds the attempt (not the module's), and a shell's children die with it:
+    before, subprocess.run killed only the shell and its sleep ran on after the check had failed."""
+    marker = tmp_path / "child.pid"
+    slow = {"type": "command", "argv": ["sh", "-c", "sleep 30 & echo $! > %s; wait" % marker], "timeout": 1}
+    results = _health.run_checks([slow], retries=1, timeout=60)
+    assert not results[0]["ok"] and "timed out after 1s" in results[0]["detail"], results
+    assert results[0]["elapsed"] < 10
+    child = int(marker.read_text())
+    assert gone(child, within=5), "the check's child %d still runs after the timeout" % child
+    quick = _health.run_checks([dict(slow, argv=["sh", "-c", "sleep 2"], timeout=10)], retries=1, timeout=1)
+    assert quick[0]["ok"], quick
 
 
 WINDOW = {"days": ["sat", "sun"], "start": "22:00", "end": "04:00", "timezone": "+02:00"}
