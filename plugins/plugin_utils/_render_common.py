@@ -31,6 +31,8 @@ SEVERITY_ORDER = ("critical", "important", "moderate", "low", "unknown")
 SEVERITY_RANK = dict((severity, rank) for rank, severity in enumerate(SEVERITY_ORDER))
 CLASSIFICATION_ORDER = ("security", "bugfix", "enhancement", "other")
 OPEN_STATES = ("missing", "failed")
+# run.problems shown at the top of a report (each is one sentence; a run has a handful at most)
+MAX_PROBLEMS = 5
 HELD_STATES = ("deferred", "rejected", "not_applicable")
 
 # C0 controls (bar tab, newline, carriage return), DEL, C1 controls, and the code points XML 1.0

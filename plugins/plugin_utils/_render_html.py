@@ -22,7 +22,7 @@ import json
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    CLASSIFICATION_ORDER, HELD_STATES, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
+    CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
     hosts_worst_first, open_count, percent, run_duration, status_label, top_open_updates)
 
 # The drill-down lists at most this many rows over the whole fleet (about 230 bytes each), and
@@ -248,6 +248,8 @@ def _header(run):
         out.append('<div class="banner aborted" role="alert">ABORTED by %s: this report holds only what was known '
                    'when the run stopped. Hosts not reached yet are missing or unknown.</div>'
                    % esc(run.get("aborted_by"), "a signal"))
+    for problem in (run.get("problems") or [])[:MAX_PROBLEMS]:
+        out.append('<div class="banner aborted" role="alert">Not recorded as asked: %s</div>' % esc(problem, DASH))
     if run.get("check_mode"):
         out.append('<div class="banner check">Check mode: nothing was installed or rebooted; the figures show what '
                    'the run would have done.</div>')

@@ -11,7 +11,7 @@ Its length does not grow with the fleet (MAX_LINES): it points at the full files
 from __future__ import annotations
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    STATUS_ORDER, hosts_worst_first, one_line, open_count, percent, run_duration, status_label, top_open_updates,
+    MAX_PROBLEMS, STATUS_ORDER, hosts_worst_first, one_line, open_count, percent, run_duration, status_label, top_open_updates,
     update_brief)
 
 MAX_LINES = 60
@@ -34,6 +34,8 @@ def _run_lines(report):
     if run.get("status") == "aborted":
         lines += ["", "> **ABORTED** by %s: this report holds only what was known when the run stopped."
                   % cell(run.get("aborted_by"), "a signal")]
+    for problem in (run.get("problems") or [])[:MAX_PROBLEMS]:
+        lines += ["", "> **Not recorded as asked**: %s" % cell(problem)]
     duration = run_duration(run)
     lines += ["", "%s to %s%s; check mode: %s; %d hosts, **%s%% compliant**; %d update(s) past their SLA." % (
         cell(run.get("started_at"), "?"), cell(run.get("ended_at"), "?"), " (%s)" % duration if duration else "",

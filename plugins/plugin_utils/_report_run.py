@@ -165,11 +165,13 @@ def _finish(run, observations, relevant, rings, stats, options):
         except Exception as exc:
             problems.append("the history store is not used for this run: %s" % exc)
             store = _close_quietly(store)
-    report = _report_model.build_report(run, entries, trend)
     formats = set(options.get("formats") or _report_files.FORMATS) | {"json"}
     unknown = formats - set(_report_files.FORMATS)
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
+    report = _report_model.build_report(run, entries, trend)
+    # The same list object: a problem met while writing below reaches every file drawn after it.
+    report["run"]["problems"] = problems
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
     mode = int(str(options.get("file_mode") or "0600"), 8)
     formats = sorted(formats - unknown)
@@ -183,6 +185,8 @@ def _finish(run, observations, relevant, rings, stats, options):
             finally:
                 keep_days = int(options.get("store_keep_days") or 0) if appended else 0
                 closing = _close_in_background(store, keep_days, problems)
+            if not appended:    # report.json was drawn for the store's copy: say in it that the store lacks the run
+                files.pop("json")
         files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
                                             files=files)
     finally:

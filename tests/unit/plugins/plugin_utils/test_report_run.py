@@ -82,6 +82,34 @@ def test_a_broken_store_is_a_problem_not_a_lost_report(tmp_path):
     assert any("pdf" in p for p in problems), problems
 
 
+def test_a_store_problem_is_written_in_the_report_files_not_only_on_stdout(tmp_path):
+    """Issue 15: a store that could not be opened, or did not take the run, was said only on the
+    terminal; report.json and report.md claimed nothing was wrong."""
+    (tmp_path / "h.sqlite").write_text("this is not a database")
+    files = finish(tmp_path, observations(a=record()), "unopened")[1]
+    with open(files["json"]) as handle:
+        said = json.load(handle)["run"]["problems"]
+    assert len(said) == 1 and said[0].startswith("the history store is not used for this run"), said
+    with open(files["markdown"]) as handle:
+        assert "**Not recorded as asked**: the history store is not used" in handle.read()
+
+
+def test_a_run_the_store_refused_is_said_in_report_json_written_before_the_append(tmp_path):
+    import sqlite3
+    finish(tmp_path, observations(a=record()), "r1")
+    with sqlite3.connect(str(tmp_path / "h.sqlite")) as db:   # a real SQLite failure inside the append
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'simulated I/O error'); END")
+    report, files, problems = finish(tmp_path, observations(a=record()), "r2")
+    assert len(problems) == 1 and "not added to the history store" in problems[0], problems
+    assert "simulated I/O error" in problems[0]
+    with open(files["json"]) as handle:
+        assert json.load(handle)["run"]["problems"] == problems
+    with open(files["markdown"]) as handle:
+        assert "not added to the history store" in handle.read()
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_html
+    assert 'role="alert">Not recorded as asked: the run was not added' in _render_html.render(report)
+
+
 def test_queries_select_hosts_and_recompute_the_summary(tmp_path):
     report = finish(tmp_path, observations(a=record(update("x")), b=record()), "r1", store=False)[0]
     narrowed = query.narrowed(report, "[?status=='non_compliant']")
