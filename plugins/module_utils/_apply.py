@@ -31,6 +31,15 @@ def installed_map(packages):
     return dict((p["name"], p["version"]) for p in packages)
 
 
+def installed_listing(packages):
+    """installed_map where a name listed twice (rpm entries a killed transaction left) shows both
+    versions, "1.0-1, 1.0-2", so that a repair that leaves one of them is a change."""
+    versions = {}
+    for package in packages:
+        versions.setdefault(package["name"], set()).add(package["version"])
+    return dict((name, ", ".join(sorted(found))) for name, found in versions.items())
+
+
 def select_targets(record, names=None, security_only=False, advisories=None, cves=None, exclude=None):
     """{name: version} of the record's approved updates that pass the filters, and why the
     other updates were left out ({name: reason})."""
@@ -267,13 +276,17 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False):
     if journal.get("pkg_mgr") not in (None, backend.name):
         raise PatchError("Refusing to roll back journal %s: it was written by %s, this host uses %s"
                          % (journal["id"], journal["pkg_mgr"], backend.name))
+    found = installed_listing(backend.installed())
     if not check_mode:
         backend.recover(journal)   # finish what an interrupted package manager left half done
     current = installed_map(backend.installed())
+    # The repair alone may have restored the journal's versions (rpm duplicates of a killed
+    # transaction, where the repair keeps the journal's version): that is a rollback too.
+    repaired = diff_installed(found, current)
     restore = dict((n, v) for n, v in journal["before"].items() if v is not None and current.get(n) != v)
     remove = sorted(n for n, v in journal["before"].items() if v is None and n in current)
     result = {"journal": journal["id"], "journal_status": journal["status"], "restore": restore, "remove": remove,
-              "changes": [], "changed": bool(restore or remove),
+              "changes": repaired, "changed": bool(restore or remove or repaired),
               "diff": {"before": "".join("%s %s\n" % (n, current.get(n)) for n in sorted(set(restore) | set(remove))),
                        "after": "".join("%s %s\n" % (n, restore.get(n)) for n in sorted(set(restore) | set(remove))
                                         if restore.get(n))}}
@@ -292,7 +305,7 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False):
     after = installed_map(backend.installed())
     wrong = ["%s is %s, journal says %s" % (n, after.get(n), v) for n, v in sorted(journal["before"].items())
              if after.get(n) != v]
-    result["changes"] = diff_installed(current, after)
+    result["changes"] = diff_installed(found, after)
     if wrong:
         raise PatchError("Rollback of journal %s did not restore every package: %s" % (journal["id"], "; ".join(wrong)))
     _journal.update(state_dir, journal, status="rolled_back", rolled_back_at=_journal.now_iso())

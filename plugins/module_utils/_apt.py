@@ -518,7 +518,7 @@ class AptBackend:
         saved = dict(self.runner.env)
         self.runner.env.update(NONINTERACTIVE)
         try:
-            self.runner.run(argv, "install with apt")
+            self.runner.run(argv, "install with apt", transaction=True)
         finally:
             self.runner.env = saved
 
@@ -542,11 +542,12 @@ class AptBackend:
         self.runner.env.update(NONINTERACTIVE)
         try:
             self.runner.run(["dpkg", "--configure", "-a"] + DPKG_FORCE,
-                            "finish the interrupted dpkg run (dpkg --configure -a)")
+                            "finish the interrupted dpkg run (dpkg --configure -a)", transaction=True)
             self.installed()
             if self.unfinished:
                 self.runner.run(["apt-get", "install", "--fix-broken", "--yes"] + INSTALL_OPTIONS,
-                                "reinstall what dpkg left half-installed (apt-get install --fix-broken)")
+                                "reinstall what dpkg left half-installed (apt-get install --fix-broken)",
+                                transaction=True)
         finally:
             self.runner.env = saved
 

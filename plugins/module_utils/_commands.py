@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import os
 import re
+import signal
 import subprocess
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError, excerpt
@@ -25,17 +26,22 @@ class CommandRunner:
     """Runs commands through AnsibleModule.run_command when there is a module (so Ansible's
     environment handling applies), else through subprocess (tests, controller code)."""
 
-    def __init__(self, module=None, extra_env=None):
+    def __init__(self, module=None, extra_env=None, transaction_timeout=0):
         self.module = module
         self.env = dict(C_LOCALE)
         self.env.update(extra_env or {})
         self.history = []   # (argv, rc) of every command, for debugging output
+        # seconds a command that changes packages may run (0: no bound); see run(transaction=True)
+        self.transaction_timeout = transaction_timeout or 0
 
-    def run(self, argv, action, ok_rcs=(0,), data=None):
+    def run(self, argv, action, ok_rcs=(0,), data=None, transaction=False):
         """Run argv; return (rc, stdout, stderr). An rc outside ok_rcs raises PatchError whose
-        message says what was being done (`action`, e.g. "list apt updates")."""
+        message says what was being done (`action`, e.g. "list apt updates"). transaction: the
+        command changes packages, so it is bounded by transaction_timeout."""
         argv = [str(a) for a in argv]
-        if self.module is not None:
+        if transaction and self.transaction_timeout > 0:
+            rc, out, err = self._run_bounded(argv, action, data, self.transaction_timeout)
+        elif self.module is not None:
             rc, out, err = self.module.run_command(argv, environ_update=self.env, data=data)
         else:
             env = dict(os.environ)
@@ -49,6 +55,31 @@ class CommandRunner:
         if rc not in ok_rcs:
             self.raise_for(argv, action, rc, out, err)
         return rc, out, err
+
+    def _run_bounded(self, argv, action, data, timeout):
+        """Run argv with a timeout (AnsibleModule.run_command has none); past it, stop argv and every
+        process it started - a maintainer script's children too - and fail naming what was still
+        running."""
+        env = dict(os.environ)
+        env.update(self.env)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                                    env=env)
+        except OSError as exc:
+            raise PatchError("Failed to %s: cannot run %s: %s" % (action, argv[0], exc), cmd=shorten(argv))
+        try:
+            out, err = proc.communicate(input=data, timeout=timeout)
+            return proc.returncode, out, err
+        except subprocess.TimeoutExpired:
+            running = running_chain(proc.pid)
+            out, err = stop_tree(proc)
+        self.history.append({"cmd": shorten(argv), "rc": None})
+        raise PatchError(
+            "Failed to %s: %s did not finish within %d seconds (transaction_timeout) and was stopped; still "
+            "running then: %s. The package database may be left unfinished: the next run repairs it first"
+            % (action, " ".join(shorten(argv)), timeout, running or "nothing but the command itself"),
+            cmd=shorten(argv), stdout=excerpt(out, 800), stderr=excerpt(err, 800))
 
     @staticmethod
     def raise_for(argv, action, rc, out, err):
@@ -102,3 +133,82 @@ def malformed(action, argv, output, why):
     """The error for output a parser cannot use: the command and an excerpt, never a traceback."""
     return PatchError("Failed to %s: unexpected output from %s (%s)" % (action, " ".join(shorten(argv)), why),
                       cmd=shorten(argv), stdout=excerpt(output, 800))
+
+
+def stop_tree(proc):
+    """Stop proc and every process it started, whatever session they moved to (apt runs dpkg, and
+    so the maintainer scripts, in a session of its own behind a pseudo-terminal): freeze the tree
+    (SIGSTOP, so nothing forks or is orphaned meanwhile), then SIGKILL it. A killed transaction is
+    an interrupted one, which the next run repairs: a grace period would change nothing for the
+    package database. Returns (stdout, stderr) collected so far."""
+    frozen = set()
+    for _round in range(10):        # until the tree stops growing
+        tree = descendants(proc.pid, process_table()) | {proc.pid}
+        if not tree - frozen:
+            break
+        for pid in tree - frozen:
+            _signal(pid, signal.SIGSTOP)
+        frozen |= tree
+    for pid in frozen:
+        _signal(pid, signal.SIGKILL)
+    try:
+        return proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:   # a process outside the tree still holds the pipes
+        return "", ""
+
+
+def _signal(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except OSError:     # ended meanwhile
+        pass
+
+
+def process_table():
+    """{pid: (parent pid, command line)} of every process, read from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except (OSError, IndexError):
+            continue        # ended meanwhile
+        table[int(entry)] = (int(fields[1]), cmdline)
+    return table
+
+
+def descendants(root, table):
+    """The pids below root in the table (children, their children, ...)."""
+    children = {}
+    for pid, (ppid, _cmd) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def running_chain(root, max_chars=300):
+    """The chain from root to its newest leaf process, as "a > b > c": where a transaction hangs
+    (apt-get > dpkg > the package's postinst > the command it waits for)."""
+    table = process_table()
+    below = descendants(root, table)
+    if root not in table:
+        return ""
+    parents = set(table[pid][0] for pid in below)
+    leaves = [pid for pid in below if pid not in parents]
+    chain, pid = [], max(leaves) if leaves else root
+    while pid in table and len(chain) < 12:
+        chain.append(table[pid][1][:80] or "pid %d" % pid)
+        if pid == root:
+            break
+        pid = table[pid][0]
+    text = " > ".join(reversed(chain))
+    return text if len(text) <= max_chars else "..." + text[-max_chars:]     # the hung end matters most

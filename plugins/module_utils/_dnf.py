@@ -540,7 +540,7 @@ class DnfBackend:
         for verb, specs in self._transactions(versions, remove, downgrade, self.installed()):
             argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \
                 [verb] + specs
-            self.runner.run(argv, "%s with %s" % (verb, self.binary))
+            self.runner.run(argv, "%s with %s" % (verb, self.binary), transaction=True)
 
     def recover(self, journal=None):
         """A dnf killed mid-transaction leaves old and new versions of a package both in the rpm
@@ -552,7 +552,7 @@ class DnfBackend:
     def _reinstall(self, name, version):
         argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \
             ["reinstall", "%s-%s" % (name, version)]
-        self.runner.run(argv, "reinstall %s %s" % (name, version))
+        self.runner.run(argv, "reinstall %s %s" % (name, version), transaction=True)
 
     def available_versions(self, names):
         if not names:

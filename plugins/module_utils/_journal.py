@@ -29,7 +29,7 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._files import 
 
 FORMAT_VERSION = 1
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"      # created, updated, rolled_back_at, completed_at (UTC)
-ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"       # a journal id starts with its creation time (UTC), so ids sort by time
+ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"       # a journal id starts with its creation time (UTC): ids sort by creation
 # applying: written before the install, still so if the run died during it; applied / failed: the
 # install ended; rolled_back: restored; completed: applied, rebooted if needed and healthy;
 # superseded: a later run took its packages over (its "before" versions live on in that run's journal).
@@ -47,9 +47,19 @@ def now_iso():
     return datetime.datetime.now(datetime.timezone.utc).strftime(TIME_FORMAT)
 
 
-def new_id():
-    """Sortable by time, unique across hosts and runs."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime(ID_TIME_FORMAT) + "-" + uuid.uuid4().hex[:8]
+def new_id(existing=(), now=None):
+    """Unique across hosts and runs, and sorting after every id in existing (this host's journal
+    file names): "latest" and the oldest-first order must follow the order journals were written
+    even when the host's clock went back between two runs (an NTP step, a VM restored from a
+    snapshot), so the time part is then one second after the newest existing id's, not the clock's."""
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).replace(microsecond=0, tzinfo=None)
+    for name in existing:
+        try:
+            previous = datetime.datetime.strptime(name.split("-", 1)[0], ID_TIME_FORMAT)
+        except ValueError:
+            continue        # not an id fleetpatch wrote
+        stamp = max(stamp, previous + datetime.timedelta(seconds=1))
+    return stamp.strftime(ID_TIME_FORMAT) + "-" + uuid.uuid4().hex[:8]
 
 
 def _names(directory):
@@ -76,7 +86,7 @@ def create(state_dir, pkg_mgr, before, plan, targets, run_id=None, cycle=False, 
     later (patch role: reboot and health check); until then the journal's cycle stays open.
     resumes: the ids of the open journals this one takes over."""
     journal = {
-        "format": FORMAT_VERSION, "id": new_id(), "pkg_mgr": pkg_mgr, "run_id": run_id,
+        "format": FORMAT_VERSION, "id": new_id(_names(_dir(state_dir))), "pkg_mgr": pkg_mgr, "run_id": run_id,
         "created": now_iso(), "updated": now_iso(), "status": "applying",
         "before": before, "plan": plan, "targets": targets,
         "changes": [], "rc": None, "stderr": None, "rolled_back_at": None,

@@ -29,6 +29,11 @@ def backend_argument_spec(**extra):
     return spec
 
 
+# patch_apply's and patch_rollback's bound on one package-manager transaction (install, repair):
+# documented in the fleetpatch.patching._transaction doc fragment.
+TRANSACTION_TIMEOUT = dict(type="int", default=3600)
+
+
 def select_backend(module, runner):
     p = module.params
     return _backends.select(runner, p["pkg_mgr"], p["root"], p["lock_timeout"])
@@ -65,6 +70,7 @@ def apply_argument_spec():
         cache_valid_time=dict(type="int", default=0),
         run_id=dict(type="str"),
         cycle=dict(type="bool", default=False),
+        transaction_timeout=dict(TRANSACTION_TIMEOUT),
         windows=_windows_option(),
     )
 
@@ -72,5 +78,6 @@ def apply_argument_spec():
 def rollback_argument_spec():
     return backend_argument_spec(
         journal=dict(type="str", default="latest"),
+        transaction_timeout=dict(TRANSACTION_TIMEOUT),
         windows=_windows_option(),
     )

@@ -7,7 +7,9 @@ The per-host run lock: one patch cycle (apply -> reboot -> health check) at a ti
 Package-manager locks last one command; a cycle spans several module calls and a reboot, so two
 rollouts against the same hosts would otherwise interleave (one reboots a host under the
 other). The lock is a JSON file in the state dir naming its owner (the run's token), the
-controller, the controller's process and the start time. The same owner takes it again (a
+controller, the controller's process, the start time and the host's boot id and time since boot
+(the age of a lock is measured on that clock while the host has not rebooted, so a host whose
+wall clock jumps never makes a live run's lock look stale). The same owner takes it again (a
 re-entrant cycle, the next ring of the same run); another owner is refused until the lock is
 older than its time to live (the owning controller was killed: it never released it), then
 replaced, and the replacement says whose stale lock it took over.
@@ -21,6 +23,7 @@ import datetime
 import fcntl
 import json
 import os
+import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
@@ -34,6 +37,16 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def boot_clock():
+    """(boot id, seconds since boot): a clock no wall-clock step moves, valid within one boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot_id = f.read().strip()
+        return boot_id, round(time.clock_gettime(time.CLOCK_BOOTTIME), 3)
+    except (IOError, OSError, AttributeError, ValueError):
+        return None, None
+
+
 def _read(path):
     try:
         with open(path) as f:
@@ -45,7 +58,12 @@ def _read(path):
     return lock if isinstance(lock, dict) else {"owner": None, "damaged": True}
 
 
-def age_seconds(lock, now=None):
+def age_seconds(lock, now=None, boot=None):
+    """Seconds since the lock was taken or refreshed: on the boot clock when the host has not
+    rebooted since (boot: (boot id, seconds since boot) now), else on the wall clock."""
+    boot_id, since_boot = boot or boot_clock()
+    if boot_id and lock.get("boot_id") == boot_id and isinstance(lock.get("since_boot"), (int, float)):
+        return since_boot - lock["since_boot"]
     try:
         started = datetime.datetime.strptime(lock.get("refreshed") or lock["started"], TIME_FORMAT)
     except (KeyError, TypeError, ValueError):
@@ -72,13 +90,15 @@ class _Guard(object):
         os.close(self.fd)
 
 
-def acquire(state_dir, owner, controller=None, pid=None, ttl=3600, check_mode=False, now=None, take_over=None):
+def acquire(state_dir, owner, controller=None, pid=None, ttl=3600, check_mode=False, now=None, take_over=None,
+            boot=None):
     """Take the host's run lock for owner. Returns (lock, replaced): replaced is the stale lock
     taken over, or None. Raises PatchError naming the holder (exc.held) when another live run has
     it. take_over: the owner of a lock the caller proved dead (its controller process is gone)."""
     if not owner:
         raise PatchError("Failed to take the run lock: no run token given")
     now = now or _now()
+    boot = boot or boot_clock()
     path = os.path.join(state_dir, LOCK_FILE)
     try:
         private_directory(state_dir)
@@ -86,7 +106,7 @@ def acquire(state_dir, owner, controller=None, pid=None, ttl=3600, check_mode=Fa
             held = _read(path)
             replaced = None
             if held and held.get("owner") != owner:
-                age = age_seconds(held, now)
+                age = age_seconds(held, now, boot)
                 alive = age is not None and age < ttl and not held.get("damaged")
                 if alive and not (take_over and held.get("owner") == take_over):
                     error = PatchError("Another fleetpatch run holds this host: %s, refreshed %d s ago (stale after "
@@ -98,6 +118,7 @@ def acquire(state_dir, owner, controller=None, pid=None, ttl=3600, check_mode=Fa
             lock = dict(held) if held and held.get("owner") == owner else {
                 "owner": owner, "controller": controller, "pid": pid, "started": now.strftime(TIME_FORMAT)}
             lock["refreshed"] = now.strftime(TIME_FORMAT)
+            lock["boot_id"], lock["since_boot"] = boot
             if replaced:
                 lock["replaced_stale"] = replaced
             if not check_mode:

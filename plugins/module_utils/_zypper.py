@@ -389,7 +389,7 @@ class ZypperBackend:
             return
         self._wait()
         argv = self._argv("install", *((["--oldpackage"] if downgrade else []) + self._specs(versions, remove)))
-        self.runner.run(argv, "install with zypper", ok_rcs=INFO_RCS)
+        self.runner.run(argv, "install with zypper", ok_rcs=INFO_RCS, transaction=True)
 
     def recover(self, journal=None):
         """A zypper killed mid-transaction leaves old and new versions of a package both in the
@@ -400,7 +400,7 @@ class ZypperBackend:
 
     def _reinstall(self, name, version):
         self.runner.run(self._argv("install", "--force", "%s=%s" % (name, version)),
-                        "reinstall %s %s" % (name, version), ok_rcs=INFO_RCS)
+                        "reinstall %s %s" % (name, version), ok_rcs=INFO_RCS, transaction=True)
 
     def available_versions(self, names):
         if not names:

@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - fleetpatch.patching._backend
+  - fleetpatch.patching._transaction
   - fleetpatch.patching._windows
 attributes:
   action:
@@ -225,7 +226,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    runner = CommandRunner(module)
+    runner = CommandRunner(module, transaction_timeout=p["transaction_timeout"])
     try:
         backend = select_backend(module, runner)
         result = _apply.apply(

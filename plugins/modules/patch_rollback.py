@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - fleetpatch.patching._backend
+  - fleetpatch.patching._transaction
   - fleetpatch.patching._windows
 attributes:
   action:
@@ -99,7 +100,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    runner = CommandRunner(module)
+    runner = CommandRunner(module, transaction_timeout=p["transaction_timeout"])
     try:
         backend = select_backend(module, runner)
         result = _apply.rollback(backend, p["state_dir"], p["journal"], check_mode=module.check_mode)

@@ -149,7 +149,8 @@ def test_install_and_controller_killed_mid_transaction_next_run_repairs_and_fini
 
 def test_controller_killed_before_the_health_check_a_second_run_waits_the_next_finishes(ring):
     """Faults 3, 4 and 5: a run is between the apply and its health check when a second rollout
-    starts on the same hosts; the second is refused by the host's run lock, naming the holder.
+    starts on the same hosts; the second is refused by the host's run lock, naming the holder, and
+    so is a rollback.
     Then the first controller is killed (SIGKILL, as a lost AWX node): the journal stays applied
     with its cycle open. The next run from this controller sees the lock's owner process is gone,
     takes the lock over, finds the open journal and finishes the cycle (health check, confirm)."""
@@ -166,6 +167,15 @@ def test_controller_killed_before_the_health_check_a_second_run_waits_the_next_f
             refused = task_results(out, "Take over the lock a dead run of this controller left")[host.name]
             assert refused["failed"] and "Another fleetpatch run holds this host" in refused["msg"], refused
             assert "(pid %d)" % first.pid in refused["msg"], refused["msg"]
+        # a rollback is refused by the same lock, changing nothing, and releases nothing it did not take
+        applied = dict((h.name, packages(h)) for h in hosts)
+        rc, out = ansible_playbook(os.path.join(ROLLOUT, "rollback.yml"), inventory, check=False,
+                                   limit=",".join(h.name for h in hosts), extra_vars={"fleetpatch_ring": "test"})
+        assert rc != 0
+        for host in hosts:
+            refused = task_results(out, "Take over the lock a dead run of this controller left")[host.name]
+            assert refused["failed"] and "(pid %d)" % first.pid in refused["msg"], refused
+            assert packages(host) == applied[host.name], host.name
         kill_controller(first)
     finally:
         if first.poll() is None:
@@ -305,3 +315,40 @@ def test_a_package_cache_too_small_fails_preflight_naming_it(ring):
         result = task_results(out, "Preflight")[host.name]
         assert result["failed"] and "disk" in result["blocked_by"], result
         assert "%s has 2 MB free, needs 500 MB" % caches[host.pkg_mgr] in result["checks"]["disk"]["reason"]
+
+
+# The post-install hook hangs the first time only (a script waiting on a service that later answers):
+# the bound stops the install, and the rollback's repair runs the script again, which then returns.
+HANG_ONCE_HOOK = ("mkdir -p /etc/fleetpatch-lab/hooks && printf '#!/bin/sh\\n[ \"$1\" = fp-crypto ] || exit 0\\n"
+                  "[ -e /run/fp-hung-once ] && exit 0\\ntouch /run/fp-hung-once\\nsleep 120\\n' "
+                  "> /etc/fleetpatch-lab/hooks/post-install && chmod +x /etc/fleetpatch-lab/hooks/post-install")
+
+
+def test_a_hung_maintainer_script_is_stopped_by_the_transaction_timeout_and_rolled_back(ring):
+    """Fault 27: a maintainer script (a scriptlet on rpm) hangs. patch_transaction_timeout stops the
+    install with every process it started, naming the chain that hung; the rollback repairs the
+    database (running the script again) and restores the journal's versions: the host ends fully
+    rolled back, its database consistent, nothing of the hung script left running."""
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    for host in hosts:
+        on_host(host, "sh", "-c", HANG_ONCE_HOOK)
+    try:
+        rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never",
+                        patch_fail_host=False, patch_transaction_timeout=20)
+    finally:
+        for host in hosts:
+            on_host(host, "rm", "-f", "/etc/fleetpatch-lab/hooks/post-install", "/run/fp-hung-once")
+    results = outcomes(out)
+    for host in hosts:
+        outcome = results[host.name]
+        assert outcome["status"] == "rolled_back", (host.name, outcome["reason"], outcome)
+        assert "did not finish within 20 seconds (transaction_timeout)" in outcome["reason"], outcome["reason"]
+        hung = outcome["reason"].split("still running then: ")[1]
+        assert "hooks/post-install fp-crypto > sleep 120" in hung, (host.name, hung)
+        assert packages(host) == before[host.name], host.name
+        assert_database_consistent(host)
+        assert [j["status"] for j in journals(host)] == ["rolled_back"], host.name
+        assert on_host(host, "pgrep", "-f", "slee[p] 120", check=False).returncode != 0, host.name

@@ -11,6 +11,13 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 NOW = datetime.datetime(2026, 12, 1, 10, 0, 0, tzinfo=datetime.timezone.utc)
 
 
+def at(minutes, wall_minutes=None, boot_id="boot-1"):
+    """The host's clocks `minutes` after the test's start: the boot clock, and the wall clock (which
+    may say otherwise: a clock that jumped)."""
+    wall = minutes if wall_minutes is None else wall_minutes
+    return {"now": NOW + datetime.timedelta(minutes=wall), "boot": (boot_id, 1000.0 + minutes * 60)}
+
+
 def journal(state, before, status, cycle=True, changes=()):
     created = _journal.create(state, "apt", before, [], {}, cycle=cycle)
     return _journal.update(state, created, status=status, changes=list(changes))
@@ -78,20 +85,20 @@ def test_a_re_run_promotes_only_verified_versions_its_name_filters_allow():
 class TestRunLock(object):
     def test_the_same_run_takes_it_again_another_is_refused_with_the_holder(self, tmp_path):
         state = str(tmp_path / "state")
-        lock, replaced = _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW)
+        lock, replaced = _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, **at(0))
         assert (lock["owner"], lock["controller"], lock["pid"], replaced) == ("run-1", "ctl1", 4242, None)
         assert oct(os.stat(os.path.join(state, "run.lock")).st_mode & 0o777) == "0o600"
-        again = _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW + datetime.timedelta(minutes=5))[0]
+        again = _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, **at(5))[0]
         assert again["started"] == lock["started"] and again["refreshed"] != lock["refreshed"]
         with pytest.raises(PatchError, match="Another fleetpatch run holds this host: run run-1 from ctl1 "
                                              r"\(pid 4242\).*refreshed 300 s ago") as caught:
-            _run_lock.acquire(state, "run-2", "ctl2", 1, ttl=3600, now=NOW + datetime.timedelta(minutes=10))
+            _run_lock.acquire(state, "run-2", "ctl2", 1, ttl=3600, **at(10))
         assert caught.value.held["owner"] == "run-1"
 
     def test_a_stale_lock_is_taken_over_and_said(self, tmp_path):
         state = str(tmp_path)
-        _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, now=NOW)
-        lock, replaced = _run_lock.acquire(state, "run-2", "ctl1", 5, ttl=3600, now=NOW + datetime.timedelta(hours=2))
+        _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, **at(0))
+        lock, replaced = _run_lock.acquire(state, "run-2", "ctl1", 5, ttl=3600, **at(120))
         assert lock["owner"] == "run-2" and replaced["owner"] == "run-1" and lock["replaced_stale"]["pid"] == 4242
 
     def test_a_run_proven_dead_is_taken_over_only_by_name(self, tmp_path):
@@ -117,9 +124,43 @@ class TestRunLock(object):
         assert not os.path.exists(os.path.join(state, "run.lock"))
         assert _run_lock.release(state, "run-1") is None
 
+    def test_a_wall_clock_jump_never_makes_a_live_lock_stale(self, tmp_path):
+        """Clock skew: the host's wall clock jumps three hours ahead (an NTP step, a restored VM) ten
+        minutes into a run. On the wall clock the lock is older than its ttl and another run would
+        take it over; on the boot clock it is ten minutes old, and the other run is refused."""
+        state = str(tmp_path)
+        _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, **at(0))
+        with pytest.raises(PatchError, match=r"refreshed 600 s ago \(stale after 3600 s\)"):
+            _run_lock.acquire(state, "run-2", "ctl2", 7, ttl=3600, **at(10, wall_minutes=190))
+        with pytest.raises(PatchError, match="refreshed 600 s ago"):      # and a jump back changes nothing
+            _run_lock.acquire(state, "run-2", "ctl2", 7, ttl=3600, **at(10, wall_minutes=-600))
+
+    def test_after_a_reboot_the_wall_clock_ages_the_lock(self, tmp_path):
+        state = str(tmp_path)
+        _run_lock.acquire(state, "run-1", "ctl1", 4242, ttl=3600, **at(0))
+        with pytest.raises(PatchError, match="refreshed 1800 s ago"):
+            _run_lock.acquire(state, "run-2", "ctl2", 7, ttl=3600, **at(1, wall_minutes=30, boot_id="boot-2"))
+        lock, replaced = _run_lock.acquire(state, "run-2", "ctl2", 7, ttl=3600, **at(1, wall_minutes=61, boot_id="boot-2"))
+        assert replaced["owner"] == "run-1" and lock["boot_id"] == "boot-2"
+
     def test_check_mode_writes_nothing(self, tmp_path):
         _run_lock.acquire(str(tmp_path), "run-1", now=NOW, check_mode=True)
         assert not os.path.exists(os.path.join(str(tmp_path), "run.lock"))
+
+
+def test_journals_keep_their_order_when_the_host_clock_goes_back(tmp_path):
+    """Clock skew: the clock went back a day between two runs. Journal ids are time-ordered, so the
+    second run's journal sorted first: "latest" (what the rollback playbook restores by default) was
+    the older one, and a rollback would have restored the versions of two runs ago."""
+    state = str(tmp_path)
+    first = _journal.create(state, "apt", {"a": "1.0"}, [], {})
+    clock_back = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+    second_id = _journal.new_id(os.listdir(os.path.join(state, "journal")), now=clock_back)
+    assert second_id > first["id"]
+    second = _journal.write(state, dict(first, id=second_id, before={"a": "1.1"}))
+    assert _journal.load(state)["id"] == second["id"] == _journal.load_all(state)[-1]["id"]
+    later = _journal.new_id([second_id + ".json", "notes.json"], now=clock_back + datetime.timedelta(days=3))
+    assert later[:16] == (clock_back + datetime.timedelta(days=3)).strftime(_journal.ID_TIME_FORMAT)
 
 
 def test_journal_records_its_cycle_and_what_it_resumes(tmp_path):

@@ -163,6 +163,39 @@ def test_rollback_restores_removes_and_is_idempotent(tmp_path):
     assert _apply.rollback(backend, state)["changed"] is False
 
 
+class RpmDuplicatesBackend(FakeBackend):
+    """A killed rpm transaction: both versions listed until recover() keeps the journal's one."""
+    name = "dnf"
+
+    def __init__(self, installed, offered, duplicates):
+        FakeBackend.__init__(self, installed, offered)
+        self.duplicates = dict(duplicates)
+
+    def installed(self):
+        return FakeBackend.installed(self) + [{"name": n, "version": v, "arch": "noarch"}
+                                              for n, v in self.duplicates.items()]
+
+    def recover(self, journal=None):
+        for name in list(self.duplicates):
+            self.packages[name] = journal["before"][name]
+            del self.duplicates[name]
+
+
+def test_a_rollback_done_by_the_repair_alone_is_a_change(tmp_path):
+    """Seen on the lab's dnf host after a hung scriptlet was stopped: the repair kept the journal's
+    version of every duplicated package, nothing was left to restore, and the rollback said
+    "changed: false" - so the patch role called the host "failed, nothing rolled back"."""
+    state = str(tmp_path)
+    _journal.create(state, "dnf", {"fp-crypto": "1.0-1", "fp-firmware": "1.0-1"}, [], {})
+    backend = RpmDuplicatesBackend({"fp-crypto": "1.0-2", "fp-firmware": "1.1-1"}, {},
+                                   {"fp-crypto": "1.0-1", "fp-firmware": "1.0-1"})
+    result = _apply.rollback(backend, state)
+    assert backend.applied == [] and result["changed"] is True
+    assert result["changes"] == [{"name": "fp-crypto", "before": "1.0-1, 1.0-2", "after": "1.0-1"},
+                                 {"name": "fp-firmware", "before": "1.0-1, 1.1-1", "after": "1.0-1"}]
+    assert _journal.load(state)["status"] == "rolled_back"
+
+
 def test_rollback_refuses_before_changing_anything(tmp_path):
     state = str(tmp_path)
     _journal.create(state, "apt", {"a": "1.0"}, [], {})
