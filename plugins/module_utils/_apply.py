@@ -277,6 +277,11 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False):
         raise PatchError("Refusing to roll back journal %s: it was written by %s, this host uses %s"
                          % (journal["id"], journal["pkg_mgr"], backend.name))
     found = installed_listing(backend.installed())
+    # Listing sets backend.unfinished (apt: a package half-configured because its own script
+    # failed). Rollback repairs only what a killed run left (dpkg interrupted, rpm entries twice):
+    # the restore below replaces such a package, while asking dpkg to configure it first would
+    # fail the rollback on the very script that broke the install (the lab's broken wave).
+    backend.unfinished = []
     if not check_mode:
         backend.recover(journal)   # finish what an interrupted package manager left half done
     current = installed_map(backend.installed())

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import PLAYBOOKS, REPO_ROOT, ansible_playbook, first_host, on_host, run_lab, task_results
+from conftest import PLAYBOOKS, REPO_ROOT, ansible_playbook, first_host, lab_hosts, on_host, run_lab, task_results
 from test_apply_rollback import packages, refresh
 
 from fleetlab import config
@@ -352,3 +352,82 @@ def test_a_hung_maintainer_script_is_stopped_by_the_transaction_timeout_and_roll
         assert_database_consistent(host)
         assert [j["status"] for j in journals(host)] == ["rolled_back"], host.name
         assert on_host(host, "pgrep", "-f", "slee[p] 120", check=False).returncode != 0, host.name
+
+
+def test_a_full_state_dir_fails_the_host_before_anything_is_installed(ring):
+    """Fault 29: the state dir (/var/lib/fleetpatch) is full, so no rollback journal can be written.
+    With preflight and the run lock off (they would refuse the host first, naming the disk), the
+    install never starts: a change without a journal could not be rolled back."""
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    before = dict((h.name, packages(h)) for h in hosts)
+    for host in hosts:
+        on_host(host, "sh", "-c", "mkdir -p /var/lib/fleetpatch && mount -t tmpfs -o size=64k fleetlab-full-state "
+                "/var/lib/fleetpatch && (dd if=/dev/zero of=/var/lib/fleetpatch/filler bs=4k 2>/dev/null; true)")
+    try:
+        _rc, out = patch(inventory, hosts, check=False, patch_security_only=True, patch_reboot="never",
+                         patch_fail_host=False, patch_preflight=False, patch_run_lock=False)
+    finally:
+        for host in hosts:
+            on_host(host, "umount", "/var/lib/fleetpatch", check=False)
+    results = outcomes(out)
+    for host in hosts:
+        outcome = results[host.name]
+        assert outcome["status"] == "failed" and not outcome["rolled_back"], (host.name, outcome)
+        # the first write to the state dir fails: the first-seen dates, before the journal
+        assert outcome["reason"].startswith("Failed to record first-seen dates in /var/lib/fleetpatch/"), outcome
+        assert "No space left on device" in outcome["reason"], (host.name, outcome["reason"])
+        assert packages(host) == before[host.name], host.name
+        assert_database_consistent(host)
+
+
+def cut_power_during_the_reboot(host, results):
+    """Wait for the pre-reboot hook's mark, then for the host to stop answering (its shutdown has
+    begun), then cut its power and switch it on again a few seconds later."""
+    try:
+        wait_on_hosts([host], ["test", "-e", "/run/fleetpatch-test-rebooting"], "the pre-reboot hook")
+        deadline = time.time() + 60
+        while on_host(host, "true", check=False).returncode == 0:
+            assert time.time() < deadline, "%s never went down for its reboot" % host.name
+            time.sleep(0.2)
+        lab_hosts.cut_power(host)
+        time.sleep(3)
+        lab_hosts.boot(host)
+        lab_hosts.wait_for_ssh(host)
+        results[host.name] = "power cut and restored"
+    except Exception as exc:    # reported by the test, not lost in the thread
+        results[host.name] = "%s: %s" % (type(exc).__name__, exc)
+
+
+def test_power_lost_during_the_reboot_the_host_comes_back_and_its_cycle_completes(ring):
+    """Fault 30: a host loses power while it reboots after patching (the container's init is killed:
+    every process dies at once), then is switched on again. The reboot task sees the new boot id,
+    the health check passes and the cycle completes: patched, journal completed, database consistent."""
+    import threading
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    booted = dict((h.name, lab_hosts.boot_id(h)) for h in hosts)
+    hook = os.path.join(REPO_ROOT, "tests", "integration", "tasks", "power_loss_hook.yml")
+    controller = start_patch(inventory, hosts, patch_security_only=True, patch_reboot="always",
+                             patch_pre_reboot_tasks=hook)
+    cuts = {}
+    threads = [threading.Thread(target=cut_power_during_the_reboot, args=(h, cuts)) for h in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=400)
+    try:
+        assert controller.wait(timeout=600) == 0
+    finally:
+        if controller.poll() is None:
+            kill_controller(controller)
+    assert cuts == dict((h.name, "power cut and restored") for h in hosts), cuts
+    for host in hosts:
+        assert lab_hosts.boot_id(host) != booted[host.name], host.name
+        listed = packages(host)
+        assert (version(listed, "fp-crypto"), version(listed, "fp-firmware")) == ("1.0-2", "1.1-1"), host.name
+        assert_database_consistent(host)
+        assert [(j["status"], j["cycle"]) for j in journals(host)] == [("completed", "closed")], host.name
+        assert on_host(host, "test", "-e", "/var/lib/fleetpatch/run.lock", check=False).returncode != 0

@@ -199,6 +199,37 @@ def stop(host):
             raise LabError("%s: cannot unmount %s (still busy)" % (host.name, p["merged"]))
 
 
+def cut_power(host, timeout=30):
+    """A power loss: SIGKILL the container's init, so the kernel kills every process of the
+    container at once (no shutdown, nothing the guest could finish). Its supervisor then ends, as
+    the guest did not ask for a reboot; boot() powers the host on again. The kernel is shared, so
+    the page cache survives: this is a host vanishing mid-work, not a torn disk write."""
+    nspawn = read_pid(_paths(host)["nspawn_pid"])
+    if not pid_alive(nspawn):
+        raise LabError("%s is not running: no power to cut" % host.name)
+    inits = [pid for pid, parent in _parents().items() if parent == nspawn]
+    for pid in inits:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + timeout
+    while is_running(host):
+        if time.time() > deadline:
+            raise LabError("%s: still running %ds after its power was cut" % (host.name, timeout))
+        time.sleep(0.1)
+
+
+def _parents():
+    """{pid: parent pid} of every process."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return parents
+
+
 def boot_id(host):
     return ssh(host, ["cat", "/proc/sys/kernel/random/boot_id"]).stdout.strip()
 
