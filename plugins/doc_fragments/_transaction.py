@@ -17,8 +17,8 @@ options:
     description:
       - Seconds one package-manager transaction (the install, a rollback, the repair of an interrupted run)
         may take. A transaction still running then (a maintainer script or scriptlet that hangs) is stopped
-        with every process it started (SIGTERM, SIGKILL 10 seconds later), and the task fails naming the
-        command and the processes that were still running.
+        with every process it started, whatever session they moved to (frozen with SIGSTOP, then killed), and
+        the task fails naming the command and the chain of processes that was still running.
       - The package database is then left unfinished, as after a kill; the next run repairs it before
         anything else (see docs/reliability.md).
       - V(0) waits for ever. Ignored on Windows hosts (see the O(windows) option's C(reboot_timeout)).
