@@ -11,14 +11,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
-import signal
 import socket
 import subprocess
 import time
 
 from ansible.module_utils.urls import open_url
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import stop_tree
 
 try:
     from urllib.error import HTTPError, URLError
@@ -68,17 +68,17 @@ def check_http(check, timeout):
 
 
 def check_command(check, timeout):
-    # Its own session, so that a timeout ends the whole command: killing only the direct child
-    # (what subprocess.run does) leaves a shell's children running after the check "failed".
+    # A timeout ends the whole command (stop_tree, as for a hung transaction): killing only the
+    # direct child (what subprocess.run does) leaves a shell's children running after the check "failed".
     try:
         proc = subprocess.Popen(check["argv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                universal_newlines=True, start_new_session=True)
+                                universal_newlines=True)
     except OSError as exc:
         return False, "%s: %s" % (check["argv"][0], exc)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_session(proc)
+        stop_tree(proc)
         return False, "%s timed out after %ss" % (" ".join(check["argv"]), timeout)
     wanted = int(check.get("rc") or 0)
     if proc.returncode != wanted:
@@ -88,17 +88,6 @@ def check_command(check, timeout):
     if pattern and not re.search(pattern, stdout):
         return False, "%s printed no match for %r" % (" ".join(check["argv"]), pattern)
     return True, "%s exited %d" % (" ".join(check["argv"]), proc.returncode)
-
-
-def _kill_session(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:     # already gone
-        pass
-    try:
-        proc.communicate(timeout=5)
-    except subprocess.TimeoutExpired:   # a process that left the session still holds the pipes
-        pass
 
 
 CHECKERS = {"service": check_service, "port": check_port, "http": check_http, "command": check_command}
