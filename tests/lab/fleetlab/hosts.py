@@ -204,16 +204,21 @@ def cut_power(host, timeout=30):
     container at once (no shutdown, nothing the guest could finish). Its supervisor then ends, as
     the guest did not ask for a reboot; boot() powers the host on again. The kernel is shared, so
     the page cache survives: this is a host vanishing mid-work, not a torn disk write."""
-    nspawn = read_pid(_paths(host)["nspawn_pid"])
-    if not pid_alive(nspawn):
+    if not is_running(host):
         raise LabError("%s is not running: no power to cut" % host.name)
-    inits = [pid for pid, parent in _parents().items() if parent == nspawn]
-    for pid in inits:
-        os.kill(pid, signal.SIGKILL)
     deadline = time.time() + timeout
+    # Until the supervisor ends: a guest in the middle of its reboot may have no init yet, or the
+    # supervisor may just have started the next boot (a new nspawn pid): cut that one too.
     while is_running(host):
         if time.time() > deadline:
             raise LabError("%s: still running %ds after its power was cut" % (host.name, timeout))
+        nspawn = read_pid(_paths(host)["nspawn_pid"])
+        for pid, parent in _parents().items():
+            if nspawn and parent == nspawn:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:     # ended meanwhile
+                    pass
         time.sleep(0.1)
 
 
