@@ -99,7 +99,7 @@ lab-down:
 	$(LAB) down
 
 integration: venv
-	cd tests/integration && python -m pytest -q -p no:cacheprovider .
+	cd tests/integration && python -m pytest -q -p no:cacheprovider --durations=40 .
 
 # Molecule logs "CRITICAL 'extensions/molecule/default/molecule.yml' glob failed" first: there is no
 # `default` scenario (each scenario resets and stages the lab hosts itself), and it goes on to run them all.
