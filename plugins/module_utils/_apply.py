@@ -15,7 +15,8 @@ __metaclass__ = type
 import datetime
 import fnmatch
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal, _record, _script_failures
+from ansible_collections.fleetpatch.patching.plugins.module_utils import (
+    _journal, _policy, _record, _rollback_cache, _script_failures, _snapshot)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 # A re-run of an already patched ring promotes what its completed cycles installed this long ago at
@@ -186,9 +187,11 @@ def remaining_targets(backend, record, manifest, installed, selection):
 
 def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, names=None,
           security_only=False, advisories=None, cves=None, exclude=None, update_cache=True,
-          cache_valid_time=0, run_id=None, cycle=False):
+          cache_valid_time=0, run_id=None, cycle=False, rollback_cache=None, snapshot_command=None):
     """Install what the selection approves (or exactly a manifest). Returns the result dict.
-    cycle: the caller confirms the change after reboot and health checks (the patch role)."""
+    cycle: the caller confirms the change after reboot and health checks (the patch role).
+    rollback_cache: {enabled, keep_days, max_mb} (_rollback_cache; enabled by default).
+    snapshot_command: argv run right before the change (_snapshot)."""
     root = getattr(backend, "root", None)
     journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
     journals = [j for j in _journal.load_all(journal_dir) if j.get("pkg_mgr") in (None, backend.name)]
@@ -196,7 +199,8 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     repaired = [] if check_mode else repair(backend, open_journals)
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
-    before_all = installed_map(backend.installed())
+    installed_packages = backend.installed()
+    before_all = installed_map(installed_packages)
     selection = {"names": names, "security_only": security_only, "advisories": advisories, "cves": cves,
                  "exclude": exclude}
     if manifest is not None:      # an empty manifest installs nothing (a later ring after a no-op ring)
@@ -204,17 +208,18 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
         targets, skipped = manifest_targets(manifest, before_all, backend.compare)
     else:
         targets, skipped = select_targets(record, **selection)
-    plan = backend.plan(targets) if targets else []
-    if manifest is not None:
-        check_plan_against_manifest(plan, manifest)
     # The baseline of this change: what the host had before the first unfinished run touched it.
     adopted_before = merged_before(open_journals)
     baseline = dict(before_all)
     baseline.update(adopted_before)
+    selected = dict(targets)      # require_rollback may leave some out: they stay remaining
+    plan, touched, secured = _plan_and_secure(backend, targets, manifest, baseline, adopted_before, skipped,
+                                              journal_dir, journals, installed_packages, policy, rollback_cache,
+                                              check_mode)
     resumed = [j["id"] for j in open_journals]
     result = {"pkg_mgr": backend.name, "targets": targets, "not_selected": skipped, "plan": plan, "changes": [],
               "journal": None, "changed": bool(plan or repaired), "resumed": resumed, "repaired": repaired,
-              "remaining": {}, "verified": {}, "baseline_missing": {},
+              "remaining": {}, "verified": {}, "baseline_missing": {}, "rollback": secured, "snapshot": None,
               "diff": {"before": render_diff(plan, "before"), "after": render_diff(plan, "after")}}
     if check_mode:
         # Check mode predicts the changes from the plan, so a dry-run rollout promotes them too.
@@ -227,15 +232,18 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     if not plan and not open_journals:
         verified = verified_versions(journals, before_all, VERIFIED_MAX_AGE_DAYS)
         result["verified"] = by_name(verified, names, exclude)
-        result["remaining"] = dict(targets)
+        result["remaining"] = selected
         result["baseline_missing"] = select_targets(record, **selection)[0]
         result["record"] = record
         result["reboot_required"] = record["reboot_required"]
         return result
-    touched = dict((name, baseline.get(name)) for name in set(c["name"] for c in plan) | set(adopted_before))
-    journal = _journal.create(journal_dir, backend.name, touched, plan, targets, run_id=run_id,
+    snapshot = _snapshot.take(backend.runner, snapshot_command, run_id, touched, _journal.now_iso()) \
+        if snapshot_command else None
+    result["snapshot"] = snapshot
+    journal = _journal.create(journal_dir, backend.name, touched, plan, targets, run_id=run_id, snapshot=snapshot,
                               cycle=cycle or any(j.get("cycle") == _journal.CYCLE_OPEN for j in open_journals),
-                              resumes=resumed)
+                              resumes=resumed, rollback_files=(secured or {}).get("files") or {},
+                              rollback_gaps=(secured or {}).get("gaps") or {})
     for earlier in open_journals:
         _journal.update(journal_dir, earlier, status="superseded", superseded_by=journal["id"])
     result["journal"] = journal["id"]
@@ -269,8 +277,41 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     return result
 
 
-def rollback(backend, state_dir, journal_id="latest", check_mode=False):
-    """Restore exactly the versions a journal recorded; remove what the change newly installed."""
+def _plan_and_secure(backend, targets, manifest, baseline, adopted_before, skipped, journal_dir, journals,
+                     installed_packages, policy, rollback_cache, check_mode):
+    """Plan the transaction and secure a rollback file for every version it replaces. With the
+    baseline's require_rollback, an update whose old version could not be secured is left out
+    (skipped, with the reason: it stays missing) and the rest planned again; a gap the remaining
+    plan still has (a dependency's) refuses the apply. Returns (plan, touched, rollback summary or
+    None when the cache is disabled)."""
+    options = dict({"enabled": True, "keep_days": _rollback_cache.DEFAULT_KEEP_DAYS,
+                    "max_mb": _rollback_cache.DEFAULT_MAX_MB}, **(rollback_cache or {}))
+    required = _policy.normalize_policy(policy)["require_rollback"]
+    for attempt in range(2):
+        plan = backend.plan(targets) if targets else []
+        if manifest is not None:
+            check_plan_against_manifest(plan, manifest)
+        touched = dict((name, baseline.get(name)) for name in set(c["name"] for c in plan) | set(adopted_before))
+        if not options["enabled"] or not plan:
+            return plan, touched, None
+        secured = _rollback_cache.secure_change(backend, journal_dir, journals, touched, installed_packages,
+                                                options["keep_days"], options["max_mb"], check_mode)
+        gaps = secured["gaps"]
+        if not required or not gaps:
+            return plan, touched, secured
+        blocked = sorted(set(gaps) & set(targets))
+        if attempt or not blocked or set(gaps) - set(blocked):
+            raise PatchError("Refusing to apply: the baseline requires a rollback (require_rollback) and none could be "
+                             "secured for %s; nothing was changed" % "; ".join(gaps[n] for n in sorted(gaps)))
+        for name in blocked:
+            skipped[name] = "rollback not possible (require_rollback): %s" % gaps[name]
+            del targets[name]
+    raise AssertionError("unreachable")
+
+
+def rollback(backend, state_dir, journal_id="latest", check_mode=False, snapshot_command=None):
+    """Restore exactly the versions a journal recorded; remove what the change newly installed.
+    snapshot_command: argv run once the packages are restored (_snapshot)."""
     state_dir = (getattr(backend, "root", None) or "") + state_dir
     journal = _journal.load(state_dir, journal_id)
     if journal.get("pkg_mgr") not in (None, backend.name):
@@ -298,15 +339,17 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False):
     if not restore and not remove:
         if journal["status"] != "rolled_back" and not check_mode:
             _journal.update(state_dir, journal, status="rolled_back", rolled_back_at=_journal.now_iso())
+            _after_rollback_snapshot(backend, snapshot_command, journal, result)
         return result
     offered = backend.available_versions(set(restore))
-    missing = ["%s %s" % (n, v) for n, v in sorted(restore.items()) if v not in offered.get(n, set())]
-    if missing:
-        raise PatchError("Refusing to roll back journal %s: no repository offers %s any more; nothing was changed"
-                         % (journal["id"], ", ".join(missing)))
+    files, problems = _rollback_cache.restore_files(journal, restore, offered)
+    if problems:
+        raise PatchError("Refusing to roll back journal %s: %s; nothing was changed"
+                         % (journal["id"], "; ".join(problems)))
+    result["from_files"] = dict((n, journal["rollback_files"][n]["source"]) for n in files)
     if check_mode:
         return result
-    backend.apply(restore, remove=remove, downgrade=True)
+    backend.apply(restore, remove=remove, downgrade=True, files=files)
     after = installed_map(backend.installed())
     wrong = ["%s is %s, journal says %s" % (n, after.get(n), v) for n, v in sorted(journal["before"].items())
              if after.get(n) != v]
@@ -314,4 +357,17 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False):
     if wrong:
         raise PatchError("Rollback of journal %s did not restore every package: %s" % (journal["id"], "; ".join(wrong)))
     _journal.update(state_dir, journal, status="rolled_back", rolled_back_at=_journal.now_iso())
+    _after_rollback_snapshot(backend, snapshot_command, journal, result)
     return result
+
+
+def _after_rollback_snapshot(backend, command, journal, result):
+    """The snapshot hook once the packages are back; its failure fails the rollback, which says
+    the packages are restored."""
+    if not command:
+        return
+    try:
+        result["snapshot_command_output"] = _snapshot.after_rollback(backend.runner, command, journal)
+    except PatchError as exc:
+        exc.msg = "The packages of journal %s are restored, but %s" % (journal["id"], exc.msg)
+        raise

@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import os
 import re
+import shutil
 import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
@@ -38,6 +39,7 @@ LISTS_LOCK = ("/var/lib/apt/lists/lock", "fcntl")
 LISTS_DIR = "/var/lib/apt/lists"
 DPKG_STATUS = "/var/lib/dpkg/status"
 REBOOT_REQUIRED = "/run/reboot-required"
+ARCHIVES = "/var/cache/apt/archives"
 _POLICY_HEADER = re.compile(r"^(?P<name>\S+):$")
 _POLICY_FIELD = re.compile(r"^  (?P<key>Installed|Candidate): (?P<value>\S+)$")
 _POLICY_VERSION = re.compile(r"^ (?:\*\*\*| {3}) (?P<version>\S+) (?P<priority>-?\d+)$")
@@ -496,8 +498,11 @@ class AptBackend:
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 
     @staticmethod
-    def _specs(versions, remove):
-        return ["%s=%s" % (name, version) for name, version in sorted(versions.items())] + \
+    def _specs(versions, remove, files=None):
+        """name=version for each version, or the package file to install it from (files: {name: path};
+        apt installs a path given as ./ or /... from that file)."""
+        files = files or {}
+        return [files.get(name) or "%s=%s" % (name, version) for name, version in sorted(versions.items())] + \
             ["%s-" % name for name in sorted(remove)]
 
     def plan(self, versions, remove=(), downgrade=False):
@@ -509,12 +514,14 @@ class AptBackend:
         _rc, out, _err = self.runner.run(argv, "plan the apt transaction")
         return parse_simulation(out)
 
-    def apply(self, versions, remove=(), downgrade=False):
+    def apply(self, versions, remove=(), downgrade=False, files=None):
+        """Install exactly these versions (files: {name: package file} for those a file carries) and
+        remove these names, in one apt transaction."""
         if not versions and not remove:
             return
         wait_for_locks(LOCKS, self.lock_timeout, "apt")
         argv = ["apt-get", "install", "--yes", "--quiet"] + INSTALL_OPTIONS + \
-            (["--allow-downgrades"] if downgrade else []) + self._specs(versions, remove)
+            (["--allow-downgrades"] if downgrade else []) + self._specs(versions, remove, files)
         saved = dict(self.runner.env)
         self.runner.env.update(NONINTERACTIVE)
         try:
@@ -563,6 +570,44 @@ class AptBackend:
                 if any(o[0] != "/var/lib/dpkg/status" for o in origins))
         return offered
 
+    # --- package files (the rollback cache, _rollback_cache) -------------------------------
+
+    @staticmethod
+    def package_file_name(name, version, arch):
+        """Debian's own file name, as apt-get download and the archives directory write it."""
+        return "%s_%s_%s.deb" % (name, version.replace(":", "%3a"), arch)
+
+    def package_cache_paths(self, name, version, arch):
+        return [os.path.join(ARCHIVES, self.package_file_name(name, version, arch))]
+
+    def package_file_identity(self, path):
+        """(Package, Version, Architecture) from a .deb's control file."""
+        argv = ["dpkg-deb", "--field", path, "Package", "Version", "Architecture"]
+        _rc, out, _err = self.runner.run(argv, "read the package file %s" % path)
+        fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+        try:
+            return fields["Package"].strip(), fields["Version"].strip(), fields["Architecture"].strip()
+        except KeyError:
+            raise malformed("read the package file %s" % path, argv, out, "no Package, Version and Architecture")
+
+    def download_package(self, name, version, arch, directory, query_name=None):
+        argv = ["apt-get", "download", "--quiet", "%s=%s" % (query_name or name, version)]
+        self.runner.run(argv, "download %s %s" % (name, version), cwd=directory)
+
+    @staticmethod
+    def can_rebuild():
+        return shutil.which("dpkg-repack", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])) \
+            is not None
+
+    def rebuild_package(self, name, version, arch, directory, query_name=None):
+        """A .deb of the installed version rebuilt from its files by dpkg-repack (Debian's tool for
+        exactly this; not installed by default: `apt-get install dpkg-repack`)."""
+        if not self.can_rebuild():
+            raise PatchError("dpkg-repack is not installed (it rebuilds a package from its installed files: "
+                             "apt-get install dpkg-repack)")
+        argv = ["dpkg-repack", query_name or name]
+        self.runner.run(argv, "rebuild %s %s from its installed files (dpkg-repack)" % (name, version), cwd=directory)
+
     def reboot_status(self):
         reasons, packages = [], []
         if os.path.exists(REBOOT_REQUIRED):
@@ -575,3 +620,4 @@ class AptBackend:
             if packages:
                 reasons[-1] += " (requested by %s)" % ", ".join(packages)
         return reasons, []
+

@@ -34,20 +34,21 @@ class CommandRunner:
         # seconds a command that changes packages may run (0: no bound); see run(transaction=True)
         self.transaction_timeout = transaction_timeout or 0
 
-    def run(self, argv, action, ok_rcs=(0,), data=None, transaction=False):
-        """Run argv; return (rc, stdout, stderr). An rc outside ok_rcs raises PatchError whose
-        message says what was being done (`action`, e.g. "list apt updates"). transaction: the
-        command changes packages, so it is bounded by transaction_timeout."""
+    def run(self, argv, action, ok_rcs=(0,), data=None, transaction=False, cwd=None):
+        """Run argv (in directory cwd, when given); return (rc, stdout, stderr). An rc outside ok_rcs
+        raises PatchError whose message says what was being done (`action`, e.g. "list apt updates").
+        transaction: the command changes packages, so it is bounded by transaction_timeout."""
         argv = [str(a) for a in argv]
         if transaction and self.transaction_timeout > 0:
-            rc, out, err = self._run_bounded(argv, action, data, self.transaction_timeout)
+            rc, out, err = self._run_bounded(argv, action, data, self.transaction_timeout, cwd)
         elif self.module is not None:
-            rc, out, err = self.module.run_command(argv, environ_update=self.env, data=data)
+            rc, out, err = self.module.run_command(argv, environ_update=self.env, data=data, cwd=cwd)
         else:
             env = dict(os.environ)
             env.update(self.env)
             try:
-                proc = subprocess.run(argv, input=data, capture_output=True, text=True, env=env, check=False)
+                proc = subprocess.run(argv, input=data, capture_output=True, text=True, env=env, check=False,
+                                      cwd=cwd)
             except OSError as exc:
                 raise PatchError("Failed to %s: cannot run %s: %s" % (action, argv[0], exc), cmd=argv)
             rc, out, err = proc.returncode, proc.stdout, proc.stderr
@@ -56,7 +57,7 @@ class CommandRunner:
             self.raise_for(argv, action, rc, out, err)
         return rc, out, err
 
-    def _run_bounded(self, argv, action, data, timeout):
+    def _run_bounded(self, argv, action, data, timeout, cwd=None):
         """Run argv with a timeout (AnsibleModule.run_command has none); past it, stop argv and every
         process it started - a maintainer script's children too - and fail naming what was still
         running."""
@@ -65,7 +66,7 @@ class CommandRunner:
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                                    env=env)
+                                    env=env, cwd=cwd)
         except OSError as exc:
             raise PatchError("Failed to %s: cannot run %s: %s" % (action, argv[0], exc), cmd=shorten(argv))
         try:

@@ -25,8 +25,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, parse_nevra,
-    repair_duplicates)
+    DNF_CACHE_GLOBS, cached_rpm_paths, blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, parse_nevra,
+    repair_duplicates, rpm_file_identity, rpm_file_name)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -503,13 +503,16 @@ class DnfBackend:
 
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 
-    def _transactions(self, versions, remove, downgrade, installed):
-        """dnf has no one command that upgrades, downgrades and removes: (verb, specs) steps."""
+    def _transactions(self, versions, remove, installed, files=None):
+        """dnf has no one command that upgrades, downgrades and removes: (verb, specs) steps. files:
+        {name: package file} to install those versions from."""
         current = dict((p["name"], p["version"]) for p in installed)
-        ups = sorted("%s-%s" % (n, v) for n, v in versions.items()
-                     if n not in current or compare_rpm_evr(v, current[n]) > 0)
-        downs = sorted("%s-%s" % (n, v) for n, v in versions.items()
-                       if n in current and compare_rpm_evr(v, current[n]) < 0)
+        files = files or {}
+
+        def spec(name, version):
+            return files.get(name) or "%s-%s" % (name, version)
+        ups = sorted(spec(n, v) for n, v in versions.items() if n not in current or compare_rpm_evr(v, current[n]) > 0)
+        downs = sorted(spec(n, v) for n, v in versions.items() if n in current and compare_rpm_evr(v, current[n]) < 0)
         steps = []
         if downs:
             steps.append(("downgrade", downs))
@@ -523,7 +526,7 @@ class DnfBackend:
         installed = self.installed()
         current = dict((p["name"], p["version"]) for p in installed)
         changes = []
-        for verb, specs in self._transactions(versions, remove, downgrade, installed):
+        for verb, specs in self._transactions(versions, remove, installed):
             argv = self._argv(verb, *specs, verbose=True)
             rc, out, err = self.runner.run(argv, "plan the %s transaction" % self.binary, ok_rcs=(0, 1))
             if rc == 1 and "Operation aborted" not in out + err:
@@ -535,9 +538,11 @@ class DnfBackend:
                 changes.append(change)
         return changes
 
-    def apply(self, versions, remove=(), downgrade=False):
+    def apply(self, versions, remove=(), downgrade=False, files=None):
+        """Install exactly these versions (files: {name: package file} for those a file carries),
+        remove these names. downgrade: unused, dnf downgrades by the verb (_transactions)."""
         self._wait()
-        for verb, specs in self._transactions(versions, remove, downgrade, self.installed()):
+        for verb, specs in self._transactions(versions, remove, self.installed(), files):
             argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \
                 [verb] + specs
             self.runner.run(argv, "%s with %s" % (verb, self.binary), transaction=True)
@@ -567,6 +572,21 @@ class DnfBackend:
             if len(fields) == 5 and fields[0] in offered:
                 offered[fields[0]].add(evr(fields[1], fields[2], fields[3]))
         return offered
+
+    # --- package files (the rollback cache, _rollback_cache) -------------------------------
+
+    package_file_name = staticmethod(rpm_file_name)
+
+    def package_cache_paths(self, name, version, arch):
+        return cached_rpm_paths(DNF_CACHE_GLOBS, name, version, arch, self.root)
+
+    def package_file_identity(self, path):
+        return rpm_file_identity(self.runner, path)
+
+    def download_package(self, name, version, arch, directory, query_name=None):
+        """`dnf download` (dnf-plugins-core on dnf 4) of that exact name-epoch:version-release.arch."""
+        argv = self._argv("download", "--destdir", directory, "%s-%s.%s" % (name, version, arch))
+        self.runner.run(argv, "download %s %s" % (name, version))
 
     def reboot_status(self):
         """dnf needs-restarting (dnf-plugins-core): -r for the reboot, -s for services."""

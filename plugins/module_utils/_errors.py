@@ -33,6 +33,10 @@ class PatchError(Exception):
         self.stdout = stdout
         self.stderr = stderr
 
+    def __str__(self):
+        # msg may be completed after the error was raised (the journal id, what changed): say it all
+        return self.msg
+
     def fail_kwargs(self):
         """Keyword arguments for AnsibleModule.fail_json."""
         result = {"msg": self.msg}

@@ -80,17 +80,22 @@ def write(state_dir, journal):
     return journal
 
 
-def create(state_dir, pkg_mgr, before, plan, targets, run_id=None, cycle=False, resumes=None):
+def create(state_dir, pkg_mgr, before, plan, targets, run_id=None, cycle=False, resumes=None, rollback_files=None,
+           rollback_gaps=None, snapshot=None):
     """Record, before any change, the installed version of every package the plan may touch
     (None: not installed) and what is about to be done. cycle: the caller confirms the change
     later (patch role: reboot and health check); until then the journal's cycle stays open.
-    resumes: the ids of the open journals this one takes over."""
+    resumes: the ids of the open journals this one takes over. rollback_files / rollback_gaps:
+    the package files secured for the versions in before, and why some could not be
+    (_rollback_cache). snapshot: {id, command, taken_at} of the snapshot hook (_snapshot)."""
     journal = {
         "format": FORMAT_VERSION, "id": new_id(_names(_dir(state_dir))), "pkg_mgr": pkg_mgr, "run_id": run_id,
         "created": now_iso(), "updated": now_iso(), "status": "applying",
         "before": before, "plan": plan, "targets": targets,
         "changes": [], "rc": None, "stderr": None, "rolled_back_at": None,
         "cycle": CYCLE_OPEN if cycle else CYCLE_CLOSED, "resumes": list(resumes or []),
+        "rollback_files": dict(rollback_files or {}), "rollback_gaps": dict(rollback_gaps or {}),
+        "snapshot": snapshot,
     }
     return write(state_dir, journal)
 

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _record
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _backends, _record, _rollback_cache
 from ansible_collections.fleetpatch.patching.plugins.module_utils._windows_options import WINDOWS_OPTION
 
 
@@ -71,6 +71,11 @@ def apply_argument_spec():
         run_id=dict(type="str"),
         cycle=dict(type="bool", default=False),
         transaction_timeout=dict(TRANSACTION_TIMEOUT),
+        rollback_cache=dict(type="dict", default={}, apply_defaults=True, options=dict(
+            enabled=dict(type="bool", default=True),
+            keep_days=dict(type="int", default=_rollback_cache.DEFAULT_KEEP_DAYS),
+            max_mb=dict(type="int", default=_rollback_cache.DEFAULT_MAX_MB))),
+        snapshot_command=dict(type="list", elements="str"),
         windows=_windows_option(),
     )
 
@@ -79,5 +84,6 @@ def rollback_argument_spec():
     return backend_argument_spec(
         journal=dict(type="str", default="latest"),
         transaction_timeout=dict(TRANSACTION_TIMEOUT),
+        snapshot_command=dict(type="list", elements="str"),
         windows=_windows_option(),
     )

@@ -36,6 +36,8 @@ DEFAULT_POLICY = {
     "approve": {"names": [], "advisories": [], "cves": []},
     "reject": {"names": [], "advisories": [], "cves": []},
     "sla_days": {"critical": 7, "important": 30, "moderate": 90, "low": 180, "unknown": 30},
+    # patch_apply installs only what it could secure a rollback file for (_rollback_cache)
+    "require_rollback": False,
 }
 LIST_KEYS = ("names", "advisories", "cves")
 
@@ -87,6 +89,8 @@ def normalize_policy(policy):
     for key in ("include", "exclude"):
         if isinstance(result[key], str) or not isinstance(result[key], list):
             raise PatchError("Invalid policy: %s must be a list of name patterns" % key)
+    if not isinstance(result["require_rollback"], bool):
+        raise PatchError("Invalid policy: require_rollback must be true or false, got %r" % (result["require_rollback"],))
     if not isinstance(result["pinned"], dict):
         raise PatchError("Invalid policy: pinned must map package names to versions")
     for key in ("approve", "reject"):

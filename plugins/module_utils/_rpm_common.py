@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import glob
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
@@ -155,3 +156,32 @@ def blame_problems(text, requested):
                 if nevra == name or nevra.startswith(name + "-") and re.match(r"^\d|^\d+:", nevra[len(name) + 1:]):
                     blamed.setdefault(name, line[:300])
     return blamed
+
+
+# --- package files (the rollback cache, _rollback_cache) ---------------------------------------
+# Where dnf 4, yum and dnf 5 keep downloaded packages (only with keepcache=1: their default
+# deletes them after a successful transaction), and zypper (keeppackages=1).
+DNF_CACHE_GLOBS = ("/var/cache/dnf/*/packages", "/var/cache/yum/*/*/*/packages", "/var/cache/libdnf5/*/packages")
+ZYPPER_CACHE_GLOBS = ("/var/cache/zypp/packages/**",)      # <repository>/<path in it>/file.rpm
+
+
+def rpm_file_name(name, version, arch):
+    """The file name rpm packages carry: name-version-release.arch.rpm (no epoch)."""
+    return "%s-%s.%s.rpm" % (name, version.split(":", 1)[-1], arch)
+
+
+def cached_rpm_paths(cache_globs, name, version, arch, root=None):
+    file_name = rpm_file_name(name, version, arch)
+    return [path for pattern in cache_globs
+            for path in sorted(glob.glob((root or "") + pattern + "/" + file_name, recursive=True))]
+
+
+def rpm_file_identity(runner, path):
+    """(name, version with epoch, arch) from an rpm file's header (its signature is not checked
+    here: the file came from a repository the manager checked, and its sha256 is in the journal)."""
+    argv = ["rpm", "--query", "--package", "--nosignature", "--nodigest", "--queryformat", RPM_QUERY_FORMAT, path]
+    _rc, out, _err = runner.run(argv, "read the package file %s" % path)
+    packages = parse_rpm_query(out)
+    if len(packages) != 1:
+        raise malformed("read the package file %s" % path, argv, out, "not one package header")
+    return packages[0]["name"], packages[0]["version"], packages[0]["arch"]

@@ -25,7 +25,7 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    blame_problems, duplicate_problems, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates)
+    ZYPPER_CACHE_GLOBS, cached_rpm_paths, blame_problems, duplicate_problems, installed_rpms, merge_advisories, normalize_severity, normalize_type, repair_duplicates, rpm_file_identity, rpm_file_name)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
@@ -370,8 +370,10 @@ class ZypperBackend:
     # --- transactions (patch_apply, patch_rollback) -----------------------------------------
 
     @staticmethod
-    def _specs(versions, remove):
-        return ["%s=%s" % (n, v) for n, v in sorted(versions.items())] + ["!%s" % n for n in sorted(remove)]
+    def _specs(versions, remove, files=None):
+        files = files or {}
+        return [files.get(n) or "%s=%s" % (n, v) for n, v in sorted(versions.items())] + \
+            ["!%s" % n for n in sorted(remove)]
 
     def plan(self, versions, remove=(), downgrade=False):
         if not versions and not remove:
@@ -384,11 +386,14 @@ class ZypperBackend:
         except XmlError as exc:
             raise malformed("plan the zypper transaction", argv, out, str(exc))
 
-    def apply(self, versions, remove=(), downgrade=False):
+    def apply(self, versions, remove=(), downgrade=False, files=None):
+        """Install exactly these versions (files: {name: package file} for those a file carries; an
+        unsigned one is allowed, its sha256 was checked against the journal) and remove these names."""
         if not versions and not remove:
             return
         self._wait()
-        argv = self._argv("install", *((["--oldpackage"] if downgrade else []) + self._specs(versions, remove)))
+        argv = self._argv("install", *((["--oldpackage"] if downgrade else []) +
+                                       (["--allow-unsigned-rpm"] if files else []) + self._specs(versions, remove, files)))
         self.runner.run(argv, "install with zypper", ok_rcs=INFO_RCS, transaction=True)
 
     def recover(self, journal=None):
@@ -412,6 +417,23 @@ class ZypperBackend:
         except XmlError as exc:
             raise malformed("list available zypper versions", argv, out, str(exc))
         return dict((n, found.get(n, set())) for n in names)
+
+    # --- package files (the rollback cache, _rollback_cache) -------------------------------
+
+    package_file_name = staticmethod(rpm_file_name)
+
+    def package_cache_paths(self, name, version, arch):
+        return cached_rpm_paths(ZYPPER_CACHE_GLOBS, name, version, arch, self.root)
+
+    def package_file_identity(self, path):
+        return rpm_file_identity(self.runner, path)
+
+    def download_package(self, name, version, arch, directory, query_name=None):
+        """`zypper download` of that exact edition into directory (--pkg-cache-dir: it writes
+        <repository>/<arch>/file.rpm there)."""
+        argv = ["zypper", "--non-interactive", "--pkg-cache-dir", directory] + \
+            (["--root", self.root] if self.root else []) + ["download", "%s=%s" % (name, version)]
+        self.runner.run(argv, "download %s %s" % (name, version), ok_rcs=INFO_RCS)
 
     def reboot_status(self):
         reasons = []

@@ -107,6 +107,45 @@ options:
         found and finished by the next one.
     type: bool
     default: false
+  rollback_cache:
+    description:
+      - Before changing anything, keep a package file of every version the transaction replaces or removes under
+        O(state_dir)C(/rollback-cache/) (root only), so M(fleetpatch.patching.patch_rollback) can go back when no
+        repository offers that version any more (Debian's security archive keeps only the newest). Each file comes
+        from the package manager's cache, else is downloaded at that exact version while a repository offers it,
+        else (apt) is rebuilt from the installed files with C(dpkg-repack); its header must name that package,
+        version and architecture. The journal records each file (path, sha256, size, source) and why a version
+        could not be secured; see RV(rollback) and C(docs/apply-and-rollback.md).
+      - A version that cannot be secured does not stop the install, unless the baseline (O(policy)) sets
+        C(require_rollback), which leaves that update out, with the reason in RV(not_selected).
+      - In check mode nothing is secured; RV(rollback) predicts where each file would come from.
+    type: dict
+    default: {}
+    suboptions:
+      enabled:
+        description: Secure the files (V(false) relies on the repositories alone, as before 0.2).
+        type: bool
+        default: true
+      keep_days:
+        description:
+          - A finished (completed, rolled back or superseded) journal keeps its files this many days; a later run
+            prunes them then and notes it in that journal. Files of an open journal are always kept.
+        type: int
+        default: 30
+      max_mb:
+        description: The cache never grows past this many MiB; a version that would not fit is a gap, with that reason.
+        type: int
+        default: 2048
+  snapshot_command:
+    description:
+      - A command (argument list) run on the host right before the change, after the rollback files are secured -
+        a file-system snapshot such as C([snapper, create, --print-number, --description, fleetpatch]) or an LVM thin
+        snapshot. The last line it prints is the snapshot id, recorded in the journal (C(snapshot)) and in
+        RV(snapshot). Its environment has C(FLEETPATCH_RUN_ID) and C(FLEETPATCH_PACKAGES) (the names the change
+        touches). If it fails or prints nothing, nothing is changed.
+      - fleetpatch needs no snapshot tool and always restores packages itself; see C(docs/apply-and-rollback.md).
+    type: list
+    elements: str
 notes:
   - A failed transaction fails the module with the command, rc and stderr, the journal id and
     what changed before the failure; roll back with M(fleetpatch.patching.patch_rollback).
@@ -186,6 +225,24 @@ verified:
       patched ring promotes them instead of an empty manifest.
   returned: always
   type: dict
+rollback:
+  description:
+    - The rollback cache for this change (null when nothing was to be changed or O(rollback_cache.enabled=false)).
+    - C(files), name to C(version), C(arch), C(path), C(sha256), C(size), C(source) (V(package-cache), V(download),
+      V(rebuilt), V(kept)) and for a rebuilt file a C(note); C(gaps), name to why its version could not be secured;
+      C(possible), true when every version the change replaces or removes is secured (no C(gaps));
+      C(cache), C(path), C(files), C(bytes) and what this run C(pruned) (C(files), C(bytes)); in check mode
+      C(predicted), name to the source a file would come from (null when none would have it).
+  returned: always
+  type: dict
+  sample: {files: {fp-crypto: {version: 1.0-1, arch: all, path: /var/lib/fleetpatch/rollback-cache/fp-crypto_1.0-1_all.deb,
+           sha256: 9f2c..., size: 1204, source: download}}, gaps: {}, possible: true,
+           cache: {path: /var/lib/fleetpatch/rollback-cache, files: 1, bytes: 1204, pruned: {files: 0, bytes: 0}}}
+snapshot:
+  description: The snapshot O(snapshot_command) took (C(id), C(command), C(taken_at)); null when none was taken.
+  returned: always
+  type: dict
+  sample: {id: "42", command: [snapper, create, --print-number], taken_at: "2026-12-01T16:00:00Z"}
 journal:
   description: The id of the rollback journal (null when nothing was changed).
   returned: always
@@ -226,6 +283,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    for key in ("keep_days", "max_mb"):
+        if p["rollback_cache"][key] < 0:
+            module.fail_json(msg="rollback_cache.%s must not be negative, got %d" % (key, p["rollback_cache"][key]))
     runner = CommandRunner(module, transaction_timeout=p["transaction_timeout"])
     try:
         backend = select_backend(module, runner)
@@ -233,7 +293,8 @@ def main():
             backend, p["state_dir"], check_mode=module.check_mode, policy=p["policy"], manifest=p["manifest"],
             names=p["names"], security_only=p["security_only"], advisories=p["advisories"], cves=p["cves"],
             exclude=p["exclude"], update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
-            run_id=p["run_id"], cycle=p["cycle"])
+            run_id=p["run_id"], cycle=p["cycle"], rollback_cache=p["rollback_cache"],
+            snapshot_command=p["snapshot_command"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, journal=getattr(exc, "journal", None),
                          changes=getattr(exc, "changes", []), targets=getattr(exc, "targets", {}),

@@ -17,8 +17,11 @@ description:
     by id) and returns every package it recorded to its recorded version. It downgrades (apt
     C(--allow-downgrades), dnf C(downgrade), zypper C(--oldpackage)), reinstalls what the change
     removed, removes what it newly installed. Then marks the journal rolled back.
-  - Before changing anything, checks that every recorded version can still be obtained from a
-    repository; if one cannot, refuses and names the packages.
+  - A version no repository offers any more is installed from the package file M(fleetpatch.patching.patch_apply)
+    secured for it before the change (its rollback cache, recorded in the journal with path, sha256 and size).
+  - Before changing anything, checks that every recorded version can be had, from a repository or from a secured
+    file whose size and sha256 still match the journal; if one cannot (no file, a file missing, changed or pruned
+    by retention), refuses and names the packages.
   - On apt, first finishes a dpkg run that was interrupted (C(dpkg --configure -a)).
   - Idempotent, a second run finds nothing to do.
   - On Windows hosts the action plugin uninstalls every KB the journal installed with
@@ -52,6 +55,14 @@ options:
     description: The journal id to restore, or V(latest).
     type: str
     default: latest
+  snapshot_command:
+    description:
+      - A command (argument list) run on the host once the packages are restored and verified - to roll back, drop or
+        mount the file-system snapshot that M(fleetpatch.patching.patch_apply)'s C(snapshot_command) took. Its
+        environment has C(FLEETPATCH_SNAPSHOT_ID) (the id the journal recorded; empty when none was taken) and
+        C(FLEETPATCH_JOURNAL_ID). Its failure fails the task, which says the packages are restored.
+    type: list
+    elements: str
 seealso:
   - module: fleetpatch.patching.patch_apply
 """
@@ -74,6 +85,16 @@ restore:
   description: Package name to the version it was restored to.
   returned: always
   type: dict
+from_files:
+  description: The packages restored from a secured package file (no repository offers their version), to the file's
+    source (V(package-cache), V(download), V(rebuilt), V(kept)).
+  returned: success
+  type: dict
+  sample: {fp-crypto: download}
+snapshot_command_output:
+  description: The last line O(snapshot_command) printed.
+  returned: when O(snapshot_command) ran
+  type: str
 remove:
   description: Packages removed because the change had newly installed them.
   returned: always
@@ -103,7 +124,8 @@ def main():
     runner = CommandRunner(module, transaction_timeout=p["transaction_timeout"])
     try:
         backend = select_backend(module, runner)
-        result = _apply.rollback(backend, p["state_dir"], p["journal"], check_mode=module.check_mode)
+        result = _apply.rollback(backend, p["state_dir"], p["journal"], check_mode=module.check_mode,
+                                 snapshot_command=p["snapshot_command"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, **exc.fail_kwargs())
     diff = result.pop("diff")

@@ -140,5 +140,16 @@ def versions_up_to(wave):
     return [v for v in VERSIONS if v.wave <= wave]
 
 
+def latest_only(versions):
+    """Only the newest version of each package (a package's versions enter in later waves as they
+    get newer): what Debian's security archive publishes, and RPM repositories that drop
+    superseded updates. `lab stage WAVE --latest-only`: the versions the hosts run are gone."""
+    newest = {}
+    for version in versions:
+        if version.package not in newest or version.wave >= newest[version.package].wave:
+            newest[version.package] = version
+    return [v for v in versions if newest[v.package] is v]
+
+
 def baseline():
     return [v for v in VERSIONS if v.wave == 0]

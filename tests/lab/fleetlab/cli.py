@@ -1,4 +1,4 @@
-"""lab: the fleetpatch test lab. Usage: lab up | down | status | stage WAVE | reset | ssh HOST [CMD...]"""
+"""lab: the fleetpatch test lab. Usage: lab up | down | status | stage WAVE [--latest-only] | reset | ssh HOST [CMD...]"""
 import argparse
 import os
 import shutil
@@ -85,7 +85,8 @@ def cmd_status(args):
     wave = repos.current_wave()
     print("repository: %s  %s  wave: %s" % (
         config.REPO_URL, "serving" if repos.server_running() else "stopped",
-        "-" if wave is None else "%d (%s)" % (wave, catalog.WAVES[wave])))
+        "-" if wave is None else "%d (%s)%s" % (wave, catalog.WAVES[wave],
+                                                ", newest versions only" if repos.current_is_latest_only() else "")))
     print("%-12s %-15s %-7s %-11s %-8s %s" % ("HOST", "ADDRESS", "MANAGER", "RING", "STATE", "BOOT ID"))
     all_up = True
     for h in fleet:
@@ -112,7 +113,12 @@ def cmd_stage(args):
         raise LabError(str(exc))
     os.makedirs(config.STATE, exist_ok=True)
     repos.ensure_built()
-    repos.stage(number)
+    repos.stage(number, latest_only=args.latest_only)
+    if args.latest_only:
+        offered = catalog.latest_only(catalog.versions_up_to(number))
+        log("staged wave %d (%s), only the newest version of each package: %s"
+            % (number, catalog.WAVES[number], ", ".join("%s %s" % (v.package, v.deb_version) for v in offered)))
+        return 0
     offered = [v for v in catalog.VERSIONS if v.wave == number]
     log("staged wave %d (%s): %s" % (number, catalog.WAVES[number],
                                      ", ".join("%s %s" % (v.package, v.deb_version) for v in offered)))
@@ -147,6 +153,9 @@ def parser():
     sub.add_parser("status", help="show the hosts, their boot ids and the staged wave (rc 3 if not all up)")
     stage = sub.add_parser("stage", help="publish a wave of updates: " + WAVE_HELP)
     stage.add_argument("wave", help=WAVE_HELP)
+    stage.add_argument("--latest-only", action="store_true",
+                       help="publish only the newest version of each package (as Debian's security archive does): "
+                       "the versions the hosts run are then offered nowhere")
     sub.add_parser("reset", help="down, discard every lab host's changes (real-archive hosts keep theirs), "
                    "stage the baseline, up")
     ssh = sub.add_parser("ssh", help="open a shell or run a command on a lab host")

@@ -38,8 +38,10 @@ def ensure_built():
                 return False
     except OSError:
         pass
+    for stale in glob.glob(os.path.join(config.REPOS_DIR, "wave-*" + LATEST_SUFFIX)):
+        shutil.rmtree(stale)        # built from the old sources: ensure_latest_only builds them again
     for number, _name in enumerate(catalog.WAVES):
-        dest = os.path.join(config.REPOS_DIR, "wave-%d" % number)
+        dest = os.path.join(config.REPOS_DIR, _wave_dir_name(number))
         tmp = dest + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         versions = catalog.versions_up_to(number)
@@ -53,11 +55,38 @@ def ensure_built():
     return True
 
 
+LATEST_SUFFIX = "-latest"
+
+
+def _wave_dir_name(number, latest_only=False):
+    return "wave-%d%s" % (number, LATEST_SUFFIX if latest_only else "")
+
+
 def current_wave():
     try:
-        return int(os.readlink(CURRENT).rsplit("-", 1)[1])
-    except (OSError, ValueError, IndexError):
+        return int(re.match(r"^wave-(\d+)", os.readlink(CURRENT)).group(1))
+    except (OSError, AttributeError):
         return None
+
+
+def current_is_latest_only():
+    try:
+        return os.readlink(CURRENT).endswith(LATEST_SUFFIX)
+    except OSError:
+        return False
+
+
+def ensure_latest_only(number):
+    """The wave with only the newest version of each package, built on first use (seconds)."""
+    dest = os.path.join(config.REPOS_DIR, _wave_dir_name(number, latest_only=True))
+    if os.path.isdir(dest):
+        return
+    tmp = dest + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    versions = catalog.latest_only(catalog.versions_up_to(number))
+    debs.build_repositories(versions, os.path.join(tmp, "apt"))
+    rpms.build_repository(versions, os.path.join(tmp, "rpm"))
+    os.rename(tmp, dest)
 
 
 STAGED_AT = os.path.join(config.REPOS_DIR, ".staged-at")
@@ -76,13 +105,15 @@ def _publication_time():
     return now
 
 
-def stage(number):
+def stage(number, latest_only=False):
     # A real archive re-signs its Release files when it publishes; do the equivalent and date the
     # staged wave now, twice over: apt ignores a Release whose Date is older than the one it has
     # (so going back to an earlier wave would be invisible), and hosts ask with
     # If-Modified-Since, which http.server answers by file time in whole seconds.
     now = _publication_time()
-    wave_dir = os.path.join(config.REPOS_DIR, "wave-%d" % number)
+    if latest_only:
+        ensure_latest_only(number)
+    wave_dir = os.path.join(config.REPOS_DIR, _wave_dir_name(number, latest_only))
     for release in glob.glob(os.path.join(wave_dir, "apt", "*", "dists", "*", "Release")):
         with open(release) as f:
             text = f.read()
@@ -95,7 +126,7 @@ def stage(number):
     link_tmp = CURRENT + ".tmp"
     if os.path.lexists(link_tmp):
         os.unlink(link_tmp)
-    os.symlink("wave-%d" % number, link_tmp)
+    os.symlink(_wave_dir_name(number, latest_only), link_tmp)
     os.replace(link_tmp, CURRENT)
 
 

@@ -19,6 +19,8 @@ PACKAGES = (
     "systemd-sysv", "dbus", "apt-utils", "curl",
     # the oracle for apt's security classification (tests/integration/test_conformance.py)
     "unattended-upgrades",
+    # what patch_apply rebuilds a package no repository offers with (the rollback cache)
+    "dpkg-repack",
     # the RPM side: rpm with its database on /, dnf 4 and zypper, as Debian packages them
     "rpm", "dnf", "zypper",
     # what dnf-plugins-core (unpacked below, for needs-restarting) imports

@@ -143,8 +143,9 @@ class FakeBackend:
     def available_versions(self, names):
         return dict((n, self.offered.get(n, set())) for n in names)
 
-    def apply(self, versions, remove=(), downgrade=False):
+    def apply(self, versions, remove=(), downgrade=False, files=None):
         self.applied.append((dict(versions), list(remove), downgrade))
+        self.files_used = dict(files or {})
         self.packages.update(versions)
         for name in remove:
             self.packages.pop(name)
@@ -200,7 +201,7 @@ def test_rollback_refuses_before_changing_anything(tmp_path):
     state = str(tmp_path)
     _journal.create(state, "apt", {"a": "1.0"}, [], {})
     backend = FakeBackend({"a": "1.1"}, {"a": {"1.1"}})
-    with pytest.raises(PatchError, match="no repository offers a 1.0 any more; nothing was changed"):
+    with pytest.raises(PatchError, match="no repository offers a 1.0 any more and the journal holds no file for it; nothing was changed"):
         _apply.rollback(backend, state)
     assert backend.applied == []
 
