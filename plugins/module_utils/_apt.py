@@ -26,6 +26,7 @@ import re
 import shutil
 import time
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _rollback_cache
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
@@ -579,6 +580,14 @@ class AptBackend:
 
     def package_cache_paths(self, name, version, arch):
         return [os.path.join(ARCHIVES, self.package_file_name(name, version, arch))]
+
+    def installed_sizes(self, names):
+        """{name: bytes} the installed packages take (dpkg's Installed-Size, KiB)."""
+        if not names:
+            return {}
+        argv = ["dpkg-query", "--show", "--showformat", "${Package}\t${Installed-Size}\n"] + sorted(names)
+        _rc, out, _err = self.runner.run(argv, "read installed sizes", ok_rcs=(0, 1))
+        return _rollback_cache.sizes_from(out, 1024)
 
     def package_file_identity(self, path):
         """(Package, Version, Architecture) from a .deb's control file."""

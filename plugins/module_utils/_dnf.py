@@ -26,7 +26,7 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
     DNF_CACHE_GLOBS, cached_rpm_paths, blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, parse_nevra,
-    repair_duplicates, rpm_file_identity, rpm_file_name)
+    installed_rpm_sizes, repair_duplicates, rpm_file_identity, rpm_file_name)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -582,6 +582,9 @@ class DnfBackend:
 
     def package_file_identity(self, path):
         return rpm_file_identity(self.runner, path)
+
+    def installed_sizes(self, names):
+        return installed_rpm_sizes(self.runner, names, self.root)
 
     def download_package(self, name, version, arch, directory, query_name=None):
         """`dnf download` (dnf-plugins-core on dnf 4) of that exact name-epoch:version-release.arch."""

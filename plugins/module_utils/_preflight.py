@@ -14,7 +14,7 @@ __metaclass__ = type
 import datetime
 import os
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _host, _journal
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _host, _journal, _rollback_cache
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import fcntl_lock_holder, pidfile_lock_holder
 
@@ -39,14 +39,18 @@ def result(status, reason, **extra):
     return entry
 
 
-def disk_thresholds(min_free_mb, pkg_mgr, state_dir, root=""):
+def disk_thresholds(min_free_mb, pkg_mgr, state_dir, root="", rollback_mb=0):
     """The paths to check: the user's (or the defaults), plus the package cache and the state dir
-    when the user did not name them."""
+    when the user did not name them; the state dir also needs what the rollback cache will take
+    (rollback_mb, from check_rollback)."""
     if min_free_mb is None:
         min_free_mb = dict(DEFAULT_MIN_FREE_MB)
         if pkg_mgr in PACKAGE_CACHES:
             min_free_mb[PACKAGE_CACHES[pkg_mgr]] = CACHE_MIN_FREE_MB
         min_free_mb[state_dir] = STATE_DIR_MIN_FREE_MB
+    min_free_mb = dict(min_free_mb)
+    if rollback_mb:
+        min_free_mb[state_dir] = int(min_free_mb.get(state_dir, 0)) + rollback_mb
     return dict((root + path, minimum) for path, minimum in min_free_mb.items())
 
 
@@ -75,6 +79,35 @@ def check_disk(min_free_mb):
     if short:
         return result("fail", "; ".join(short), free_mb=seen)
     return result("pass", ", ".join("%s %d MB free" % kv for kv in sorted(seen.items())), free_mb=seen)
+
+
+def check_rollback(backend, state_dir):
+    """Whether going back will be possible for every pending update: where patch_apply would secure
+    the version it replaces (_rollback_cache.plan_sources), and the room the cache needs for it
+    (the installed size: an upper bound of the package file). Warns, naming them, for updates that
+    could not be rolled back; blocking it refuses such a host."""
+    installed = backend.installed()
+    updates, _unused = backend.updates(lambda: installed)
+    touched = dict((u["name"], u["installed_version"]) for u in updates if u.get("installed_version"))
+    wanted = _rollback_cache.wanted_versions(touched, installed)
+    if not wanted:
+        return result("pass", "no pending update", updates={}, need_mb=0)
+    offered = backend.available_versions(set(wanted))
+    sources = _rollback_cache.plan_sources(backend, wanted, offered, state_dir)
+    sizes = backend.installed_sizes(set(wanted))
+    need = sum(sizes.get(n, 0) for n, source in sources.items() if source not in (None, "kept"))
+    need_mb = -(-need // (1024 * 1024))
+    per_update = dict((n, {"version": wanted[n][0], "source": source}) for n, source in sources.items())
+    gaps = sorted("%s %s" % (n, wanted[n][0]) for n, source in sources.items() if source is None)
+    if gaps:
+        return result("fail", "%d of %d pending updates could not be rolled back: no repository, cache or rebuild has "
+                      "%s" % (len(gaps), len(wanted), ", ".join(gaps)[:600]), updates=per_update, need_mb=need_mb)
+    counts = {}
+    for source in sources.values():
+        counts[source] = counts.get(source, 0) + 1
+    return result("pass", "every pending update can be rolled back (%s); the rollback cache needs up to %d MB"
+                  % (", ".join("%d %s" % (c, s) for s, c in sorted(counts.items())), need_mb),
+                  updates=per_update, need_mb=need_mb)
 
 
 def check_lock(pkg_mgr, root=""):

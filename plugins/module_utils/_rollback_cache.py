@@ -87,6 +87,17 @@ def _cached_names(directory):
         return []
 
 
+def sizes_from(text, unit):
+    """{name: bytes} from "name<TAB>size" lines (backends' installed_sizes; size in units of unit
+    bytes); a name listed twice (two architectures) counts both."""
+    sizes = {}
+    for line in (text or "").splitlines():
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[1].strip().isdigit():
+            sizes[fields[0]] = sizes.get(fields[0], 0) + int(fields[1]) * unit
+    return sizes
+
+
 def wanted_versions(touched, installed_packages):
     """{name: (version, arch, installed, query_name)} of the versions a rollback would restore: every
     package a change touches that the host had (touched: {name: version or None}). installed: the

@@ -14,6 +14,7 @@ import functools
 import glob
 import re
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _rollback_cache
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 
 RPM_QUERY_FORMAT = "%{NAME}|%{EPOCHNUM}|%{VERSION}|%{RELEASE}|%{ARCH}\\n"
@@ -174,6 +175,15 @@ def cached_rpm_paths(cache_globs, name, version, arch, root=None):
     file_name = rpm_file_name(name, version, arch)
     return [path for pattern in cache_globs
             for path in sorted(glob.glob((root or "") + pattern + "/" + file_name, recursive=True))]
+
+
+def installed_rpm_sizes(runner, names, root=None):
+    """{name: bytes} the installed packages take (rpm's SIZE)."""
+    if not names:
+        return {}
+    argv = ["rpm", "--query", "--queryformat", "%{NAME}\t%{SIZE}\n"] + (["--root", root] if root else []) + sorted(names)
+    _rc, out, _err = runner.run(argv, "read installed sizes", ok_rcs=(0, 1))
+    return _rollback_cache.sizes_from(out, 1)
 
 
 def rpm_file_identity(runner, path):

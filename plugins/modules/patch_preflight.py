@@ -40,7 +40,7 @@ options:
     description:
       - Path to the free space (MB) it needs; a path that does not exist yet is checked on its nearest existing parent.
       - Default V(/) 500, V(/var) 1000, V(/boot) 100, the package manager's download cache (C(/var/cache/apt/archives),
-        C(/var/cache/dnf), C(/var/cache/zypp)) 500 and O(state_dir) 50.
+        C(/var/cache/dnf), C(/var/cache/zypp)) 500 and O(state_dir) 50, plus what the rollback cache needs (O(check_rollback)).
     type: dict
   resume_interrupted:
     description:
@@ -64,11 +64,21 @@ options:
     description: Refresh the package metadata to prove the repositories answer.
     type: bool
     default: true
+  check_rollback:
+    description:
+      - The C(rollback) check - for every pending update, whether the version it replaces could be gone back to and
+        from where (V(package-cache), V(download) while a repository offers it, V(rebuilt) with dpkg-repack on apt,
+        V(kept) in the rollback cache), as M(fleetpatch.patching.patch_apply)'s rollback cache would secure it, and
+        the room that cache needs (the installed sizes, an upper bound), which the C(disk) check adds to O(state_dir)'s
+        threshold. It fails for updates nothing could roll back; warns unless V(rollback) is in O(blocking).
+      - Not run while the package-manager lock is held or the package database needs a repair.
+    type: bool
+    default: true
   blocking:
     description: The checks whose failure fails the task; the others warn.
     type: list
     elements: str
-    choices: [disk, lock, package_manager, journal, repositories, reboot_pending, window, processes]
+    choices: [disk, lock, package_manager, journal, repositories, reboot_pending, window, processes, rollback]
     default: [disk, lock, package_manager, journal, repositories, window, processes]
 """
 
@@ -104,7 +114,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import backend_argument_spec, select_backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
-CHECKS = ["disk", "lock", "package_manager", "journal", "repositories", "reboot_pending", "window", "processes"]
+CHECKS = ["disk", "lock", "package_manager", "journal", "repositories", "reboot_pending", "window", "processes",
+          "rollback"]
 DEFAULT_BLOCKING = ["disk", "lock", "package_manager", "journal", "repositories", "window", "processes"]
 
 
@@ -116,6 +127,7 @@ def main():
             maintenance_window=dict(type="dict"),
             unsafe_processes=dict(type="list", elements="str", default=[]),
             check_repositories=dict(type="bool", default=True),
+            check_rollback=dict(type="bool", default=True),
             blocking=dict(type="list", elements="str", choices=CHECKS, default=DEFAULT_BLOCKING),
         ),
         supports_check_mode=True,
@@ -126,7 +138,6 @@ def main():
         backend = select_backend(module, runner)
         root = p["root"] or ""
         checks = {
-            "disk": _preflight.check_disk(_preflight.disk_thresholds(p["min_free_mb"], backend.name, p["state_dir"], root)),
             "lock": _preflight.check_lock(backend.name, root),
             "package_manager": _preflight.check_package_manager(backend, p["resume_interrupted"]),
             "journal": _preflight.check_open_journals(root + p["state_dir"], p["resume_interrupted"]),
@@ -137,6 +148,10 @@ def main():
             checks["repositories"] = _preflight.result("warn", "not checked: the package-manager lock is held")
         elif p["check_repositories"]:
             checks["repositories"] = _preflight.check_repositories(backend)
+        if p["check_rollback"] and checks["lock"]["status"] != "fail" and checks["package_manager"]["status"] == "pass":
+            checks["rollback"] = _preflight.check_rollback(backend, root + p["state_dir"])
+        checks["disk"] = _preflight.check_disk(_preflight.disk_thresholds(
+            p["min_free_mb"], backend.name, p["state_dir"], root, (checks.get("rollback") or {}).get("need_mb", 0)))
         if p["maintenance_window"]:
             checks["window"] = _preflight.check_window(p["maintenance_window"])
     except PatchError as exc:

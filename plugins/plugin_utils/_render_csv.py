@@ -18,7 +18,7 @@ import re
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import clean
 
 HOST_COLUMNS = ("run_id", "host", "ring", "os", "pkg_mgr", "host_status", "reboot_required", "rolled_back",
-                "failure")
+                "rollback_possible", "failure")
 UPDATE_COLUMNS = ("update", "arch", "installed_version", "available_version", "classification", "severity",
                   "advisories", "title", "cves", "issued", "first_seen", "sla_due", "sla_breached", "decision",
                   "reason", "state")
@@ -58,7 +58,8 @@ def host_cells(report, host):
     failure = host.get("failure") or {}
     return [report.get("run", {}).get("run_id"), host.get("host"), host.get("ring"), host.get("os"),
             host.get("pkg_mgr"), host.get("status"), "true" if host.get("reboot_required") else "false",
-            "true" if host.get("rolled_back") else "false", failure.get("message")]
+            "true" if host.get("rolled_back") else "false", (host.get("rollback") or {}).get("possible"),
+            failure.get("message")]
 
 
 _UPDATE_FIELDS_NAMES = ("name", "arch", "installed_version", "available_version", "classification", "severity",

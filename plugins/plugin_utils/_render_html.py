@@ -410,6 +410,11 @@ def _notes(host):
     if host.get("rolled_back"):
         out.append('<p class="note rb"><b>Rolled back</b> from journal <code>%s</code>: the packages this run '
                    'installed were restored to their earlier versions.</p>' % esc(host.get("journal"), DASH))
+    rollback = host.get("rollback") or {}
+    if rollback.get("possible") is False and not host.get("rolled_back"):
+        gaps = "; ".join(esc(g) for g in rollback.get("gaps") or ()) or DASH
+        out.append('<p class="note fail"><b>No way back for part of this change:</b> no rollback file could be '
+                   'secured for %s</p>' % gaps)
     if host.get("reboot_required"):
         reasons = ", ".join(esc(r) for r in host.get("reboot_reasons") or ()) or "required"
         out.append('<p class="note rbt"><b>Pending reboot:</b> %s</p>' % reasons)
@@ -422,10 +427,15 @@ def _notes(host):
     return out
 
 
+def _rollback_word(rollback):
+    possible = (rollback or {}).get("possible")
+    return None if possible is None else ("possible" if possible else "not possible")
+
+
 def _host_body(host, max_updates, max_changes):
     facts = (("Package manager", host.get("pkg_mgr")), ("Kernel", host.get("kernel_running")),
              ("Policy", host.get("policy")), ("Assessed", host.get("assessed_at")), ("Journal", host.get("journal")),
-             ("Rebooted", "yes" if host.get("rebooted") else "no"))
+             ("Rollback", _rollback_word(host.get("rollback"))), ("Rebooted", "yes" if host.get("rebooted") else "no"))
     shown = " ".join("<i>%s</i> %s" % (label, esc(value, DASH)) for label, value in facts)
     out = ['<div class="hb"><p class="kv">%s</p>' % shown]
     out += _notes(host)

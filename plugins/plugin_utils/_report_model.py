@@ -39,6 +39,7 @@ class HostObservations(object):
         self.changes = []
         self.tried = set()           # package names the run tried to install
         self.journal = None
+        self.rollback = None         # whether the change can be rolled back (rollback_summary)
         self.rebooted = False
         self.rolled_back = False
         self.health = None
@@ -66,6 +67,8 @@ class HostObservations(object):
             self.changes = list(result.get("changes") or [])
             self.tried.update(str(n) for n in (result.get("targets") or {}))
             self.journal = result.get("journal") or self.journal
+            if result.get("journal") or result.get("rollback"):
+                self.rollback = rollback_summary(result.get("rollback"))
         elif name == "patch_rollback" and not failed:
             self.rolled_back = True
         elif name == "health_check":
@@ -99,6 +102,22 @@ class HostObservations(object):
         self.ring = outcome.get("ring") or self.ring
         if outcome.get("changes") and not self.changes:
             self.changes = list(outcome["changes"])
+
+
+# A host's words about its rollback cache are data: kept to these bounds.
+ROLLBACK_GAPS_SHOWN = 20
+ROLLBACK_GAP_CHARS = 300
+
+
+def rollback_summary(secured):
+    """{possible, gaps} from patch_apply's `rollback` result: possible is true when every version the
+    change replaced is secured, false with the gaps, null when the host said nothing usable (the
+    cache disabled, a Windows host, a malformed answer)."""
+    if not isinstance(secured, dict) or not isinstance(secured.get("possible"), bool):
+        return {"possible": None, "gaps": []}
+    gaps = secured.get("gaps") if isinstance(secured.get("gaps"), dict) else {}
+    return {"possible": secured["possible"],
+            "gaps": [str(gaps[name])[:ROLLBACK_GAP_CHARS] for name in sorted(gaps, key=str)][:ROLLBACK_GAPS_SHOWN]}
 
 
 def _shape(update):
@@ -228,6 +247,7 @@ def host_entry(obs, failed=False):
         "rebooted": obs.rebooted,
         "rolled_back": obs.rolled_back,
         "journal": obs.journal,
+        "rollback": obs.rollback,
         "changes": [{"name": str(c.get("name")), "before": c.get("before"), "after": c.get("after")}
                     for c in obs.changes],
         "failure": obs.failure if (failed or obs.unreachable or obs.rolled_back

@@ -6,12 +6,16 @@ import base64
 import json
 
 import pytest
-from conftest import first_host, on_host, run_lab
+from conftest import ansible_playbook, first_host, on_host, run_lab, task_results
 from test_apply_rollback import MANAGERS, packages, refresh, run
 
 from fleetlab import config
 
 CACHE = "/var/lib/fleetpatch/rollback-cache"
+# Snapshot hooks that record their calls: the lab hosts have no snapshot tool.
+SNAPSHOT_LOG = "/var/tmp/fleetpatch-snapshots"
+SNAPSHOT_HOOK = ["sh", "-c", 'echo "take $FLEETPATCH_PACKAGES" >> %s; echo snap-1' % SNAPSHOT_LOG]
+SNAPSHOT_ROLLBACK_HOOK = ["sh", "-c", 'echo "rollback $FLEETPATCH_SNAPSHOT_ID $FLEETPATCH_JOURNAL_ID" >> %s' % SNAPSHOT_LOG]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +46,11 @@ def test_rollback_restores_from_the_cache_when_no_repository_offers_the_old_vers
     run_lab("stage", "security")            # offers the baseline versions and their updates
     refresh(hosts)
     before = dict((h.name, packages(h)) for h in hosts)
-    applied = run(inventory, hosts, "apply", apply_args={"names": ["fp-crypto", "fp-clock"]})
+    applied = run(inventory, hosts, "apply", apply_args={"names": ["fp-crypto", "fp-clock"],
+                                                         "snapshot_command": SNAPSHOT_HOOK})
     for host in hosts:
         result = applied[host.name]
+        assert result["snapshot"]["id"] == "snap-1" and journal(host, result["journal"])["snapshot"]["id"] == "snap-1"
         files = result["rollback"]["files"]
         assert sorted(files) == ["fp-clock", "fp-crypto"] and result["rollback"]["possible"], (host.name, result["rollback"])
         assert files["fp-crypto"]["version"] == "1.0-1" and files["fp-clock"]["version"] == "3.0-1"
@@ -58,8 +64,10 @@ def test_rollback_restores_from_the_cache_when_no_repository_offers_the_old_vers
     for host in hosts:
         # the package manager itself no longer offers what the host ran before
         assert "1.0-1" not in offered(host, "fp-crypto") and "1.0-2" in offered(host, "fp-crypto"), host.name
-    rolled = run(inventory, hosts, "rollback")
+    rolled = run(inventory, hosts, "rollback", rollback_args={"snapshot_command": SNAPSHOT_ROLLBACK_HOOK})
     for host in hosts:
+        calls = on_host(host, "cat", SNAPSHOT_LOG).stdout.splitlines()
+        assert calls == ["take fp-clock fp-crypto", "rollback snap-1 %s" % applied[host.name]["journal"]], calls
         assert rolled[host.name]["from_files"] == {"fp-crypto": applied[host.name]["rollback"]["files"]["fp-crypto"]["source"],
                                                    "fp-clock": applied[host.name]["rollback"]["files"]["fp-clock"]["source"]}
         assert packages(host) == before[host.name], host.name       # every package, exactly
@@ -92,6 +100,18 @@ def test_versions_offered_nowhere_are_rebuilt_on_apt_and_blocked_by_require_roll
     for host in hosts:
         on_host(host, "sh", "-c", "rm -rf %s /var/cache/apt/archives/*.deb /var/cache/dnf/*/packages/*.rpm "
                 "/var/cache/zypp/packages/*" % CACHE)
+    # the preflight knows it before the apply: rebuilt on apt, nothing on dnf and zypper
+    _rc, out = ansible_playbook("preflight.yml", inventory, limit=",".join(h.name for h in hosts), check=False,
+                                extra_vars={"preflight_args": {"blocking": ["rollback"], "check_repositories": False}})
+    preflight = task_results(out, "Preflight")
+    for host in hosts:
+        check = preflight[host.name]["checks"]["rollback"]
+        if host.pkg_mgr == "apt":
+            assert check["status"] == "pass" and check["updates"]["fp-crypto"] == {"version": "1.0-2", "source": "rebuilt"}
+            assert check["need_mb"] >= 1 and preflight[host.name]["checks"]["disk"]["status"] == "pass"
+        else:
+            assert preflight[host.name]["failed"] and check["status"] == "fail", check
+            assert "fp-crypto 1.0-2" in check["reason"] and check["updates"]["fp-crypto"]["source"] is None
     before = dict((h.name, packages(h)) for h in hosts)
     applied = run(inventory, hosts, "apply", apply_args={"names": ["fp-crypto", "fp-tools"],
                                                          "policy": {"require_rollback": True}})

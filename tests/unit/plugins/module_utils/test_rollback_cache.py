@@ -270,3 +270,40 @@ def test_rollback_runs_the_snapshot_command_after_restoring_with_the_journal_ids
     with pytest.raises(PatchError, match="packages of journal .* are restored, but Failed to run the snapshot command"):
         _apply.rollback(host, state, snapshot_command=["false"])
     assert host.packages == {"a": "1.0"} and _journal.load(state)["status"] == "rolled_back"
+
+
+# --- the preflight's rollback check -----------------------------------------------------------
+
+class PendingUpdates(FileBackend):
+    """Every INSTALLED package has an update; each takes 3 MiB installed."""
+    def installed(self):
+        return INSTALLED
+
+    def updates(self, installed):
+        return [{"name": p["name"], "installed_version": p["version"]} for p in installed()], {}
+
+    def installed_sizes(self, names):
+        return dict((n, 3 << 20) for n in names)
+
+
+def test_preflight_says_which_updates_cannot_be_rolled_back_and_the_room_needed(tmp_path):
+    from ansible_collections.fleetpatch.patching.plugins.module_utils import _preflight
+    backend = PendingUpdates(tmp_path, offered={"b": {"2.0"}}, manager_cache={"a": "1.0"}, rebuildable=False)
+    check = _preflight.check_rollback(backend, str(tmp_path / "state"))
+    assert check["status"] == "fail" and "1 of 3 pending updates could not be rolled back" in check["reason"]
+    assert "c 3.0" in check["reason"] and check["need_mb"] == 6
+    assert check["updates"] == {"a": {"version": "1.0", "source": "package-cache"},
+                                "b": {"version": "2.0", "source": "download"}, "c": {"version": "3.0", "source": None}}
+    backend.rebuildable = True
+    check = _preflight.check_rollback(backend, str(tmp_path / "state"))
+    assert check["status"] == "pass" and check["need_mb"] == 9
+    assert "1 download, 1 package-cache, 1 rebuilt" in check["reason"]
+    # the disk check asks the state dir for that room on top of its own threshold
+    thresholds = _preflight.disk_thresholds(None, "apt", "/var/lib/fleetpatch", rollback_mb=check["need_mb"])
+    assert thresholds["/var/lib/fleetpatch"] == _preflight.STATE_DIR_MIN_FREE_MB + 9
+    assert _preflight.disk_thresholds({"/": 10}, "apt", "/var/lib/fleetpatch", rollback_mb=9) == \
+        {"/": 10, "/var/lib/fleetpatch": 9}
+
+
+def test_sizes_are_read_per_name_and_add_up_across_architectures():
+    assert _rollback_cache.sizes_from("libc6\t100\nlibc6\t50\nbad line\nzlib1g\tx\n", 1024) == {"libc6": 150 * 1024}

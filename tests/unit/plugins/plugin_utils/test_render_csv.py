@@ -43,7 +43,8 @@ def test_values_round_trip(report):
     host, update = synthetic_report.hostile_update(report)
     rows = rows_of(_render_csv.render(report))
     header = rows[0]
-    mine = [dict(zip(header, r)) for r in rows[1:] if r[1] == host["host"] and r[9] == update["name"]]
+    mine = [dict(zip(header, r)) for r in rows[1:]
+            if r[header.index("host")] == host["host"] and r[header.index("update")] == update["name"]]
     assert len(mine) == 1
     row = mine[0]
     assert row["title"] == update["title"]  # the hostile title, verbatim
@@ -51,6 +52,18 @@ def test_values_round_trip(report):
     assert row["severity"] == update["severity"] and row["state"] == "missing"
     assert row["sla_breached"] == ("true" if update["sla_breached"] else "false")
     assert row["host_status"] == host["status"] and row["run_id"] == report["run"]["run_id"]
+
+
+def test_rollback_possible_says_true_false_or_nothing(report):
+    report = copy.deepcopy(report)
+    hosts = report["hosts"][:3]
+    hosts[0]["rollback"] = {"possible": True, "gaps": []}
+    hosts[1]["rollback"] = {"possible": False, "gaps": ["fp-crypto 1.0-2: no source"]}
+    hosts[2]["rollback"] = None
+    rows = rows_of(_render_csv.render(report))
+    header = rows[0]
+    seen = dict((r[header.index("host")], r[header.index("rollback_possible")]) for r in rows[1:])
+    assert [seen[h["host"]] for h in hosts] == ["true", "false", ""]
 
 
 def test_formula_injection_neutralised(report):
@@ -76,7 +89,7 @@ def test_control_characters_removed_line_breaks_kept(report):
     hostile = copy.deepcopy(report)
     hostile["hosts"][0]["updates"][0]["title"] = "a\x00b\x1b[31mc\nd\x9b"
     rows = rows_of(_render_csv.render(hostile))
-    titles = [r[16] for r in rows[1:] if r[1] == hostile["hosts"][0]["host"]]
+    titles = [r[_render_csv.COLUMNS.index("title")] for r in rows[1:] if r[1] == hostile["hosts"][0]["host"]]
     assert "ab[31mc\nd" in titles
 
 

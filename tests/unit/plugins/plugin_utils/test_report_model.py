@@ -134,3 +134,25 @@ def test_a_synthetic_fleet_report_is_valid_and_adds_up():
     assert [p["run_id"] for p in report["trend"]] == ["r0", "r1"]
     assert report["run"]["status"] == "failed"        # the synthetic fleet has unreachable hosts
     assert model.build_report(dict(RUN, aborted_by="SIGTERM"), hosts)["run"]["status"] == "aborted"
+
+
+@pytest.mark.parametrize("said, expected", [
+    ({"possible": True, "gaps": {}}, {"possible": True, "gaps": []}),
+    ({"possible": False, "gaps": {"b": "b 2: no source", "a": "a 1: " + "x" * 400}},
+     {"possible": False, "gaps": ["a 1: " + "x" * 295, "b 2: no source"]}),
+    ({"possible": "yes", "gaps": ["not", "a", "mapping"]}, {"possible": None, "gaps": []}),   # a host's bad data
+    (None, {"possible": None, "gaps": []}),
+])
+def test_whether_a_change_can_be_rolled_back_is_kept_within_bounds(said, expected):
+    result = {"changes": [{"name": "a", "before": "1", "after": "2"}], "journal": "j1", "rollback": said,
+              "targets": {"a": "2"}, "record": record()}
+    entry = model.host_entry(observe("h", (APPLY, result, False)))
+    assert entry["rollback"] == expected
+    report = model.build_report(RUN, [entry], [])
+    jsonschema.validate(report, SCHEMA)
+
+
+def test_a_host_that_changed_nothing_says_nothing_about_its_rollback():
+    entry = model.host_entry(observe("h", (APPLY, {"changes": [], "journal": None, "rollback": None,
+                                               "record": record()}, False)))
+    assert entry["rollback"] is None
