@@ -40,6 +40,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _journal
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
@@ -344,17 +345,20 @@ def secure_change(backend, state_dir, journals, touched, installed_packages, kee
         return summary({}, dict((n, "%s %s: no source has it" % (n, wanted[n][0]))
                                 for n, source in sources.items() if source is None),
                        usage(state_dir), {"files": 0, "bytes": 0}, predicted=sources)
+    started = time.monotonic()
     pruned = prune(state_dir, journals, keep_days)
     files, gaps = secure(backend, state_dir, wanted, offered, max_mb << 20,
                          already=carried_over(journals, wanted, state_dir))
-    return summary(files, gaps, usage(state_dir), pruned)
+    return summary(files, gaps, usage(state_dir), pruned, seconds=time.monotonic() - started)
 
 
-def summary(files, gaps, cache, pruned, predicted=None):
+def summary(files, gaps, cache, pruned, predicted=None, seconds=0.0):
     """What the record and patch_apply's result say about the rollback cache for one change:
     files {name: entry}, gaps {name: why}, possible (no gap), cache {path, files, bytes} and what
-    this run pruned; predicted {name: source or None} in check mode."""
-    result = {"files": files, "gaps": gaps, "possible": not gaps, "cache": dict(cache, pruned=pruned)}
+    this run pruned, seconds it took (bench/rollback_cache_bench.py); predicted {name: source or
+    None} in check mode."""
+    result = {"files": files, "gaps": gaps, "possible": not gaps, "cache": dict(cache, pruned=pruned),
+              "seconds": round(seconds, 3)}
     if predicted is not None:
         result["predicted"] = predicted
     return result

@@ -231,7 +231,7 @@ rollback:
     - C(files), name to C(version), C(arch), C(path), C(sha256), C(size), C(source) (V(package-cache), V(download),
       V(rebuilt), V(kept)) and for a rebuilt file a C(note); C(gaps), name to why its version could not be secured;
       C(possible), true when every version the change replaces or removes is secured (no C(gaps));
-      C(cache), C(path), C(files), C(bytes) and what this run C(pruned) (C(files), C(bytes)); in check mode
+      C(cache), C(path), C(files), C(bytes) and what this run C(pruned) (C(files), C(bytes)); C(seconds) it took; in check mode
       C(predicted), name to the source a file would come from (null when none would have it).
   returned: always
   type: dict

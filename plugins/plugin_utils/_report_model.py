@@ -40,6 +40,7 @@ class HostObservations(object):
         self.tried = set()           # package names the run tried to install
         self.journal = None
         self.rollback = None         # whether the change can be rolled back (rollback_summary)
+        self.from_files = []         # what a rollback restored from the rollback cache
         self.rebooted = False
         self.rolled_back = False
         self.health = None
@@ -71,6 +72,8 @@ class HostObservations(object):
                 self.rollback = rollback_summary(result.get("rollback"))
         elif name == "patch_rollback" and not failed:
             self.rolled_back = True
+            if isinstance(result.get("from_files"), dict):
+                self.from_files = sorted(str(n)[:ROLLBACK_GAP_CHARS] for n in result["from_files"])[:ROLLBACK_GAPS_SHOWN]
         elif name == "health_check":
             health = {"healthy": result.get("healthy") is True,
                       "failed_checks": [str(c) for c in result.get("failed_checks") or []]}
@@ -107,6 +110,14 @@ class HostObservations(object):
 # A host's words about its rollback cache are data: kept to these bounds.
 ROLLBACK_GAPS_SHOWN = 20
 ROLLBACK_GAP_CHARS = 300
+
+
+def rollback_entry(obs):
+    """The host entry's rollback: rollback_summary of the apply, and the packages a rollback took
+    from the rollback cache (from_files); null when the run neither changed nor rolled back."""
+    if obs.rollback is None and not obs.from_files:
+        return None
+    return dict(obs.rollback or rollback_summary(None), from_files=list(obs.from_files))
 
 
 def rollback_summary(secured):
@@ -247,7 +258,7 @@ def host_entry(obs, failed=False):
         "rebooted": obs.rebooted,
         "rolled_back": obs.rolled_back,
         "journal": obs.journal,
-        "rollback": obs.rollback,
+        "rollback": rollback_entry(obs),
         "changes": [{"name": str(c.get("name")), "before": c.get("before"), "after": c.get("after")}
                     for c in obs.changes],
         "failure": obs.failure if (failed or obs.unreachable or obs.rolled_back

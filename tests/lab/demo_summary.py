@@ -42,6 +42,9 @@ def host_line(host, package=None):
     failure = host.get("failure")
     if failure:
         parts.append("why: " + short(failure.get("message")))
+    from_files = (host.get("rollback") or {}).get("from_files")
+    if host.get("rolled_back") and from_files:
+        parts.append("rolled back from the rollback cache: %s" % ", ".join(from_files))
     if package:
         parts.append(package_versions(host, package))
     return "  " + "; ".join(parts)

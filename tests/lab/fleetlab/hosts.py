@@ -59,9 +59,22 @@ def create(host, base):
         write(os.path.join(r, "etc/apt/sources.list.d/fleetlab.list"), debs.sources_list(config.REPO_URL))
     elif host.pkg_mgr == "dnf":
         write(os.path.join(r, "etc/yum.repos.d/fleetlab.repo"), rpms.repo_file(config.REPO_URL))
+        keep_downloaded_packages(r)
     else:
-        write(os.path.join(r, "etc/zypp/repos.d/fleetlab.repo"), rpms.repo_file(config.REPO_URL))
+        write(os.path.join(r, "etc/zypp/repos.d/fleetlab.repo"), rpms.repo_file(config.REPO_URL, keep_packages=True))
     hide_other_managers(host, r)
+
+
+def keep_downloaded_packages(root):
+    """dnf deletes the packages it downloaded after each transaction unless keepcache=1; an operator
+    who wants rollbacks to find the versions a host ran in its package cache sets it (so does the
+    lab, for dnf and zypper, as apt keeps its archives by default: docs/apply-and-rollback.md).
+    Tests that need the other sources of the rollback cache empty the caches first."""
+    path = os.path.join(root, "etc/dnf/dnf.conf")
+    with open(path) as f:
+        text = f.read()
+    if "keepcache=" not in text:
+        write(path, text.rstrip("\n") + "\nkeepcache=1\n")
 
 
 # The front ends a real host of each manager does not have. The lab's hosts share one Debian base

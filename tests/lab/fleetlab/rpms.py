@@ -153,7 +153,8 @@ def build_repository(versions, dest):
         shutil.rmtree(topdir)
 
 
-def repo_file(base_url):
-    """The repository definition for dnf (/etc/yum.repos.d) and zypper (/etc/zypp/repos.d)."""
+def repo_file(base_url, keep_packages=False):
+    """The repository definition for dnf (/etc/yum.repos.d) and zypper (/etc/zypp/repos.d).
+    keep_packages: zypper's per-repository keeppackages (dnf's keepcache is in dnf.conf)."""
     return ("[fleetlab]\nname=fleetpatch lab\nbaseurl=%s/rpm\nenabled=1\ngpgcheck=0\n"
-            "metadata_expire=0\nautorefresh=1\ntype=rpm-md\n" % base_url)
+            "metadata_expire=0\nautorefresh=1\ntype=rpm-md\n%s" % (base_url, "keeppackages=1\n" if keep_packages else ""))

@@ -137,11 +137,11 @@ def test_a_synthetic_fleet_report_is_valid_and_adds_up():
 
 
 @pytest.mark.parametrize("said, expected", [
-    ({"possible": True, "gaps": {}}, {"possible": True, "gaps": []}),
+    ({"possible": True, "gaps": {}}, {"possible": True, "gaps": [], "from_files": []}),
     ({"possible": False, "gaps": {"b": "b 2: no source", "a": "a 1: " + "x" * 400}},
-     {"possible": False, "gaps": ["a 1: " + "x" * 295, "b 2: no source"]}),
-    ({"possible": "yes", "gaps": ["not", "a", "mapping"]}, {"possible": None, "gaps": []}),   # a host's bad data
-    (None, {"possible": None, "gaps": []}),
+     {"possible": False, "gaps": ["a 1: " + "x" * 295, "b 2: no source"], "from_files": []}),
+    ({"possible": "yes", "gaps": ["not", "a", "mapping"]}, {"possible": None, "gaps": [], "from_files": []}),
+    (None, {"possible": None, "gaps": [], "from_files": []}),
 ])
 def test_whether_a_change_can_be_rolled_back_is_kept_within_bounds(said, expected):
     result = {"changes": [{"name": "a", "before": "1", "after": "2"}], "journal": "j1", "rollback": said,
@@ -156,3 +156,12 @@ def test_a_host_that_changed_nothing_says_nothing_about_its_rollback():
     entry = model.host_entry(observe("h", (APPLY, {"changes": [], "journal": None, "rollback": None,
                                                "record": record()}, False)))
     assert entry["rollback"] is None
+
+
+def test_a_rollback_says_what_it_restored_from_the_rollback_cache():
+    entry = model.host_entry(observe(
+        "h", (APPLY, {"changes": [{"name": "a", "before": "1", "after": "2"}], "journal": "j1",
+                      "rollback": {"possible": True, "gaps": {}}, "record": record()}, False),
+        ("fleetpatch.patching.patch_rollback", {"changed": True, "from_files": {"b": "rebuilt", "a": "download"}}, False)))
+    assert entry["rolled_back"] and entry["rollback"] == {"possible": True, "gaps": [], "from_files": ["a", "b"]}
+    jsonschema.validate(model.build_report(RUN, [entry], []), SCHEMA)
