@@ -292,12 +292,13 @@ def _plan_and_secure(backend, targets, manifest, baseline, adopted_before, skipp
         if manifest is not None:
             check_plan_against_manifest(plan, manifest)
         touched = dict((name, baseline.get(name)) for name in set(c["name"] for c in plan) | set(adopted_before))
-        if not options["enabled"] or not plan:
+        if not options["enabled"] or not touched:
             return plan, touched, None
+        # touched without a plan: a run taking over an interrupted one; its journal carries the files over
         secured = _rollback_cache.secure_change(backend, journal_dir, journals, touched, installed_packages,
                                                 options["keep_days"], options["max_mb"], check_mode)
         gaps = secured["gaps"]
-        if not required or not gaps:
+        if not required or not gaps or not plan:
             return plan, touched, secured
         blocked = sorted(set(gaps) & set(targets))
         if attempt or not blocked or set(gaps) - set(blocked):
@@ -332,7 +333,7 @@ def rollback(backend, state_dir, journal_id="latest", check_mode=False, snapshot
     restore = dict((n, v) for n, v in journal["before"].items() if v is not None and current.get(n) != v)
     remove = sorted(n for n, v in journal["before"].items() if v is None and n in current)
     result = {"journal": journal["id"], "journal_status": journal["status"], "restore": restore, "remove": remove,
-              "changes": repaired, "changed": bool(restore or remove or repaired),
+              "changes": repaired, "changed": bool(restore or remove or repaired), "from_files": {},
               "diff": {"before": "".join("%s %s\n" % (n, current.get(n)) for n in sorted(set(restore) | set(remove))),
                        "after": "".join("%s %s\n" % (n, restore.get(n)) for n in sorted(set(restore) | set(remove))
                                         if restore.get(n))}}

@@ -307,3 +307,19 @@ def test_preflight_says_which_updates_cannot_be_rolled_back_and_the_room_needed(
 
 def test_sizes_are_read_per_name_and_add_up_across_architectures():
     assert _rollback_cache.sizes_from("libc6\t100\nlibc6\t50\nbad line\nzlib1g\tx\n", 1024) == {"libc6": 150 * 1024}
+
+
+def test_a_run_taking_over_an_interrupted_one_carries_its_files_over(tmp_path):
+    """The interrupted run secured a 1.0 before changing it; the host now runs 1.1 and nothing is
+    left to install. The new journal (which supersedes the old) must still hold the file."""
+    backend = PlanningBackend(tmp_path, offered={"a": {"1.0"}})
+    state = str(tmp_path / "state")
+    first = _rollback_cache.secure_change(backend, state, [], {"a": "1.0"}, INSTALLED)
+    _journal.create(state, "apt", {"a": "1.0"}, [], {}, cycle=True, rollback_files=first["files"])
+    backend.calls, backend.offered = [], {}
+    now_installed = [{"name": "a", "version": "1.1", "arch": "all"}]
+    plan, touched, secured = _apply._plan_and_secure(
+        backend, {}, None, {"a": "1.0"}, {"a": "1.0"}, {}, state, _journal.load_all(state), now_installed,
+        {"require_rollback": True}, None, False)
+    assert plan == [] and touched == {"a": "1.0"} and backend.calls == []
+    assert secured["files"] == first["files"] and secured["possible"] is True
