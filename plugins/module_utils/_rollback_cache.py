@@ -365,27 +365,29 @@ def summary(files, gaps, cache, pruned, predicted=None, seconds=0.0):
 
 
 def restore_files(journal, restore, offered):
-    """{name: path} of the secured files rollback installs (the versions in restore no repository
-    offers) and the problems that forbid it: a version with no file, a file missing, changed or
-    pruned. Nothing may change while there is a problem."""
+    """{name: path} of the secured files rollback installs, and the problems that forbid it.
+
+    A version with a secured file comes from that file, checked against the journal (size, sha256):
+    a rollback then needs no repository, nor package lists that still know the version (lists
+    refreshed before the archive dropped it would send apt to a file that is gone). Except a rebuilt
+    file while a repository offers the version: the repository's package is pristine. A version with
+    no usable file comes from a repository that offers it; with neither, nothing may change."""
     recorded = journal.get("rollback_files") or {}
     gaps = journal.get("rollback_gaps") or {}
-    files, entries, problems = {}, {}, []
+    files, problems = {}, []
     for name, version in sorted(restore.items()):
-        if version in offered.get(name, ()):
-            continue
         entry = recorded.get(name)
-        if entry and entry.get("version") == version:
-            entries[name] = entry
-            files[name] = entry["path"]
+        in_repository = version in offered.get(name, ())
+        if entry and entry.get("version") == version and not (in_repository and entry.get("source") == "rebuilt"):
+            bad = verify({name: entry})
+            if not bad:
+                files[name] = entry["path"]
+            elif not in_repository:
+                pruned = journal.get("rollback_files_pruned_at")
+                problems.extend(b + (" (the cache released this journal's files at %s: rollback_keep_days)" % pruned
+                                     if pruned else "") for b in bad)
             continue
-        why = "no repository offers %s %s any more and the journal holds no file for it" % (name, version)
-        if name in gaps:
-            why += " (%s)" % gaps[name]
-        problems.append(why)
-    for problem in verify(entries):
-        if journal.get("rollback_files_pruned_at"):
-            problem += " (the cache released this journal's files at %s: rollback_keep_days)" \
-                % journal["rollback_files_pruned_at"]
-        problems.append(problem)
+        if not in_repository:
+            why = "no repository offers %s %s any more and the journal holds no file for it" % (name, version)
+            problems.append(why + (" (%s)" % gaps[name] if name in gaps else ""))
     return files, problems

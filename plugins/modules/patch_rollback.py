@@ -17,8 +17,9 @@ description:
     by id) and returns every package it recorded to its recorded version. It downgrades (apt
     C(--allow-downgrades), dnf C(downgrade), zypper C(--oldpackage)), reinstalls what the change
     removed, removes what it newly installed. Then marks the journal rolled back.
-  - A version no repository offers any more is installed from the package file M(fleetpatch.patching.patch_apply)
-    secured for it before the change (its rollback cache, recorded in the journal with path, sha256 and size).
+  - A version M(fleetpatch.patching.patch_apply) secured a package file for before the change (its rollback cache,
+    recorded in the journal with path, sha256 and size) is installed from that file, so going back needs no
+    repository; a file rebuilt with dpkg-repack only when no repository offers the version any more.
   - Before changing anything, checks that every recorded version can be had, from a repository or from a secured
     file whose size and sha256 still match the journal; if one cannot (no file, a file missing, changed or pruned
     by retention), refuses and names the packages.
@@ -86,8 +87,8 @@ restore:
   returned: always
   type: dict
 from_files:
-  description: The packages restored from a secured package file (no repository offers their version), to the file's
-    source (V(package-cache), V(download), V(rebuilt), V(kept)).
+  description: The packages restored from a secured package file, to the file's source (V(package-cache), V(download),
+    V(rebuilt), V(kept)).
   returned: success
   type: dict
   sample: {fp-crypto: download}

@@ -23,6 +23,14 @@ def lab(fresh_lab, fleet):
     return fresh_lab, [first_host(fleet, m) for m in MANAGERS]
 
 
+def refresh_lists(hosts):
+    """What the repository now offers, as each manager sees it (dnf's metadata never goes stale here)."""
+    refresh(hosts)
+    for host in hosts:
+        if host.pkg_mgr == "apt":
+            on_host(host, "apt-get", "-qq", "update")
+
+
 def offered(host, name):
     """Every version of name the host's package manager offers from a repository (its own words)."""
     if host.pkg_mgr == "apt":
@@ -65,7 +73,7 @@ def test_rollback_restores_from_the_cache_when_no_repository_offers_the_old_vers
         assert journal(host, result["journal"])["rollback_files"] == files
         assert on_host(host, "stat", "-c", "%a %U", CACHE).stdout.split() == ["700", "root"]
     run_lab("stage", "security", "--latest-only")
-    refresh(hosts)
+    refresh_lists(hosts)
     for host in hosts:
         # the package manager itself no longer offers what the host ran before
         assert "1.0-1" not in offered(host, "fp-crypto") and "1.0-2" in offered(host, "fp-crypto"), host.name
@@ -101,7 +109,7 @@ def test_versions_offered_nowhere_are_rebuilt_on_apt_and_blocked_by_require_roll
     require_rollback leaves those updates out, with the reason, installing nothing."""
     inventory, hosts = lab
     run_lab("stage", "fixed", "--latest-only")
-    refresh(hosts)
+    refresh_lists(hosts)
     for host in hosts:
         on_host(host, "sh", "-c", "rm -rf %s /var/cache/apt/archives/*.deb /var/cache/dnf/*/packages/*.rpm "
                 "/var/cache/zypp/packages/*" % CACHE)

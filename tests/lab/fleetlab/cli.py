@@ -5,7 +5,7 @@ import shutil
 import sys
 import time
 
-from . import catalog, config, hosts, inventory, repos, rootfs
+from . import catalog, config, golden, hosts, inventory, repos, rootfs
 from .util import LabError, end_guest_processes, guest_processes, log, mounted, pid_alive, read_pid, write
 
 WAVE_HELP = ", ".join("%d=%s" % (i, name) for i, name in enumerate(catalog.WAVES))
@@ -31,12 +31,25 @@ def cmd_up(args):
     new = sorted(name for name, done in provisioned.items() if done)
     if new:
         log("provisioned %s" % ", ".join(new))
+        _keep_provisioned([h for h in fleet if h.name in new], base)
     path = inventory.write_inventory(fleet)
     inventory.write_archive_inventory(config.archive_hosts())
     log("%d hosts (%d of them on the real Debian archive) up in %.1fs; wave %s; inventory: %s"
         % (len(every), len(every) - len(fleet), time.time() - started, catalog.WAVES[repos.current_wave()], path))
     print(path)
     return 0
+
+
+def _keep_provisioned(new_hosts, base):
+    """Copy the freshly provisioned hosts' state for `lab reset` (golden.py): stopped for the copy,
+    then booted again."""
+    hosts.parallel(hosts.stop, new_hosts)
+    for h in new_hosts:
+        golden.save(h, base, hosts.upper_dir(h))
+    for h in new_hosts:
+        hosts.create(h, base)
+        hosts.boot(h)
+    hosts.parallel(hosts.wait_for_ssh, new_hosts)
 
 
 def cmd_down(args):
@@ -133,6 +146,10 @@ def cmd_reset(args):
     os.makedirs(config.STATE, exist_ok=True)
     repos.ensure_built()
     repos.stage(0)
+    base = rootfs.ensure_base()
+    restored = [h.name for h in config.fleet() if golden.restore(h, base, hosts.upper_dir(h))]
+    if restored:
+        log("reset: %d hosts restored as provisioned (no provisioning needed)" % len(restored))
     return cmd_up(args)
 
 

@@ -26,6 +26,10 @@ def _paths(host):
     }
 
 
+def upper_dir(host):
+    return _paths(host)["upper"]
+
+
 def ensure_ssh_key():
     if not os.path.exists(config.SSH_KEY):
         os.makedirs(os.path.dirname(config.SSH_KEY), mode=0o700, exist_ok=True)

@@ -21,7 +21,7 @@ CURRENT = os.path.join(config.REPOS_DIR, "current")
 SOURCES_STAMP = os.path.join(config.REPOS_DIR, ".sources")
 
 
-def _sources_digest():
+def sources_digest():
     """Rebuild when the catalog or a builder changes."""
     h = hashlib.sha256()
     for name in ("catalog.py", "payload.py", "debs.py", "rpms.py"):
@@ -31,7 +31,7 @@ def _sources_digest():
 
 
 def ensure_built():
-    digest = _sources_digest()
+    digest = sources_digest()
     try:
         with open(SOURCES_STAMP) as f:
             if f.read().strip() == digest:

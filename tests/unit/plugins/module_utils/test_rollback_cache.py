@@ -136,11 +136,21 @@ def _journal_with_files(tmp_path, backend, touched, offered_at_rollback):
     return state, journal
 
 
-def test_restore_uses_a_file_only_where_no_repository_offers_the_version(tmp_path):
+def test_restore_takes_each_secured_file_but_a_rebuilt_one_the_repository_still_offers(tmp_path):
     backend = FileBackend(tmp_path, offered={"a": {"1.0"}, "b": {"2.0"}})
-    _state, journal = _journal_with_files(tmp_path, backend, {"a": "1.0", "b": "2.0"}, None)
-    files, problems = _rollback_cache.restore_files(journal, {"a": "1.0", "b": "2.0"}, {"a": {"1.0"}})
-    assert problems == [] and list(files) == ["b"] and files["b"] == journal["rollback_files"]["b"]["path"]
+    _state, journal = _journal_with_files(tmp_path, backend, {"a": "1.0", "b": "2.0", "c": "3.0"}, None)
+    assert journal["rollback_files"]["c"]["source"] == "rebuilt"
+    restore = {"a": "1.0", "b": "2.0", "c": "3.0"}
+    files, problems = _rollback_cache.restore_files(journal, restore, {"a": {"1.0"}, "c": {"3.0"}})
+    assert problems == [] and sorted(files) == ["a", "b"] and files["b"] == journal["rollback_files"]["b"]["path"]
+    # no repository has c any more: the rebuilt file is the way back
+    files, problems = _rollback_cache.restore_files(journal, restore, {})
+    assert problems == [] and sorted(files) == ["a", "b", "c"]
+    # a changed file is not used; the repository's package is, while it offers the version
+    with open(journal["rollback_files"]["a"]["path"], "a") as f:
+        f.write("x")
+    files, problems = _rollback_cache.restore_files(journal, restore, {"a": {"1.0"}})
+    assert problems == [] and sorted(files) == ["b", "c"]
 
 
 def test_restore_refuses_a_missing_or_changed_file_naming_it(tmp_path):
