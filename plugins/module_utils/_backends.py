@@ -21,8 +21,13 @@ _preflight rely on:
   cves, issued, repository, reboot_suggested (and may have installable/blocked_reason);
 - resolve(updates) -> (new_packages, removals): marks each update installable or not
   (_resolution.resolve_updates);
-- plan(versions, remove, downgrade), apply(...), recover(journal), available_versions(names),
-  reboot_status() -> (reasons, services): patch_apply's and patch_rollback's part.
+- plan(versions, remove, downgrade), apply(versions, remove, downgrade, files), recover(journal),
+  available_versions(names), reboot_status() -> (reasons, services): patch_apply's and
+  patch_rollback's part; apply's files {name: package file} installs those versions from files;
+- runner: the CommandRunner every command goes through;
+- the rollback cache's part (_rollback_cache, which documents each): package_file_name,
+  package_cache_paths, package_file_identity, download_package, installed_sizes, and optionally
+  can_rebuild / rebuild_package (apt: dpkg-repack).
 """
 
 from __future__ import absolute_import, division, print_function

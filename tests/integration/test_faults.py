@@ -431,3 +431,73 @@ def test_power_lost_during_the_reboot_the_host_comes_back_and_its_cycle_complete
         assert_database_consistent(host)
         assert [(j["status"], j["cycle"]) for j in journals(host)] == [("completed", "closed")], host.name
         assert on_host(host, "test", "-e", "/var/lib/fleetpatch/run.lock", check=False).returncode != 0
+
+
+def cancel_when(inventory, env, marker, **variables):
+    """Run the test ring's patch_ring.yml and send SIGTERM (what an AWX cancel sends) to
+    ansible-playbook one second after its output shows marker. Returns (rc, output seen)."""
+    argv = ["ansible-playbook", "-i", inventory, os.path.join(ROLLOUT, "patch_ring.yml"),
+            "--extra-vars", json.dumps(dict({"fleetpatch_ring": "test"}, **variables))]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                time.sleep(1)
+                proc.send_signal(signal.SIGTERM)
+                break
+        proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert any(marker in line for line in seen), "never reached %r:\n%s" % (marker, "".join(seen[-30:]))
+    return proc.returncode, "".join(seen)
+
+
+def test_sigterm_during_the_reboot_then_during_the_gate_the_next_runs_finish_and_promote(ring, tmp_path):
+    """Faults 31 and 32: an AWX cancel (SIGTERM to ansible-playbook) while the test ring reboots after
+    patching, then, on the next run, while its gate soaks. Each cancelled run leaves an aborted
+    report; the cancel during the reboot leaves each journal applied with its cycle open, which the
+    next run finishes (health check, confirm); the cancel during the gate promotes nothing; the run
+    after that installs nothing and its gate promotes what the ring verified."""
+    from test_compliance_report import callback_env, load_report
+    inventory, hosts = ring
+    run_lab("stage", "security")
+    refresh(hosts)
+    variables = {"patch_security_only": True, "patch_health_delay": 1,
+                 "gate_manifest_path": str(tmp_path / "manifest.json")}
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", **callback_env(tmp_path / "reports", tmp_path / "history.sqlite",
+                                                               FLEETPATCH_RUN_ID="cancel-reboot"))
+    rc, seen = cancel_when(inventory, env, "TASK [fleetpatch.patching.patch : Reboot the host]",
+                           patch_reboot="always", **variables)
+    assert rc != 0
+    report = load_report(tmp_path / "reports", "cancel-reboot")
+    assert (report["run"]["status"], report["run"]["aborted_by"]) == ("aborted", "SIGTERM")
+    for host in hosts:
+        lab_hosts.wait_for_ssh(host)        # the reboot goes on without the controller
+        assert [(j["status"], j["cycle"]) for j in journals(host)] == [("applied", "open")], host.name
+        assert_database_consistent(host)
+    assert not os.path.exists(variables["gate_manifest_path"])
+
+    env["FLEETPATCH_RUN_ID"] = "cancel-gate"
+    rc, seen = cancel_when(inventory, env, "TASK [fleetpatch.patching.gate : Soak before judging]",
+                           patch_reboot="never", gate_soak_seconds=120, **variables)
+    assert rc != 0
+    report = load_report(tmp_path / "reports", "cancel-gate")
+    assert (report["run"]["status"], report["run"]["aborted_by"]) == ("aborted", "SIGTERM")
+    assert not os.path.exists(variables["gate_manifest_path"]), "a cancelled gate promoted"
+    for host in hosts:          # the ring's play finished the interrupted cycle before the gate
+        assert [j["status"] for j in journals(host)] == ["superseded", "completed"], (host.name, journals(host))
+        assert on_host(host, "test", "-e", "/var/lib/fleetpatch/run.lock", check=False).returncode != 0
+
+    rc, out = ansible_playbook(os.path.join(ROLLOUT, "patch_ring.yml"), inventory,
+                               extra_vars=dict({"fleetpatch_ring": "test", "patch_reboot": "never"}, **variables))
+    assert rc == 0
+    with open(variables["gate_manifest_path"]) as handle:
+        manifest = json.load(handle)
+    for host in hosts:
+        assert manifest[host.pkg_mgr] == {"fp-crypto": "1.0-2", "fp-firmware": "1.1-1"}, manifest
+        listed = packages(host)
+        assert (version(listed, "fp-crypto"), version(listed, "fp-firmware")) == ("1.0-2", "1.1-1"), host.name
+        assert_database_consistent(host)
