@@ -126,6 +126,9 @@ def test_check_mode_leaves_the_package_database_byte_identical(lab):
         assert results[host.name]["changed"] is True and len(results[host.name]["plan"]) == 6   # 5 updates + new dep
         assert on_host(host, "sha256sum", PACKAGE_DB[host.pkg_mgr]).stdout == sums[host.name]
         assert on_host(host, "test", "-d", "/var/lib/fleetpatch/journal", check=False).returncode == 1
+        # nothing secured either: where each rollback file would come from is only predicted
+        assert on_host(host, "test", "-d", "/var/lib/fleetpatch/rollback-cache", check=False).returncode == 1
+        assert set(results[host.name]["rollback"]["predicted"]) >= {"fp-crypto", "fp-firmware"}
 
 
 def test_rollback_refuses_when_a_version_is_gone(lab):

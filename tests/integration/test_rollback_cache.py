@@ -218,7 +218,10 @@ def _lone_security_update(host):
             continue
         if on_host(host, "dpkg-query", "-W", "%s:i386" % name, check=False).returncode == 0:
             continue        # a Multi-Arch: same copy for the foreign architecture would go with it
-        simulated = on_host(host, "apt-get", "-s", "install", "--only-upgrade", name).stdout
+        simulation = on_host(host, "apt-get", "-s", "install", "--only-upgrade", name, check=False)
+        if simulation.returncode != 0:
+            continue        # apt cannot install it alone (a hold, a pin)
+        simulated = simulation.stdout
         if [l for l in simulated.splitlines() if l.startswith("Inst ")] == \
                 [l for l in simulated.splitlines() if l.startswith("Inst %s " % name)]:
             return name

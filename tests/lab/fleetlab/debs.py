@@ -24,7 +24,8 @@ def build_deb(v, pool):
     try:
         debian = os.path.join(work, "DEBIAN")
         os.makedirs(debian)
-        for rel, (mode, text) in payload.files(v).items():
+        files = payload.files(v)
+        for rel, (mode, text) in files.items():
             _write(os.path.join(work, rel), text, mode)
         control = [
             "Package: %s" % v.package,
@@ -33,6 +34,9 @@ def build_deb(v, pool):
             "Maintainer: fleetpatch lab <lab@example.invalid>",
             "Section: misc",
             "Priority: optional",
+            # as dpkg-gencontrol computes it (KiB, each file rounded up): what dpkg-query and
+            # patch_preflight's rollback check read
+            "Installed-Size: %d" % sum(-(-len(text.encode()) // 1024) for _mode, text in files.values()),
         ]
         if v.depends:
             control.append("Depends: %s" % ", ".join(v.depends))
