@@ -70,8 +70,8 @@ def measure(host, source, rounds):
         secured = result["rollback"]
         sources = set(entry["source"] for entry in secured["files"].values())
         if sources != {source} or secured["gaps"]:
-            raise SystemExit("%s: expected every file from %s, got %s (gaps %s)" % (host.name, source, sources,
-                                                                                 secured["gaps"]))
+            raise SystemExit("%s: expected every file from %s, got %s (gaps %s)"
+                             % (host.name, source, sources, secured["gaps"]))
         with_cache.append(seconds)
         securing.append(secured["seconds"] / len(secured["files"]))
         per_file_bytes.append(sum(e["size"] for e in secured["files"].values()) / len(secured["files"]))

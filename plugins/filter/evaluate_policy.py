@@ -102,7 +102,7 @@ options:
         default: {critical: 7, important: 30, moderate: 90, low: 180, unknown: 30}
       require_rollback:
         description:
-          - Install only updates whose rollback is secured first: M(fleetpatch.patching.patch_apply) keeps a package
+          - Install only updates whose rollback is secured first. M(fleetpatch.patching.patch_apply) keeps a package
             file of every version it replaces (the rollback cache) and leaves out an update it could not secure one
             for, with the reason. Not used by the assessment itself.
         type: bool

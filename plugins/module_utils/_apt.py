@@ -629,4 +629,3 @@ class AptBackend:
             if packages:
                 reasons[-1] += " (requested by %s)" % ", ".join(packages)
         return reasons, []
-

@@ -25,8 +25,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    DNF_CACHE_GLOBS, cached_rpm_paths, blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories, normalize_severity, normalize_type, parse_nevra,
-    installed_rpm_sizes, repair_duplicates, rpm_file_identity, rpm_file_name)
+    DNF_CACHE_GLOBS, blame_problems, cached_rpm_paths, duplicate_problems, evr, installed_rpm_sizes, installed_rpms,
+    merge_advisories, normalize_severity, normalize_type, parse_nevra, repair_duplicates, rpm_file_identity, rpm_file_name)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"

@@ -28,7 +28,8 @@ What a backend provides for this (docs/development.md, the backend contract):
 
 Retention (prune): a file stays while a journal that names it is open (_journal.is_open), or
 younger than keep_days; past that the journal's files go, and the journal says when. A file no
-journal names (a run stopped before it wrote its journal) goes at once. The cache never grows past max_bytes: a version that would not fit is a gap, with that reason.
+journal names (a run stopped before it wrote its journal) goes at once. The cache never grows past
+max_bytes: a version that would not fit is a gap, with that reason.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -25,7 +25,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    ZYPPER_CACHE_GLOBS, cached_rpm_paths, blame_problems, duplicate_problems, installed_rpms, merge_advisories, normalize_severity, normalize_type, installed_rpm_sizes, repair_duplicates, rpm_file_identity, rpm_file_name)
+    ZYPPER_CACHE_GLOBS, blame_problems, cached_rpm_paths, duplicate_problems, installed_rpm_sizes, installed_rpms,
+    merge_advisories, normalize_severity, normalize_type, repair_duplicates, rpm_file_identity, rpm_file_name)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)

@@ -153,8 +153,8 @@ def test_whether_a_change_can_be_rolled_back_is_kept_within_bounds(said, expecte
 
 
 def test_a_host_that_changed_nothing_says_nothing_about_its_rollback():
-    entry = model.host_entry(observe("h", (APPLY, {"changes": [], "journal": None, "rollback": None,
-                                               "record": record()}, False)))
+    result = {"changes": [], "journal": None, "rollback": None, "record": record()}
+    entry = model.host_entry(observe("h", (APPLY, result, False)))
     assert entry["rollback"] is None
 
 
