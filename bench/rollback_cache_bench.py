@@ -6,8 +6,8 @@ On the test ring's apt, dnf and zypper hosts, with the security wave staged, eac
 the same updates twice, interleaved: once with the rollback cache, once without
 (rollback_cache.enabled=false), rolling back after each so every apply starts from the same
 baseline. Each source is measured where it is the one used: apt from its package cache
-(/var/cache/apt/archives) and rebuilt by dpkg-repack (archives emptied first), dnf and zypper by
-download (their package caches emptied first).
+(/var/cache/apt/archives) and rebuilt by dpkg-repack (archives emptied first, the wave published
+with only the newest versions), dnf and zypper by download (their package caches emptied first).
 
 Reported per scenario, as medians: the seconds patch_apply spent securing the files (its
 rollback.seconds), per package; the patch_apply task with and without the cache, and their ratio;
@@ -32,7 +32,10 @@ NAMES = ["fp-crypto", "fp-tools", "fp-firmware", "fp-clock"]
 CLEAR = {"package-cache": "rm -rf /var/lib/fleetpatch/rollback-cache",
          "rebuilt": "rm -rf /var/lib/fleetpatch/rollback-cache /var/cache/apt/archives/*.deb",
          "download": "rm -rf /var/lib/fleetpatch/rollback-cache /var/cache/dnf/*/packages/* /var/cache/zypp/packages/*"}
-SCENARIOS = (("apt", "package-cache"), ("apt", "rebuilt"), ("dnf", "download"), ("zypper", "download"))
+# (manager, source, how the security wave is published): rebuilt only where no repository offers
+# the replaced versions (only the newest version of each package, as Debian's security archive).
+SCENARIOS = (("apt", "package-cache", []), ("apt", "rebuilt", ["--latest-only"]), ("dnf", "download", []),
+             ("zypper", "download", []))
 
 
 def task(host, module, args):
@@ -54,11 +57,15 @@ def task(host, module, args):
     return (end - start).total_seconds(), result["hosts"][host.name]
 
 
-def apply_once(host, source, cache):
-    hosts.ssh(host, ["sh", "-c", CLEAR[source]])
+def apply_once(host, source, cache, back_to=None):
+    """Apply NAMES with or without the cache, then go back. Without it, the way back is the files
+    the round's apply with the cache secured (back_to: its journal): in the newest-only publication
+    no repository offers the old versions."""
+    if cache:
+        hosts.ssh(host, ["sh", "-c", CLEAR[source]])
     seconds, result = task(host, "fleetpatch.patching.patch_apply",
                            {"names": NAMES, "update_cache": False, "rollback_cache": {"enabled": cache}})
-    task(host, "fleetpatch.patching.patch_rollback", {})
+    task(host, "fleetpatch.patching.patch_rollback", {"journal": back_to or result["journal"]})
     return seconds, result
 
 
@@ -75,7 +82,7 @@ def measure(host, source, rounds):
         with_cache.append(seconds)
         securing.append(secured["seconds"] / len(secured["files"]))
         per_file_bytes.append(sum(e["size"] for e in secured["files"].values()) / len(secured["files"]))
-        seconds, _result = apply_once(host, source, False)
+        seconds, _result = apply_once(host, source, False, back_to=result["journal"])
         without.append(seconds)
     return {
         "host": host.name, "packages": len(NAMES),
@@ -92,14 +99,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     subprocess.run([LAB, "up"], check=True, capture_output=True)
-    subprocess.run([LAB, "stage", "security"], check=True, capture_output=True)
     fleet = config.fleet()
     result = {"date": datetime.date.today().isoformat(), "rounds": args.rounds, "updates": NAMES, "scenarios": {}}
     try:
-        for manager, source in SCENARIOS:
+        for manager, source, publication in SCENARIOS:
+            subprocess.run([LAB, "stage", "security"] + publication, check=True, capture_output=True)
             host = next(h for h in fleet if h.pkg_mgr == manager and h.ring == "test")
             if manager == "zypper":
                 hosts.ssh(host, ["zypper", "-n", "-q", "refresh"])
+            if manager == "apt":
+                hosts.ssh(host, ["apt-get", "-qq", "update"])
             result["scenarios"]["%s_%s" % (manager, source)] = measure(host, source, args.rounds)
     finally:
         subprocess.run([LAB, "stage", "baseline"], check=True, capture_output=True)
