@@ -105,3 +105,27 @@ def test_staging_dates_the_wave_now(tmp_path, monkeypatch):
     first = release.stat().st_mtime
     repos.stage(1)                      # again within the same second: still a later second
     assert release.stat().st_mtime >= first + 1
+
+
+def test_latest_only_keeps_the_newest_version_of_each_package():
+    published = catalog.latest_only(catalog.versions_up_to(4))
+    newest = dict((v.package, v) for v in published)
+    assert len(newest) == len(published)            # one version per package
+    assert (newest["fp-crypto"].version, newest["fp-crypto"].release) == ("1.0", "3")
+    assert all(v.wave == max(w.wave for w in catalog.VERSIONS if w.package == v.package and w.wave <= 4)
+               for v in published)
+    # the baseline's versions are gone once a package has an update
+    assert not [v for v in published if v.wave == 0 and v.package == "fp-crypto"]
+
+
+def test_a_failed_halt_is_seen_in_the_console_written_since_the_stop(tmp_path):
+    from fleetlab import hosts
+    console = tmp_path / "console.log"
+    console.write_bytes(b"earlier boot\n[DEPEND] Dependency failed for halt.target - System Halt.\n")
+    paths = {"console": str(console)}
+    since = hosts._console_size(paths)
+    assert hosts._halt_failed(paths, 0) and not hosts._halt_failed(paths, since)
+    with open(str(console), "ab") as f:
+        f.write(b"Starting systemd-halt.service\n[DEPEND] Dependency failed for halt.target - System Halt.\n")
+    assert hosts._halt_failed(paths, since)
+    assert not hosts._halt_failed({"console": str(tmp_path / "missing")}, 0)
