@@ -226,3 +226,26 @@ def _lone_security_update(host):
                 [l for l in simulated.splitlines() if l.startswith("Inst %s " % name)]:
             return name
     return None
+
+
+def test_the_preflight_counts_the_room_the_rollback_cache_needs(lab):
+    """The state dir has room for its own threshold (50 MB) but not for the rollback files the
+    pending updates need on top: the disk check fails, naming it, only when it counts them."""
+    inventory, hosts = lab
+    host = [h for h in hosts if h.pkg_mgr == "apt"][0]
+    run_lab("stage", "security")
+    on_host(host, "sh", "-c", "apt-get -qq update && rm -rf %s && mount -t tmpfs -o size=51712k fleetlab-tight-state "
+            "/var/lib/fleetpatch" % CACHE)
+    try:
+        checks = {}
+        for check_rollback in (False, True):
+            _rc, out = ansible_playbook("preflight.yml", inventory, limit=host.name, check=False, extra_vars={
+                "preflight_args": {"blocking": ["disk"], "check_repositories": False, "check_rollback": check_rollback}})
+            checks[check_rollback] = task_results(out, "Preflight")[host.name]["checks"]
+    finally:
+        on_host(host, "umount", "/var/lib/fleetpatch", check=False)
+    assert checks[False]["disk"]["status"] == "pass" and "rollback" not in checks[False], checks[False]
+    assert checks[True]["rollback"]["status"] == "pass" and checks[True]["rollback"]["need_mb"] >= 1
+    assert checks[True]["disk"]["status"] == "fail", checks[True]["disk"]
+    assert "/var/lib/fleetpatch has 50 MB free, needs %d MB" % (50 + checks[True]["rollback"]["need_mb"]) \
+        in checks[True]["disk"]["reason"]
