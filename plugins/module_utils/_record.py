@@ -15,7 +15,7 @@ import datetime
 import socket
 import threading
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _host, _policy
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _host, _policy, _rollback_cache
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 
 SCHEMA_VERSION = 1
@@ -104,6 +104,8 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         "reboot_required": bool(reasons),
         "reboot_reasons": reasons,
         "services_needing_restart": services,
+        # what the host keeps to go back (patch_apply's rollback cache): a listing, no package query
+        "rollback_cache": _rollback_cache.usage((root or "") + state_dir),
     }
     record.update(_host.identity(root))
     if include_installed:

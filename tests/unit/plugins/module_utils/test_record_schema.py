@@ -31,6 +31,7 @@ def test_record_validates(manager, wave, monkeypatch, tmp_path):
     record = _record.assess(backend, update_cache=False, policy={"approve_after_days": {"unknown": 7}},
                             state_dir=str(tmp_path), resolve=False)
     jsonschema.validate(record, schema())
+    assert record["rollback_cache"] == {"path": str(tmp_path / "rollback-cache"), "files": 0, "bytes": 0}
     assert (record["counts"]["available"] > 0) == (wave != "baseline")
     if wave == "baseline" or manager == "apt":
         # apt severities are unknown: first seen today, every update waits its 7 days
