@@ -19,7 +19,7 @@ journal records each file (rollback_files: path, sha256, size, source) and why a
 be secured (rollback_gaps); rollback checks every file it needs against the journal before it
 changes anything (verify).
 
-What a backend provides for this (docs/development.md, the backend contract):
+What a backend provides for this (the backend contract, _backends.py):
   package_file_name(name, version, arch)          the file's name in the cache
   package_cache_paths(name, version, arch)        where the manager's own cache may hold it
   package_file_identity(path) -> (name, version, arch)
@@ -231,18 +231,20 @@ def _produce(backend, source, work, name, version, arch, installed, query_name, 
 
 def _place(path, target, work):
     """Put a copy of path at target atomically: a hard link when the file system allows (no copy of
-    a kernel package's 100 MB), else a copy; through a temporary name in the cache directory."""
+    a kernel package's 100 MB), else a copy; through a temporary name in the cache directory. A
+    linked file keeps its mode (it is the package manager's file too); the directory is root's only."""
     tmp = os.path.join(os.path.dirname(target), ".%s.tmp" % os.path.basename(target))
     if os.path.lexists(tmp):
         os.unlink(tmp)
-    if os.path.dirname(os.path.abspath(path)) == os.path.abspath(work):
+    if os.path.abspath(path).startswith(os.path.abspath(work) + os.sep):
         os.rename(path, tmp)       # downloaded or rebuilt into the work directory: ours already
+        os.chmod(tmp, 0o600)
     else:
         try:
             os.link(path, tmp)
         except OSError:
             shutil.copyfile(path, tmp)
-    os.chmod(tmp, 0o600)
+            os.chmod(tmp, 0o600)
     os.rename(tmp, target)
 
 

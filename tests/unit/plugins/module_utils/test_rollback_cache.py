@@ -333,3 +333,13 @@ def test_a_run_taking_over_an_interrupted_one_carries_its_files_over(tmp_path):
         {"require_rollback": True}, None, False)
     assert plan == [] and touched == {"a": "1.0"} and backend.calls == []
     assert secured["files"] == first["files"] and secured["possible"] is True
+
+
+def test_a_file_taken_from_the_package_cache_is_linked_and_keeps_its_mode(tmp_path):
+    """The package manager's file is shared, not changed: its mode stays as the manager made it."""
+    backend = FileBackend(tmp_path, manager_cache={"a": "1.0"}, rebuildable=False)
+    original = backend.package_cache_paths("a", "1.0", "all")[0]
+    os.chmod(original, 0o644)
+    summary = _rollback_cache.secure_change(backend, str(tmp_path / "state"), [], {"a": "1.0"}, INSTALLED)
+    secured = summary["files"]["a"]["path"]
+    assert os.path.samefile(secured, original) and oct(os.stat(original).st_mode & 0o777) == "0o644"
