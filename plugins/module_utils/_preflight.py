@@ -64,16 +64,28 @@ def _existing(path):
     return path
 
 
-def check_disk(min_free_mb):
-    """Free space on each path (or its nearest existing parent) against its threshold."""
+def free_space(paths):
+    """{path: free MB} on each path (or its nearest existing parent), as the host has it now: read
+    before anything the preflight does writes (a repository refresh fills the package cache)."""
+    free = {}
+    for path in paths:
+        existing = _existing(path)
+        if os.path.exists(existing):
+            st = os.statvfs(existing)
+            free[path] = st.f_bavail * st.f_frsize // (1024 * 1024)
+    return free
+
+
+def check_disk(min_free_mb, measured=None):
+    """Free space on each path against its threshold; measured: free_space() read earlier."""
+    measured = dict(measured or {})
+    missing = [p for p in min_free_mb if p not in measured]
+    measured.update(free_space(missing))
     short, seen = [], {}
     for path, minimum in sorted(min_free_mb.items()):
-        existing = _existing(path)
-        if not os.path.exists(existing):
+        if path not in measured:
             continue
-        st = os.statvfs(existing)
-        free = st.f_bavail * st.f_frsize // (1024 * 1024)
-        seen[path] = free
+        free = seen[path] = measured[path]
         if free < int(minimum):
             short.append("%s has %d MB free, needs %d MB" % (path, free, int(minimum)))
     if short:

@@ -137,6 +137,7 @@ def main():
     try:
         backend = select_backend(module, runner)
         root = p["root"] or ""
+        measured = _preflight.free_space(_preflight.disk_thresholds(p["min_free_mb"], backend.name, p["state_dir"], root))
         checks = {
             "lock": _preflight.check_lock(backend.name, root),
             "package_manager": _preflight.check_package_manager(backend, p["resume_interrupted"]),
@@ -151,7 +152,8 @@ def main():
         if p["check_rollback"] and checks["lock"]["status"] != "fail" and checks["package_manager"]["status"] == "pass":
             checks["rollback"] = _preflight.check_rollback(backend, root + p["state_dir"])
         checks["disk"] = _preflight.check_disk(_preflight.disk_thresholds(
-            p["min_free_mb"], backend.name, p["state_dir"], root, (checks.get("rollback") or {}).get("need_mb", 0)))
+            p["min_free_mb"], backend.name, p["state_dir"], root, (checks.get("rollback") or {}).get("need_mb", 0)),
+            measured)
         if p["maintenance_window"]:
             checks["window"] = _preflight.check_window(p["maintenance_window"])
     except PatchError as exc:

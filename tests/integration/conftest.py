@@ -17,10 +17,26 @@ from fleetlab import config, hosts as lab_hosts  # noqa: E402
 
 
 def run_lab(*args, check=True):
-    proc = subprocess.run([LAB] + list(args), capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run([LAB] + list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900,
+                          check=False)
     if check and proc.returncode != 0:
         raise AssertionError("lab %s failed (rc=%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr))
     return proc
+
+
+@pytest.fixture(autouse=True)
+def blocking_standard_streams():
+    """Every test starts with blocking stdin, stdout and stderr. A child that shared them and was
+    killed (ssh sets its stdin non-blocking while it runs) leaves them non-blocking for the whole
+    process, and every later ansible-playbook refuses to start ("requires blocking IO"). Children
+    get a stdin of their own; this heals what got through anyway."""
+    for fd in (0, 1, 2):
+        try:
+            if not os.get_blocking(fd):
+                os.set_blocking(fd, True)
+        except OSError:
+            pass
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +76,8 @@ def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=Tru
     if extra_vars:
         argv += ["--extra-vars", json.dumps(extra_vars)]
     env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1", **(env or {}))
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=900,
+                          check=False)
     try:
         output = json.loads(proc.stdout)
     except ValueError:

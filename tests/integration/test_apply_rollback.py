@@ -168,7 +168,7 @@ def test_apply_killed_mid_transaction_recovers_with_rollback(lab):
                 "&& chmod +x /etc/fleetpatch-lab/hooks/post-install")
         argv = ["ansible-playbook", "-i", inventory, "--limit", host.name,
                 __file__.rsplit("/", 1)[0] + "/playbooks/apply.yml"]
-        apply = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        apply = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         try:
             deadline = time.time() + 120
             while on_host(host, "pgrep", "-f", "hooks/post-install", check=False).returncode != 0:

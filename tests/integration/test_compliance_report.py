@@ -167,7 +167,7 @@ def test_the_summary_is_printed_and_censored_values_stay_out(fresh_lab, tmp_path
     env = dict(os.environ, **callback_env(tmp_path / "r", tmp_path / "h.sqlite", FLEETPATCH_PRINT_SUMMARY="true",
                                           FLEETPATCH_RUN_ID="run-secret"))
     proc = subprocess.run(["ansible-playbook", "-i", fresh_lab, str(playbook), "-e", "token=" + secret],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+                          capture_output=True, text=True, env=env, timeout=600, check=False, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "## fleetpatch compliance" in proc.stdout and "run-secret" in proc.stdout
     assert load_report(tmp_path / "r", "run-secret")["summary"]["hosts"] == 4
@@ -185,7 +185,7 @@ def test_sigterm_mid_run_leaves_an_aborted_report_and_a_consistent_store(fresh_l
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", **callback_env(report_dir, store, FLEETPATCH_RUN_ID="run-killed"))
     proc = subprocess.Popen(["ansible-playbook", "-i", fresh_lab, os.path.join(PLAYBOOKS, "rollout.yml"),
                              "-e", json.dumps({"patch_reboot": "always"})],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL)
     seen = []
     try:
         for line in proc.stdout:               # kill it once the test ring is being patched

@@ -74,7 +74,7 @@ def start_patch(inventory, hosts, **variables):
     variables.setdefault("patch_health_delay", 1)
     argv = ["ansible-playbook", "-i", inventory, "--limit", ",".join(h.name for h in hosts),
             os.path.join(PLAYBOOKS, "patch_role.yml"), "--extra-vars", json.dumps(variables)]
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, stdin=subprocess.DEVNULL)
 
 
 def wait_on_hosts(hosts, argv, what, timeout=180):
@@ -438,7 +438,7 @@ def cancel_when(inventory, env, marker, **variables):
     ansible-playbook one second after its output shows marker. Returns (rc, output seen)."""
     argv = ["ansible-playbook", "-i", inventory, os.path.join(ROLLOUT, "patch_ring.yml"),
             "--extra-vars", json.dumps(dict({"fleetpatch_ring": "test"}, **variables))]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL)
     seen = []
     try:
         for line in proc.stdout:

@@ -40,3 +40,17 @@ def test_update_then_downgrade_on_apt_dnf_and_zypper(fresh_lab, fleet):
     assert on_host(targets[0], "dpkg-query", "-W", "-f=${Version}", "fp-crypto").stdout == "1.0-1"
     for host in targets[1:]:
         assert on_host(host, "rpm", "-q", "fp-crypto").stdout.strip() == "fp-crypto-1.0-1.noarch"
+
+
+def test_a_stdin_left_non_blocking_by_a_killed_child_does_not_stop_the_next_playbook(fresh_lab, fleet):
+    """Seen in CI: after a killed ssh had left the test process's stdin non-blocking, every later
+    ansible-playbook refused to start ("Ansible requires blocking IO on stdin/stdout/stderr"). The
+    playbooks and ssh commands the tests run get a stdin of their own."""
+    import os
+    was = os.get_blocking(0)
+    os.set_blocking(0, False)
+    try:
+        rc, out = ansible_playbook("ping.yml", fresh_lab, limit=first_host(fleet, "apt").name)
+        assert rc == 0 and on_host(first_host(fleet, "apt"), "true").returncode == 0
+    finally:
+        os.set_blocking(0, was)

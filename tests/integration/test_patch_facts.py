@@ -120,7 +120,7 @@ def test_held_lock_fails_naming_the_lock_and_holder(fresh_lab, hosts):
         lab_hosts.ssh_argv(host) + [
             "python3 -c 'import fcntl,os,time; fd=os.open(\"/var/lib/dpkg/lock-frontend\", os.O_RDWR); "
             "fcntl.lockf(fd, fcntl.LOCK_EX); print(\"locked\", flush=True); time.sleep(60)'"],
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     try:
         assert holder.stdout.readline().strip() == "locked"
         rc, out = ansible_playbook("patch_facts.yml", fresh_lab, limit=host.name, check=False,

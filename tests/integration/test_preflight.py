@@ -30,7 +30,7 @@ def test_blocking_conditions_name_their_reason(fresh_lab, hosts):
     holder = subprocess.Popen(lab_hosts.ssh_argv(apt) + [
         "python3 -c 'import fcntl,os,time; fd=os.open(\"/var/lib/dpkg/lock-frontend\", os.O_RDWR); "
         "fcntl.lockf(fd, fcntl.LOCK_EX); print(\"locked\", flush=True); time.sleep(60)'"],
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
     try:
         assert holder.stdout.readline().strip() == "locked"
         results = preflight(fresh_lab, hosts, unsafe_processes=["sshd"],

@@ -151,7 +151,9 @@ def ssh_argv(host):
 
 def ssh(host, argv, check=True, timeout=300):
     """Run argv on the host (each argument quoted for the remote shell)."""
-    proc = subprocess.run(ssh_argv(host) + [" ".join(shlex.quote(a) for a in argv)],
+    # stdin of its own: ssh sets its stdin non-blocking and, when killed, leaves it so - on a
+    # shared stdin that breaks every later ansible-playbook ("requires blocking IO")
+    proc = subprocess.run(ssh_argv(host) + [" ".join(shlex.quote(a) for a in argv)], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise LabError("%s: %s failed (rc=%d): %s"

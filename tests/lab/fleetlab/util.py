@@ -19,6 +19,8 @@ def run(argv, check=True, **kwargs):
     """Run argv (a list, never a shell string); on failure raise LabError naming the command."""
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
+    if "input" not in kwargs:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)     # never the caller's (see hosts.ssh)
     proc = subprocess.run(argv, check=False, **kwargs)
     if check and proc.returncode != 0:
         err = (proc.stderr or "").strip() if kwargs.get("capture_output") else ""

@@ -144,3 +144,15 @@ def test_disk_thresholds(tmp_path):
     assert _preflight.check_disk({str(tmp_path): 1})["status"] == "pass"
     assert _preflight.check_disk({str(tmp_path): 10 ** 12})["status"] == "fail"
     assert _preflight.check_disk({"/no/such/path": 1})["status"] == "pass"
+
+
+def test_disk_is_judged_on_the_space_measured_before_the_preflight_wrote_anything(tmp_path):
+    """A repository refresh fills the package cache it checks: the free space is read first
+    (free_space), the thresholds are applied at the end, when the rollback check knows its room."""
+    path = str(tmp_path)
+    measured = _preflight.free_space([path, "/no/such/path/at/all"])
+    assert measured[path] > 0 and "/no/such/path/at/all" in measured      # read on its nearest parent
+    check = _preflight.check_disk({path: 2}, {path: 3})
+    assert check["status"] == "pass" and check["free_mb"] == {path: 3}
+    check = _preflight.check_disk({path: 5}, {path: 3})
+    assert check["status"] == "fail" and check["reason"] == "%s has 3 MB free, needs 5 MB" % path
