@@ -23,11 +23,10 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
 import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _rollback_cache
-from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed, which
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
@@ -523,12 +522,7 @@ class AptBackend:
         wait_for_locks(LOCKS, self.lock_timeout, "apt")
         argv = ["apt-get", "install", "--yes", "--quiet"] + INSTALL_OPTIONS + \
             (["--allow-downgrades"] if downgrade else []) + self._specs(versions, remove, files)
-        saved = dict(self.runner.env)
-        self.runner.env.update(NONINTERACTIVE)
-        try:
-            self.runner.run(argv, "install with apt", transaction=True)
-        finally:
-            self.runner.env = saved
+        self.runner.run(argv, "install with apt", transaction=True, env=NONINTERACTIVE)
 
     def interrupted(self):
         """dpkg's own marker of a killed run: numbered entries in /var/lib/dpkg/updates (the only
@@ -546,18 +540,13 @@ class AptBackend:
         if not self.interrupted() and not self.unfinished:
             return
         wait_for_locks(LOCKS, self.lock_timeout, "apt")
-        saved = dict(self.runner.env)
-        self.runner.env.update(NONINTERACTIVE)
-        try:
-            self.runner.run(["dpkg", "--configure", "-a"] + DPKG_FORCE,
-                            "finish the interrupted dpkg run (dpkg --configure -a)", transaction=True)
-            self.installed()
-            if self.unfinished:
-                self.runner.run(["apt-get", "install", "--fix-broken", "--yes"] + INSTALL_OPTIONS,
-                                "reinstall what dpkg left half-installed (apt-get install --fix-broken)",
-                                transaction=True)
-        finally:
-            self.runner.env = saved
+        self.runner.run(["dpkg", "--configure", "-a"] + DPKG_FORCE,
+                        "finish the interrupted dpkg run (dpkg --configure -a)", transaction=True, env=NONINTERACTIVE)
+        self.installed()
+        if self.unfinished:
+            self.runner.run(["apt-get", "install", "--fix-broken", "--yes"] + INSTALL_OPTIONS,
+                            "reinstall what dpkg left half-installed (apt-get install --fix-broken)",
+                            transaction=True, env=NONINTERACTIVE)
 
     def available_versions(self, names):
         """{name: set of versions some configured source still offers}."""
@@ -605,8 +594,7 @@ class AptBackend:
 
     @staticmethod
     def can_rebuild():
-        return shutil.which("dpkg-repack", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])) \
-            is not None
+        return which("dpkg-repack") is not None
 
     def rebuild_package(self, name, version, arch, directory, query_name=None):
         """A .deb of the installed version rebuilt from its files by dpkg-repack (Debian's tool for

@@ -37,6 +37,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._apt import AptBackend
+from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import which
 from ansible_collections.fleetpatch.patching.plugins.module_utils._dnf import DnfBackend, probe_generation
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._zypper import ZypperBackend
@@ -44,15 +45,6 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._zypper import
 MANAGERS = ("apt", "dnf", "yum", "zypper")
 # Detection order matters: the RPM tools can be installed on a Debian system, not the reverse.
 DETECTION = (("apt", "apt-get"), ("zypper", "zypper"), ("dnf", "dnf5"), ("dnf", "dnf"), ("yum", "yum"))
-SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-
-
-def which(binary):
-    for directory in os.environ.get("PATH", "").split(os.pathsep) + list(SEARCH_PATH):
-        candidate = os.path.join(directory, binary)
-        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def detect():

@@ -18,6 +18,19 @@ import subprocess
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError, excerpt
 
+# Where a binary may be besides PATH (a module's PATH can be minimal: sudo's secure_path, cron).
+SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def which(binary):
+    """The path of an executable binary on PATH or SEARCH_PATH, or None."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep) + list(SEARCH_PATH):
+        candidate = os.path.join(directory, binary)
+        if directory and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 # TZ=UTC: dnf prints advisory dates in local time; every date we read must be UTC.
 C_LOCALE = {"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C", "TZ": "UTC"}
 
@@ -34,18 +47,20 @@ class CommandRunner:
         # seconds a command that changes packages may run (0: no bound); see run(transaction=True)
         self.transaction_timeout = transaction_timeout or 0
 
-    def run(self, argv, action, ok_rcs=(0,), data=None, transaction=False, cwd=None):
+    def run(self, argv, action, ok_rcs=(0,), data=None, transaction=False, cwd=None, env=None):
         """Run argv (in directory cwd, when given); return (rc, stdout, stderr). An rc outside ok_rcs
         raises PatchError whose message says what was being done (`action`, e.g. "list apt updates").
-        transaction: the command changes packages, so it is bounded by transaction_timeout."""
+        transaction: the command changes packages, so it is bounded by transaction_timeout.
+        env: variables for this command only, over the runner's own."""
         argv = [str(a) for a in argv]
+        command_env = dict(self.env, **(env or {}))
         if transaction and self.transaction_timeout > 0:
-            rc, out, err = self._run_bounded(argv, action, data, self.transaction_timeout, cwd)
+            rc, out, err = self._run_bounded(argv, action, data, self.transaction_timeout, cwd, command_env)
         elif self.module is not None:
-            rc, out, err = self.module.run_command(argv, environ_update=self.env, data=data, cwd=cwd)
+            rc, out, err = self.module.run_command(argv, environ_update=command_env, data=data, cwd=cwd)
         else:
             env = dict(os.environ)
-            env.update(self.env)
+            env.update(command_env)
             try:
                 proc = subprocess.run(argv, input=data, capture_output=True, text=True, env=env, check=False,
                                       cwd=cwd)
@@ -57,12 +72,12 @@ class CommandRunner:
             self.raise_for(argv, action, rc, out, err)
         return rc, out, err
 
-    def _run_bounded(self, argv, action, data, timeout, cwd=None):
+    def _run_bounded(self, argv, action, data, timeout, cwd, command_env):
         """Run argv with a timeout (AnsibleModule.run_command has none); past it, stop argv and every
         process it started - a maintainer script's children too - and fail naming what was still
         running."""
         env = dict(os.environ)
-        env.update(self.env)
+        env.update(command_env)
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,

@@ -25,8 +25,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    DNF_CACHE_GLOBS, blame_problems, cached_rpm_paths, duplicate_problems, evr, installed_rpm_sizes, installed_rpms,
-    merge_advisories, normalize_severity, normalize_type, parse_nevra, repair_duplicates, rpm_file_identity, rpm_file_name)
+    DNF_CACHE_GLOBS, RpmPackageFiles, blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories,
+    normalize_severity, normalize_type, parse_nevra, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -332,9 +332,10 @@ def attach_advisories(upgrades, installed, pairs, infos):
     return result
 
 
-class DnfBackend:
+class DnfBackend(RpmPackageFiles):
     name = "dnf"
     compare = staticmethod(compare_rpm_evr)
+    PACKAGE_CACHE_GLOBS = DNF_CACHE_GLOBS
 
     def __init__(self, runner, root=None, lock_timeout=120, binary="dnf", generation=4):
         self.runner = runner
@@ -575,16 +576,7 @@ class DnfBackend:
 
     # --- package files (the rollback cache, _rollback_cache) -------------------------------
 
-    package_file_name = staticmethod(rpm_file_name)
-
-    def package_cache_paths(self, name, version, arch):
-        return cached_rpm_paths(DNF_CACHE_GLOBS, name, version, arch, self.root)
-
-    def package_file_identity(self, path):
-        return rpm_file_identity(self.runner, path)
-
-    def installed_sizes(self, names):
-        return installed_rpm_sizes(self.runner, names, self.root)
+    # package_file_name, package_cache_paths, package_file_identity, installed_sizes: RpmPackageFiles
 
     def download_package(self, name, version, arch, directory, query_name=None):
         """`dnf download` (dnf-plugins-core on dnf 4) of that exact name-epoch:version-release.arch."""

@@ -142,7 +142,7 @@ def plan_sources(backend, wanted, offered, state_dir):
             sources[name] = "package-cache"
         elif version in offered.get(name, ()):
             sources[name] = "download"
-        elif installed and getattr(backend, "can_rebuild", lambda: False)():
+        elif installed and _can_rebuild(backend):
             sources[name] = "rebuilt"
         else:
             sources[name] = None
@@ -218,7 +218,7 @@ def _produce(backend, source, work, name, version, arch, installed, query_name, 
             return None
         backend.download_package(name, version, arch, work, query_name)
     elif source == "rebuilt":
-        if not installed or not getattr(backend, "can_rebuild", lambda: False)():
+        if not installed or not _can_rebuild(backend):
             return None
         backend.rebuild_package(name, version, arch, work, query_name)
     else:
@@ -227,6 +227,11 @@ def _produce(backend, source, work, name, version, arch, installed, query_name, 
     if len(written) != 1:
         raise PatchError("the %s wrote %d files, expected one" % (source, len(written)))
     return written[0]
+
+
+def _can_rebuild(backend):
+    """Whether the backend can rebuild an installed version (optional in the contract: apt)."""
+    return getattr(backend, "can_rebuild", lambda: False)()
 
 
 def _place(path, target, work):

@@ -171,27 +171,34 @@ def rpm_file_name(name, version, arch):
     return "%s-%s.%s.rpm" % (name, version.split(":", 1)[-1], arch)
 
 
-def cached_rpm_paths(cache_globs, name, version, arch, root=None):
-    file_name = rpm_file_name(name, version, arch)
-    return [path for pattern in cache_globs
-            for path in sorted(glob.glob((root or "") + pattern + "/" + file_name, recursive=True))]
+class RpmPackageFiles:
+    """The rollback cache's part of the backend contract (_rollback_cache) that dnf and zypper share:
+    the file name, the manager's cache (PACKAGE_CACHE_GLOBS), the header, the installed sizes. The
+    backend provides runner, root and its own download_package."""
+    PACKAGE_CACHE_GLOBS = ()
 
+    package_file_name = staticmethod(rpm_file_name)
 
-def installed_rpm_sizes(runner, names, root=None):
-    """{name: bytes} the installed packages take (rpm's SIZE)."""
-    if not names:
-        return {}
-    argv = ["rpm", "--query", "--queryformat", "%{NAME}\t%{SIZE}\n"] + (["--root", root] if root else []) + sorted(names)
-    _rc, out, _err = runner.run(argv, "read installed sizes", ok_rcs=(0, 1))
-    return _rollback_cache.sizes_from(out, 1)
+    def package_cache_paths(self, name, version, arch):
+        file_name = rpm_file_name(name, version, arch)
+        return [path for pattern in self.PACKAGE_CACHE_GLOBS
+                for path in sorted(glob.glob((self.root or "") + pattern + "/" + file_name, recursive=True))]
 
+    def package_file_identity(self, path):
+        """(name, version with epoch, arch) from an rpm file's header (its signature is not checked
+        here: the file came from a repository the manager checked, and its sha256 is in the journal)."""
+        argv = ["rpm", "--query", "--package", "--nosignature", "--nodigest", "--queryformat", RPM_QUERY_FORMAT, path]
+        _rc, out, _err = self.runner.run(argv, "read the package file %s" % path)
+        packages = parse_rpm_query(out)
+        if len(packages) != 1:
+            raise malformed("read the package file %s" % path, argv, out, "not one package header")
+        return packages[0]["name"], packages[0]["version"], packages[0]["arch"]
 
-def rpm_file_identity(runner, path):
-    """(name, version with epoch, arch) from an rpm file's header (its signature is not checked
-    here: the file came from a repository the manager checked, and its sha256 is in the journal)."""
-    argv = ["rpm", "--query", "--package", "--nosignature", "--nodigest", "--queryformat", RPM_QUERY_FORMAT, path]
-    _rc, out, _err = runner.run(argv, "read the package file %s" % path)
-    packages = parse_rpm_query(out)
-    if len(packages) != 1:
-        raise malformed("read the package file %s" % path, argv, out, "not one package header")
-    return packages[0]["name"], packages[0]["version"], packages[0]["arch"]
+    def installed_sizes(self, names):
+        """{name: bytes} the installed packages take (rpm's SIZE)."""
+        if not names:
+            return {}
+        argv = ["rpm", "--query", "--queryformat", "%{NAME}\t%{SIZE}\n"] + \
+            (["--root", self.root] if self.root else []) + sorted(names)
+        _rc, out, _err = self.runner.run(argv, "read installed sizes", ok_rcs=(0, 1))
+        return _rollback_cache.sizes_from(out, 1)

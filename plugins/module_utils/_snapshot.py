@@ -24,12 +24,7 @@ ID_MAX_CHARS = 200
 
 
 def _run(runner, command, action, env):
-    saved = dict(runner.env)
-    runner.env.update(env)
-    try:
-        _rc, out, _err = runner.run(command, action)
-    finally:
-        runner.env = saved
+    _rc, out, _err = runner.run(command, action, env=env)
     lines = [line.strip() for line in (out or "").splitlines() if line.strip()]
     return lines[-1][:ID_MAX_CHARS] if lines else ""
 

@@ -25,8 +25,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    ZYPPER_CACHE_GLOBS, blame_problems, cached_rpm_paths, duplicate_problems, installed_rpm_sizes, installed_rpms,
-    merge_advisories, normalize_severity, normalize_type, repair_duplicates, rpm_file_identity, rpm_file_name)
+    ZYPPER_CACHE_GLOBS, RpmPackageFiles, blame_problems, duplicate_problems, installed_rpms, merge_advisories,
+    normalize_severity, normalize_type, repair_duplicates)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
@@ -244,9 +244,10 @@ def blocked_by_patches(updates, patches, fixes, installed):
     return result
 
 
-class ZypperBackend:
+class ZypperBackend(RpmPackageFiles):
     name = "zypper"
     compare = staticmethod(compare_rpm_evr)
+    PACKAGE_CACHE_GLOBS = ZYPPER_CACHE_GLOBS
 
     def __init__(self, runner, root=None, lock_timeout=120):
         self.runner = runner
@@ -421,16 +422,7 @@ class ZypperBackend:
 
     # --- package files (the rollback cache, _rollback_cache) -------------------------------
 
-    package_file_name = staticmethod(rpm_file_name)
-
-    def package_cache_paths(self, name, version, arch):
-        return cached_rpm_paths(ZYPPER_CACHE_GLOBS, name, version, arch, self.root)
-
-    def package_file_identity(self, path):
-        return rpm_file_identity(self.runner, path)
-
-    def installed_sizes(self, names):
-        return installed_rpm_sizes(self.runner, names, self.root)
+    # package_file_name, package_cache_paths, package_file_identity, installed_sizes: RpmPackageFiles
 
     def download_package(self, name, version, arch, directory, query_name=None):
         """`zypper download` of that exact edition into directory (--pkg-cache-dir: it writes

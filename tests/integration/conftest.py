@@ -3,8 +3,10 @@
 lab, so modules do not depend on each other's leftovers."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -88,6 +90,27 @@ def ansible_playbook(playbook, inventory, limit=None, extra_vars=None, check=Tru
                              % (playbook, proc.returncode, json.dumps(output.get("stats"), indent=1)
                                 + proc.stderr[-3000:]))
     return proc.returncode, output
+
+
+def sigterm_when(argv, env, marker, delay):
+    """Run argv (an ansible-playbook) and send it SIGTERM, what an AWX cancel sends, delay seconds
+    after its output shows marker. Returns (rc, the output seen); fails if marker never came."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            stdin=subprocess.DEVNULL)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                time.sleep(delay)
+                proc.send_signal(signal.SIGTERM)
+                break
+        proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert any(marker in line for line in seen), "never reached %r:\n%s" % (marker, "".join(seen[-30:]))
+    return proc.returncode, "".join(seen)
 
 
 def task_results(output, task_name):

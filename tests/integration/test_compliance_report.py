@@ -7,17 +7,15 @@ import csv
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import types
 import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
-from conftest import REPO_ROOT, ansible_playbook, run_lab
+from conftest import REPO_ROOT, ansible_playbook, run_lab, sigterm_when
 from test_apply_rollback import refresh
 
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
@@ -183,22 +181,11 @@ def test_sigterm_mid_run_leaves_an_aborted_report_and_a_consistent_store(fresh_l
     refresh(list(fleet.values()))
     report_dir, store = tmp_path / "r", tmp_path / "h.sqlite"
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", **callback_env(report_dir, store, FLEETPATCH_RUN_ID="run-killed"))
-    proc = subprocess.Popen(["ansible-playbook", "-i", fresh_lab, os.path.join(PLAYBOOKS, "rollout.yml"),
-                             "-e", json.dumps({"patch_reboot": "always"})],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL)
-    seen = []
-    try:
-        for line in proc.stdout:               # kill it once the test ring is being patched
-            seen.append(line)
-            if "TASK [fleetpatch.patching.patch : Install the updates" in line:
-                time.sleep(2)
-                proc.send_signal(signal.SIGTERM)
-                break
-        proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode != 0, "".join(seen[-20:])
+    # cancelled once the test ring is being patched
+    rc, seen = sigterm_when(["ansible-playbook", "-i", fresh_lab, os.path.join(PLAYBOOKS, "rollout.yml"),
+                             "-e", json.dumps({"patch_reboot": "always"})], env,
+                            "TASK [fleetpatch.patching.patch : Install the updates", delay=2)
+    assert rc != 0, seen[-3000:]
     report = load_report(report_dir, "run-killed")
     assert (report["run"]["status"], report["run"]["aborted_by"]) == ("aborted", "SIGTERM")
     assert report["summary"]["hosts"] == 6                     # the assessment had reached every host

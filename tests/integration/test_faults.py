@@ -11,7 +11,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import PLAYBOOKS, REPO_ROOT, ansible_playbook, first_host, lab_hosts, on_host, run_lab, task_results
+from conftest import (PLAYBOOKS, REPO_ROOT, ansible_playbook, first_host, lab_hosts, on_host, run_lab,
+                      sigterm_when, task_results)
 from test_apply_rollback import packages, refresh
 
 from fleetlab import config
@@ -434,25 +435,10 @@ def test_power_lost_during_the_reboot_the_host_comes_back_and_its_cycle_complete
 
 
 def cancel_when(inventory, env, marker, **variables):
-    """Run the test ring's patch_ring.yml and send SIGTERM (what an AWX cancel sends) to
-    ansible-playbook one second after its output shows marker. Returns (rc, output seen)."""
+    """The test ring's patch_ring.yml, cancelled (SIGTERM) one second after its output shows marker."""
     argv = ["ansible-playbook", "-i", inventory, os.path.join(ROLLOUT, "patch_ring.yml"),
             "--extra-vars", json.dumps(dict({"fleetpatch_ring": "test"}, **variables))]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, stdin=subprocess.DEVNULL)
-    seen = []
-    try:
-        for line in proc.stdout:
-            seen.append(line)
-            if marker in line:
-                time.sleep(1)
-                proc.send_signal(signal.SIGTERM)
-                break
-        proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert any(marker in line for line in seen), "never reached %r:\n%s" % (marker, "".join(seen[-30:]))
-    return proc.returncode, "".join(seen)
+    return sigterm_when(argv, env, marker, delay=1)
 
 
 def test_sigterm_during_the_reboot_then_during_the_gate_the_next_runs_finish_and_promote(ring, tmp_path):
