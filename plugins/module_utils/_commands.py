@@ -211,20 +211,27 @@ def descendants(root, table):
     return found
 
 
-def running_chain(root, max_chars=300):
-    """The chain from root to its newest leaf process, as "a > b > c": where a transaction hangs
-    (apt-get > dpkg > the package's postinst > the command it waits for)."""
-    table = process_table()
-    below = descendants(root, table)
+def running_chain(root, max_chars=300, table=None):
+    """The chain from root to where the transaction hangs, as "a > b > c" (apt-get > dpkg > the
+    package's postinst > the command it waits for): the deepest leaf below root, the newest of
+    equally deep ones. Deepest, not newest: a helper started beside the transaction (zypper's
+    systemd-inhibit > cat) can be younger than the hung scriptlet's sleep, but never deeper."""
+    table = process_table() if table is None else table
     if root not in table:
         return ""
+    below = descendants(root, table)
     parents = set(table[pid][0] for pid in below)
     leaves = [pid for pid in below if pid not in parents]
-    chain, pid = [], max(leaves) if leaves else root
-    while pid in table and len(chain) < 12:
-        chain.append(table[pid][1][:80] or "pid %d" % pid)
-        if pid == root:
-            break
-        pid = table[pid][0]
-    text = " > ".join(reversed(chain))
+    paths = [_path_to(root, leaf, table) for leaf in leaves] or [[root]]
+    path = max(paths, key=lambda p: (len(p), p[-1]))
+    text = " > ".join(table[pid][1][:80] or "pid %d" % pid for pid in path[-12:])
     return text if len(text) <= max_chars else "..." + text[-max_chars:]     # the hung end matters most
+
+
+def _path_to(root, leaf, table):
+    """The pids from root down to leaf (leaf is below root in table)."""
+    path, pid = [leaf], leaf
+    while pid != root and pid in table:
+        pid = table[pid][0]
+        path.append(pid)
+    return list(reversed(path))

@@ -55,3 +55,27 @@ def test_only_transactions_are_bounded_and_zero_means_no_bound():
 def test_the_environment_is_the_c_locale_in_the_bounded_path_too():
     out = _commands.CommandRunner(transaction_timeout=5).run(["sh", "-c", "echo $LC_ALL $TZ"], "x", transaction=True)[1]
     assert out == "C UTC\n"
+
+
+def test_the_chain_named_is_the_deepest_not_the_newest_process():
+    """zypper starts `systemd-inhibit ... cat` beside rpm; when that cat is younger than the hung
+    scriptlet's sleep (its dbus call can take a while), the newest leaf is the helper, and the
+    message named the wrong chain (CI, lab-zypper1). Real processes: the helper starts last."""
+    script = ('sh -c "sh -c \\"exec sleep 300\\"" & sleep 0.5; '
+              'sh -c "exec sleep 301" & wait')
+    runner = _commands.CommandRunner(transaction_timeout=2)
+    with pytest.raises(PatchError) as caught:
+        runner.run(["sh", "-c", script], "install updates", transaction=True)
+    hung = str(caught.value).split("still running then: ")[1].split(". The package database")[0]
+    assert hung.endswith("> sleep 300"), hung
+
+
+def test_running_chain_prefers_depth_then_the_newest_leaf():
+    table = {10: (1, "zypper install"), 11: (10, "systemd-inhibit --who=zypp cat"), 19: (11, "cat"),
+             12: (10, "rpm -U"), 13: (12, "/bin/sh rpm-tmp"), 14: (13, "hook fp-crypto"), 15: (14, "sleep 120")}
+    assert _commands.running_chain(10, table=table) == "zypper install > rpm -U > /bin/sh rpm-tmp > hook fp-crypto > sleep 120"
+    table[16] = (13, "logger done")     # as deep as the hook: the newer of the two at depth 3
+    table[17] = (16, "sleep 5")
+    assert _commands.running_chain(10, table=table).endswith("logger done > sleep 5")
+    assert _commands.running_chain(99, table=table) == ""
+    assert _commands.running_chain(19, table=table) == "cat"
