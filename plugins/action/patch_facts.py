@@ -1,18 +1,76 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""patch_facts: the Python module on POSIX hosts; ansible.windows.win_updates on Windows hosts."""
+"""patch_facts: the Python module on POSIX hosts; ansible.windows.win_updates on Windows hosts.
+On apt hosts, the advisory feed (advisory_feed) is joined to the module's record here, on the
+controller: the data never goes to a host."""
 
 from __future__ import annotations
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
+from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import facts_argument_spec
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_action import WindowsDispatchAction
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_action import WindowsDispatchAction, is_windows_host
+
+FEED_SPEC = {"advisory_feed": facts_argument_spec()["advisory_feed"]}
 
 
 class ActionModule(WindowsDispatchAction):
 
     MODULE = "fleetpatch.patching.patch_facts"
     ARGUMENT_SPEC = facts_argument_spec()
+
+    def run(self, tmp=None, task_vars=None):
+        if not self._task.args.get("advisory_feed") or is_windows_host(self._connection, self._task.args):
+            return super(ActionModule, self).run(tmp, task_vars)
+        validation = ArgumentSpecValidator(FEED_SPEC).validate({"advisory_feed": self._task.args["advisory_feed"]})
+        if validation.error_messages:
+            return {"failed": True, "msg": "Invalid arguments for %s: %s" % (self.MODULE, "; ".join(validation.error_messages))}
+        feed = validation.validated_parameters["advisory_feed"]
+        # The host is asked for its updates' source packages (what the feed is keyed by); the feed's
+        # locations stay on the controller.
+        args = dict(self._task.args)
+        del args["advisory_feed"]
+        args["source_packages"] = True
+        self._task.args = args
+        result = super(ActionModule, self).run(tmp, task_vars)
+        if self._task.async_val:
+            result.setdefault("warnings", []).append("advisory_feed is not joined to an async patch_facts run")
+            return result
+        return self.join_feed(result, feed, args.get("policy"))
+
+    def join_feed(self, result, feed, policy):
+        record = (result.get("ansible_facts") or {}).get("fleetpatch")
+        if result.get("failed") or result.get("unreachable") or not isinstance(record, dict) or record.get("pkg_mgr") != "apt":
+            return result
+        try:
+            if not record.get("codename"):
+                raise _advisory_feed.FeedError("the host's os-release names no VERSION_CODENAME, the release the feed is keyed by")
+            index, info = _advisory_feed.load(feed, record["codename"])
+            joined, info["joined"], info["without_source"] = _advisory_feed.join(record, index)
+            # The same policy function as on the host, now with the advisories' severities and dates,
+            # deciding as of the day the host was assessed.
+            decided = _policy.evaluate(joined, policy, now=(record.get("collected_at") or "")[:10] or None)
+        except (_advisory_feed.FeedError, PatchError, OSError, ValueError) as exc:
+            cause = to_text(getattr(exc, "msg", None) or exc)
+            if feed["required"]:
+                return dict(result, failed=True, msg="Failed to use the advisory feed (advisory_feed.required): %s" % cause)
+            decided = dict(record, advisory_feed=_advisory_feed.feed_info_unused(feed, cause))
+            result.setdefault("warnings", []).append(
+                "Advisory feed not used, apt updates keep severity unknown and first-seen dates: %s" % cause)
+        else:
+            decided["advisory_feed"] = info
+            if info["warning"]:
+                if feed["required"]:
+                    return dict(result, failed=True, msg="Failed to use the advisory feed (advisory_feed.required): %s"
+                                % info["warning"])
+                result.setdefault("warnings", []).append("Advisory feed: %s" % info["warning"])
+        result["ansible_facts"] = dict(result["ansible_facts"], fleetpatch=decided)
+        return result
 
     def run_windows(self, run, args):
         record = run.assess(policy=args["policy"], record_first_seen=args["first_seen"])

@@ -237,6 +237,44 @@ def parse_show(text):
     return stanzas
 
 
+def parse_show_sources(text):
+    """{(package, architecture, version): (source name, source version)} of `apt-cache show` stanzas.
+    Debian policy 5.6.1: no Source field means the source is named as the binary package; a
+    "Source: name (version)" field gives the source version when it differs from the binary's
+    (binNMUs: bash 5.2.15-2+b8 is built from bash 5.2.15-2), else the binary's version is the source's."""
+    sources = {}
+    for block in re.split(r"\n\s*\n", text or ""):
+        fields = {}
+        for line in block.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                key, value = line.split(":", 1)
+                fields[key] = value.strip()
+        if not fields.get("Package") or not fields.get("Version"):
+            continue
+        match = _SOURCE_FIELD.match(fields.get("Source", ""))
+        name = match.group("name") if match else fields["Package"]
+        version = match.group("version") if match and match.group("version") else fields["Version"]
+        sources[(fields["Package"], fields.get("Architecture", ""), fields["Version"])] = (name, version)
+    return sources
+
+
+_SOURCE_FIELD = re.compile(r"^(?P<name>[a-z0-9][a-z0-9+.-]+)(?: \((?P<version>[^)\s]+)\))?$")
+
+
+def annotate_sources(updates, sources):
+    """Set source_package, source_version (of available_version) and installed_source_version on
+    each update apt-cache show answered for; an update it did not answer for gets none of them
+    (the controller then joins nothing to it rather than guess)."""
+    for update in updates:
+        available = sources.get((update["name"], update["arch"], update["available_version"]))
+        installed = sources.get((update["name"], update["arch"], update["installed_version"]))
+        if available and installed and available[0] == installed[0]:
+            update["source_package"] = available[0]
+            update["source_version"] = available[1]
+            update["installed_source_version"] = installed[1]
+    return updates
+
+
 def suspects_of(stanzas, named, requested):
     """The requested names a refusal about `named` may come from: named themselves, built from
     the same source as a named package (versions of one source move together), or relating to
@@ -374,6 +412,9 @@ class AptBackend:
         self.lists_dir = lists_dir
         self.incomplete = []    # why the answer may be incomplete (sources not refreshed)
         self.unfinished = []    # packages a dpkg run left unfinished
+        # patch_facts' source_packages option: also name each update's source package and
+        # versions (one more call, apt-cache show), which the controller's advisory feed joins on.
+        self.source_packages = False
 
     def cache_age(self):
         """Seconds since the package lists were last refreshed (None if never), read the way
@@ -436,7 +477,22 @@ class AptBackend:
         policy = parse_policy(out)
         if not policy:
             raise malformed("list apt updates", argv[:3] + ["..."], out, "no package could be read")
-        return updates_from_policy(packages, policy, read_releases(self.lists_dir)), {}
+        updates = updates_from_policy(packages, policy, read_releases(self.lists_dir))
+        if self.source_packages and updates:
+            self.add_sources(updates, packages)
+        return updates, {}
+
+    def add_sources(self, updates, packages):
+        """Source package and versions of each update, from apt's own records of the installed and
+        the candidate version (`apt-cache show NAME=VERSION`, the installed one from dpkg's status)."""
+        query_names = dict(((p["name"], p["arch"]), p["query_name"]) for p in packages)
+        specs = []
+        for update in updates:
+            query = query_names.get((update["name"], update["arch"]), update["name"])
+            specs.extend("%s=%s" % (query, v) for v in (update["installed_version"], update["available_version"]))
+        argv = ["apt-cache", "show"] + specs
+        _rc, out, _err = self.runner.run(argv, "read the source packages of the apt updates", ok_rcs=(0, 100))
+        annotate_sources(updates, parse_show_sources(out))
 
     def resolve(self, updates):
         """Ask apt what installing exactly these updates would do, as patch_apply would ask it

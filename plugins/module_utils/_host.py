@@ -44,6 +44,8 @@ def identity(root=None):
         "os_family": family or (values.get("ID", "unknown").capitalize() if values else "unknown"),
         "distribution": values.get("NAME", "unknown"),
         "version": values.get("VERSION_ID", ""),
+        # the release name the distributions' security data is keyed by (Debian's tracker: bookworm)
+        "codename": values.get("VERSION_CODENAME") or None,
     }
 
 

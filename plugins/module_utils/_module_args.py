@@ -53,6 +53,16 @@ def facts_argument_spec():
         first_seen=dict(type="bool", default=True),
         on_incomplete=dict(type="str", default="fail", choices=list(_record.ON_INCOMPLETE)),
         resolve=dict(type="bool", default=True),
+        source_packages=dict(type="bool", default=False),
+        # read by the action plugin on the controller only (plugin_utils/_advisory_feed.py), never sent to a host
+        advisory_feed=dict(type="dict", options=dict(
+            debian_tracker=dict(type="str"),
+            debian_advisories=dict(type="list", elements="str", default=[]),
+            max_age=dict(type="int", default=86400),
+            timeout=dict(type="int", default=60),
+            cache_dir=dict(type="path"),
+            required=dict(type="bool", default=False),
+        )),
         windows=_windows_option(),
     )
 

@@ -206,6 +206,8 @@ def main():
     runner = CommandRunner(module)
     try:
         backend = select_backend(module, runner)
+        if p["source_packages"] and hasattr(backend, "source_packages"):
+            backend.source_packages = True
         record = _record.assess(
             backend, update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
             include_installed=p["include_installed"], policy=p["policy"], state_dir=p["state_dir"],
