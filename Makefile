@@ -19,12 +19,12 @@ export ANSIBLE_HOST_KEY_CHECKING := True
 export ANSIBLE_FORCE_COLOR := 0
 
 .PHONY: demo test bench deps system-deps venv lint yamllint ansible-lint changelog-check sanity unit integration molecule \
-        collection-build lab-up lab-down clean
+        collection-build lab-up lab-down clean ee-collection ee-check ee-build
 
 demo: deps lab-up
 	tests/lab/demo
 
-test: deps lint changelog-check sanity unit lab-up integration molecule collection-build
+test: deps lint changelog-check sanity unit ee-check lab-up integration molecule collection-build
 	@echo "make test: every step passed"
 
 deps: system-deps venv $(COLL_PATH)/ansible_collections/fleetpatch/patching
@@ -113,6 +113,35 @@ collection-build: venv
 	ansible-galaxy collection build --force --output-path $(BUILD)/dist .
 	ansible-galaxy collection install --offline --force -p $(BUILD)/installed $(BUILD)/dist/fleetpatch-patching-*.tar.gz
 	test -f $(BUILD)/installed/ansible_collections/fleetpatch/patching/MANIFEST.json
+
+# The execution environment (docs/awx.md): ansible-builder writes the build context into .build/ee
+# from this checkout's collection tarball, and check_context.py checks it (Containerfile, base image
+# as a build argument, the tarball, our requirements merged by the builder stage's own introspection
+# over the collection and its dependencies) and the AWX configuration playbook's syntax. No image is
+# built: that needs a registry (`make ee-build`, where one is reachable).
+EE_DEF       := execution-environment/execution-environment.yml
+EE_TARBALL   := $(BUILD)/ee-collection/fleetpatch-patching.tar.gz
+EE_BASE_IMAGE ?=
+ee-collection: venv
+	rm -rf $(BUILD)/ee-collection && mkdir -p $(BUILD)/ee-collection
+	ansible-galaxy collection build --force --output-path $(BUILD)/ee-collection .
+	mv $(BUILD)/ee-collection/fleetpatch-patching-*.tar.gz $(EE_TARBALL)
+
+ee-check: ee-collection $(COLL_PATH)/ansible_collections/fleetpatch/patching
+	rm -rf $(BUILD)/ee $(BUILD)/ee-introspect && mkdir -p $(BUILD)/ee-introspect/ansible_collections
+	ansible-builder create -f $(EE_DEF) -c $(BUILD)/ee --output-filename Containerfile
+	ansible-galaxy collection install --offline --no-deps --force -p $(BUILD)/ee-introspect $(EE_TARBALL)
+	for dep in ansible/windows community/windows; do mkdir -p $(BUILD)/ee-introspect/ansible_collections/$${dep%/*} && \
+	    ln -sfn $$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections/$$dep \
+	        $(BUILD)/ee-introspect/ansible_collections/$$dep; done
+	python execution-environment/check_context.py $(BUILD)/ee $(BUILD)/ee-introspect
+	ansible-playbook --syntax-check -i localhost, playbooks/awx_configure.yml
+
+# Builds the image (podman or docker, a registry for the base image and Galaxy for the dependencies):
+#   make ee-build EE_BASE_IMAGE=registry.example.com/ee-minimal:latest
+ee-build: ee-collection
+	ansible-builder build -f $(EE_DEF) -c $(BUILD)/ee -t fleetpatch-ee:latest \
+	    $(if $(EE_BASE_IMAGE),--build-arg EE_BASE_IMAGE=$(EE_BASE_IMAGE))
 
 # Not part of `make test`: figures go to bench/results/ and, by hand, to docs/benchmarks.md.
 bench: deps lab-up
