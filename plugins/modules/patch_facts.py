@@ -111,6 +111,59 @@ options:
         checked for installability, and C(new_packages)/C(removals) stay empty.
     type: bool
     default: true
+  source_packages:
+    description:
+      - apt only. Also return each update's C(source_package), C(source_version) and C(installed_source_version)
+        (one C(apt-cache show NAME=VERSION) call over the updates).
+      - The action plugin sets it when O(advisory_feed) is given, since the feed is keyed by source package.
+    type: bool
+    default: false
+  advisory_feed:
+    description:
+      - apt hosts. Debian's security data, joined to the updates on the controller by the action plugin (never sent
+        to a host). Each update whose source version between the installed (exclusive) and the available version
+        (inclusive) carries fixes gets their DSA/DLA ids in C(advisories), their CVEs, C(issued) (the newest
+        advisory's date), a severity from Debian's urgency and whether an advisory was issued, and
+        C(classification=security); the baseline is then evaluated again with them. See C(docs/assessment.md).
+      - The record's C(advisory_feed) says which data was used, how old it was, and why not (C(warning)).
+      - Data that cannot be fetched, is older than O(advisory_feed.max_age), does not parse, or does not cover the
+        host's release (os-release C(VERSION_CODENAME)) gives a warning and the record without it, unless
+        O(advisory_feed.required).
+    type: dict
+    suboptions:
+      debian_tracker:
+        description:
+          - The Security Tracker's JSON export, a path on the controller or an http(s) URL
+            (V(https://security-tracker.debian.org/tracker/data/json), or an internal mirror of it).
+        type: str
+      debian_advisories:
+        description:
+          - The DSA and DLA lists (the security-tracker repository's C(data/DSA/list) and C(data/DLA/list)), paths or
+            http(s) URLs. They give the advisory ids and dates.
+        type: list
+        elements: str
+        default: []
+      max_age:
+        description:
+          - Seconds. A URL's cached copy older than this is fetched again; data older than this is not used.
+            V(0) sets no limit.
+        type: int
+        default: 86400
+      timeout:
+        description:
+          - Seconds to wait for each download.
+        type: int
+        default: 60
+      cache_dir:
+        description:
+          - Where the controller keeps downloaded data and the index built from it.
+            Defaults to C(~/.cache/fleetpatch/advisory-feed).
+        type: path
+      required:
+        description:
+          - Fail the host, with the cause, when the feed cannot be used, instead of a warning.
+        type: bool
+        default: false
 notes:
   - Commands run with argument lists, C(LC_ALL=C) and C(TZ=UTC); a failing command fails the
     module with the command (shortened), its rc and the line of its output that states the cause.
@@ -122,7 +175,8 @@ notes:
     entries are listed in C(unfinished) and make the status C(unknown).
   - O(root) must be an existing directory holding an rpm database; it is never created.
   - apt metadata has no severity, CVE or date; apt security updates are recognised by their
-    origin (a C(*-security) suite or codename, or a C(*-Security) label) and have severity C(unknown).
+    origin (a C(*-security) suite or codename, or a C(*-Security) label) and have severity C(unknown)
+    unless O(advisory_feed) supplies them.
   - yum 3 (Enterprise Linux 7) is not supported.
 seealso:
   - plugin: fleetpatch.patching.evaluate_policy
@@ -141,6 +195,15 @@ EXAMPLES = r"""
 - name: Show what is missing
   ansible.builtin.debug:
     msg: "{{ ansible_facts.fleetpatch.updates | selectattr('decision', 'eq', 'approved') | map(attribute='name') }}"
+
+- name: Assess apt hosts with Debian's security data (severities, CVEs, DSA ids and dates)
+  fleetpatch.patching.patch_facts:
+    policy:
+      sla_days: {critical: 7, important: 30}
+    advisory_feed:
+      debian_tracker: https://security-tracker.debian.org/tracker/data/json
+      debian_advisories:
+        - https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DSA/list
 
 - name: The RPM tools on this host are not the system's manager
   fleetpatch.patching.patch_facts:
