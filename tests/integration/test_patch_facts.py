@@ -9,6 +9,7 @@ import time
 import jsonschema
 import pytest
 from conftest import REPO_ROOT, ansible_playbook, first_host, lab_hosts, on_host, run_lab, task_results
+from fleetlab import config
 
 with open(os.path.join(REPO_ROOT, "docs", "schemas", "host_patch_record.schema.json")) as f:
     SCHEMA = json.load(f)
@@ -37,8 +38,18 @@ def hosts(fresh_lab, fleet):
     return {m: first_host(fleet, m) for m in ("apt", "dnf", "zypper")}
 
 
-def test_exact_updates_on_every_manager(fresh_lab, hosts):
-    results = patch_facts(fresh_lab, hosts.values())
+def lab_feed(tmp_path, **options):
+    """The lab's Debian security data (tests/lab/fleetlab/advisories.py), as the repository server
+    publishes it for the staged wave."""
+    base = "%s/advisories/" % config.REPO_URL
+    return dict({"debian_tracker": base + "tracker.json", "debian_advisories": [base + "DSA-list"],
+                 "cache_dir": str(tmp_path / "feed-cache"), "max_age": 3600, "timeout": 10, "required": True}, **options)
+
+
+def test_exact_updates_on_every_manager(fresh_lab, hosts, tmp_path):
+    # apt hosts get their advisories from the lab's advisory feed, joined on the controller: the
+    # same advisories, CVEs, severities and dates as the dnf and zypper hosts read from updateinfo
+    results = patch_facts(fresh_lab, hosts.values(), advisory_feed=lab_feed(tmp_path))
     for manager, host in hosts.items():
         record = results[host.name]["ansible_facts"]["fleetpatch"]
         jsonschema.validate(record, SCHEMA)
@@ -49,12 +60,16 @@ def test_exact_updates_on_every_manager(fresh_lab, hosts):
         for name, (old, new, apt_class, rpm_class, severity, advisories, cves, issued) in EXPECTED_SECURITY_WAVE.items():
             u = updates[name]
             assert (u["installed_version"], u["available_version"]) == (old, new), (manager, name)
-            if manager == "apt":
-                # apt knows the pocket only: no severity, advisory, CVE or date in its metadata
+            if manager == "apt" and apt_class != "security":
+                # Debian's security data has no bugfix or enhancement advisories: apt knows the pocket only
                 assert (u["classification"], u["severity"], u["advisories"], u["cves"], u["issued"]) == \
                     (apt_class, "unknown", [], [], None), name
-                assert u["repository"] == ("Debian-Security:bookworm-security/main" if apt_class == "security"
-                                           else "Debian:bookworm/main")
+                assert u["repository"] == "Debian:bookworm/main"
+            elif manager == "apt":
+                assert (u["classification"], u["severity"], u["advisories"], u["cves"], u["issued"]) == \
+                    (rpm_class, severity, advisories, cves, issued), (manager, name)
+                assert u["repository"] == "Debian-Security:bookworm-security/main"
+                assert (u["source_package"], u["installed_source_version"], u["source_version"]) == (name, old, new)
             else:
                 assert (u["classification"], u["severity"], u["advisories"], u["cves"], u["issued"]) == \
                     (rpm_class, severity, advisories, cves, issued), (manager, name)
@@ -64,8 +79,22 @@ def test_exact_updates_on_every_manager(fresh_lab, hosts):
         assert updates["fp-firmware"]["reboot_suggested"] is (manager == "zypper")
         assert record["status"] == "non_compliant"
         assert record["counts"]["security_non_compliant"] == 2
-        if manager != "apt":
-            assert record["counts"]["critical_non_compliant"] == 1
+        assert record["counts"]["critical_non_compliant"] == 1
+        if manager == "apt":
+            feed = record["advisory_feed"]
+            assert (feed["warning"], feed["release"], feed["joined"], feed["without_source"]) == (None, "bookworm", 2, 0)
+            assert record["codename"] == "bookworm"
+        else:
+            assert "advisory_feed" not in record
+
+
+def test_an_unreachable_feed_leaves_apt_as_it_was(fresh_lab, hosts, tmp_path):
+    host = hosts["apt"]
+    feed = lab_feed(tmp_path, debian_tracker="%s/advisories/no-such-file.json" % config.REPO_URL, required=False)
+    record = patch_facts(fresh_lab, [host], advisory_feed=feed)[host.name]["ansible_facts"]["fleetpatch"]
+    assert "Failed to fetch" in record["advisory_feed"]["warning"] and "404" in record["advisory_feed"]["warning"]
+    assert {u["severity"] for u in record["updates"]} == {"unknown"}
+    assert not any(u["advisories"] for u in record["updates"])
 
 
 def test_first_seen_is_kept_on_the_host_root_only(hosts):

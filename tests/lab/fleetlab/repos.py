@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from . import catalog, config, debs, rpms
+from . import advisories, catalog, config, debs, rpms
 from .util import LabError, pid_alive, read_pid, write
 
 CURRENT = os.path.join(config.REPOS_DIR, "current")
@@ -114,6 +114,9 @@ def stage(number, latest_only=False):
     if latest_only:
         ensure_latest_only(number)
     wave_dir = os.path.join(config.REPOS_DIR, _wave_dir_name(number, latest_only))
+    # the security data of every advisory published up to this wave (a tracker keeps its history
+    # when the archive drops superseded versions): apt hosts' advisory_feed
+    advisories.write_feed(catalog.versions_up_to(number), wave_dir)
     for release in glob.glob(os.path.join(wave_dir, "apt", "*", "dists", "*", "Release")):
         with open(release) as f:
             text = f.read()
