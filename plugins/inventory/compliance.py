@@ -282,7 +282,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for group in names.values():
             inventory.add_group(group)
         memo = {}
+        clashing = [host for host in states if not host or host in inventory.groups]
+        if clashing:
+            # Ansible resolves a name to the group first: writing these would set a group's variables
+            # or nest a group (all, ungrouped, one of ours) inside ours. Skipped, named, never a crash.
+            self.display.warning("fleetpatch.patching.compliance: %d host name(s) in the store are also group names "
+                                 "(or empty) and are left out: %s" % (
+                                     len(clashing), ", ".join(repr(h) for h in sorted(clashing)[:10])))
         for host, state in states.items():
+            if not host or host in inventory.groups:
+                continue
             if host not in inventory.hosts:
                 inventory.add_host(host)
             inventory.set_variable(host, rules.COMPLIANCE_VAR, rules.store_value(state.variables, memo))
@@ -296,7 +305,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if not (compose or groups or keyed_groups):
             return
         for name in states:
-            host = self.inventory.hosts[name]
+            host = self.inventory.hosts.get(name)
+            if host is None or name in self.inventory.groups:      # left out by _write
+                continue
             hostvars = combine_vars(get_group_vars(host.get_groups()), host.get_vars())
             self._set_composite_vars(compose, hostvars, name, strict=strict)
             hostvars = combine_vars(get_group_vars(host.get_groups()), host.get_vars())

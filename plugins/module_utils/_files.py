@@ -64,10 +64,11 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def write_private_file(path, data, mode=FILE_MODE):
+def write_private_file(path, data, mode=FILE_MODE, errors="strict"):
     """Write data to path atomically, the file private to its owner (mode). data is text: a str,
     an iterable of str (written piece by piece, never joined), or a function that writes to the
-    text stream it is given. UTF-8, newlines written as given.
+    text stream it is given. UTF-8, newlines written as given. errors: the encoder's error handler
+    ("replace" writes "?" for what UTF-8 cannot hold, a lone surrogate, rather than fail).
 
     Through a temporary file in path's directory (which must exist): written, flushed, synced,
     renamed over path, then the directory synced. On any error (or interruption) before the rename
@@ -80,7 +81,7 @@ def write_private_file(path, data, mode=FILE_MODE):
         except BaseException:
             os.close(fd)
             raise
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline="") as handle:
             if isinstance(data, str):
                 handle.write(data)
             elif callable(data):

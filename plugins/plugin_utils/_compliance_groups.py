@@ -28,7 +28,7 @@ except ImportError:  # ansible-core < 2.19: a string without template syntax is 
 COMPLIANCE_VAR = "fleetpatch_compliance"
 DEFAULT_PREFIX = "fleetpatch_"
 DEFAULT_STALE_DAYS = 7
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2      # 2: last_assessed carries the assessment's status and counts
 
 # The groups, by the suffix that follows the prefix, in the order the documentation lists them.
 COMPLIANT = "compliant"
@@ -45,6 +45,8 @@ GROUP_KEYS = (COMPLIANT, NONCOMPLIANT, PENDING_REBOOT, FAILED, UNREACHABLE, UNKN
 # AWS SSM's NON_COMPLIANT, which counts installed-pending-reboot and failed installs too.
 NONCOMPLIANT_STATUSES = frozenset(("non_compliant", "pending_reboot", "failed", "rolled_back"))
 FAILED_STATUSES = frozenset(("failed", "rolled_back"))
+# Host statuses of a run that may not have assessed the host: its last assessment still stands.
+NOT_ASSESSED_STATUSES = frozenset(("unreachable", "unknown"))
 
 # The fleetpatch_compliance variable's keys, always all present (null or 0 when unknown).
 ENTRY_KEYS = ("run_id", "ended_at", "ring", "os", "pkg_mgr", "policy")
@@ -191,7 +193,12 @@ def host_state(entry, assessed, breach, now, stale_days):
 
     entry = entry or {}
     status = entry.get("status")
-    variables = {"status": status, "in_store": bool(entry)}
+    # The last known state: a later run that did not assess the host (unreachable, health checks
+    # only) does not reset what its last assessment found, as SSM keeps a node's last report.
+    known = status
+    if assessed and assessed.get("run_id") != entry.get("run_id") and status in NOT_ASSESSED_STATUSES:
+        known = assessed.get("status") or status
+    variables = {"status": status, "in_store": bool(entry), "last_known_status": known}
     variables.update((key, entry.get(key)) for key in ENTRY_KEYS)
     variables.update((key, bool(entry.get(key))) for key in FLAG_KEYS)
     variables.update({
@@ -200,14 +207,15 @@ def host_state(entry, assessed, breach, now, stale_days):
         "days_since_assessed": age,
         "stale": stale,
         "counts": dict(entry.get("counts") or {}),
+        "assessed_counts": dict((assessed or {}).get("counts") or {}),
         "sla_breaches": int(count),
         "sla_days_overdue": overdue,
     })
 
     groups = set()
-    if status == "compliant":
+    if known == "compliant":
         groups.add(COMPLIANT)
-    if status in NONCOMPLIANT_STATUSES:
+    if known in NONCOMPLIANT_STATUSES or status in FAILED_STATUSES:
         groups.add(NONCOMPLIANT)
     if status == "pending_reboot" or variables["reboot_required"]:
         groups.add(PENDING_REBOOT)

@@ -141,6 +141,14 @@ _RUN_ROW = operator.itemgetter(*schema.RUN_COLUMNS)
 _HOST_ROW = operator.itemgetter(*schema.HOST_COLUMNS)
 
 
+def _days_between(earlier, later):
+    """Whole days from the date earlier to the date later (ISO texts), or None if either is no date."""
+    try:
+        return (datetime.date.fromisoformat(later[:10]) - datetime.date.fromisoformat(earlier[:10])).days
+    except (TypeError, ValueError):
+        return None
+
+
 def _check_report(report):
     if not isinstance(report, dict) or report.get("kind") != _report_model.KIND:
         raise _BadInput("not a fleetpatch compliance report (kind %s expected)" % _report_model.KIND)
@@ -168,7 +176,8 @@ def _run_row(report, document=None):
         "controller": run.get("controller"), "playbooks": _json(list(run.get("playbooks") or [])),
         "ansible_version": run.get("ansible_version"), "collection_version": run.get("collection_version"),
         "host_count": int(summary.get("hosts", len(report["hosts"]))),
-        "compliant_percent": float(summary.get("compliant_percent", 100.0)),
+        # NOT NULL in the schema: a run of no hosts stores 0, and reads back as None (trend()).
+        "compliant_percent": float(summary.get("compliant_percent") or 0.0),
         "summary": _json(summary), "report": _pack(document if document is not None else _json(report)),
         "stored_at": _stamp_of(_utc_now()),
     }
@@ -467,7 +476,8 @@ class HistoryStore(object):
                 "SELECT run_id, ended_at, status, host_count, compliant_percent, summary FROM runs %s "
                 "ORDER BY ended_at DESC, run_id DESC LIMIT ?" % where, params + [int(limit)])
         return [{"run_id": run_id, "ended_at": ended_at, "status": status, "hosts": host_count,
-                 "compliant_percent": compliant_percent, "by_status": json.loads(summary)["by_status"]}
+                 "compliant_percent": compliant_percent if host_count else None,
+                 "by_status": json.loads(summary)["by_status"]}
                 for run_id, ended_at, status, host_count, compliant_percent, summary in reversed(rows)]
 
     def first_seen(self, hosts=None):
@@ -506,11 +516,13 @@ class HistoryStore(object):
                 "AND u.run_id = l.assessed_run_id AND u.decision = 'approved' AND u.state IN (%s) "
                 "AND u.sla_due IS NOT NULL AND u.sla_due < ?" % _marks(len(OPEN_STATES)),
                 list(OPEN_STATES) + [today])
+            # A stored date that is no calendar day (an older run's host wrote 2026-02-30) is skipped,
+            # never a failure of the whole query: one host's bad data never hurts another.
             breaches = [{"host": host, "name": name, "arch": arch, "version": version, "sla_due": sla_due[:10],
-                         "days_overdue": (datetime.date.fromisoformat(today)
-                                          - datetime.date.fromisoformat(sla_due[:10])).days,
-                         "severity": severity, "classification": classification, "state": state, "run_id": run_id}
-                        for host, name, arch, version, sla_due, severity, classification, state, run_id in rows]
+                         "days_overdue": overdue, "severity": severity, "classification": classification,
+                         "state": state, "run_id": run_id}
+                        for host, name, arch, version, sla_due, severity, classification, state, run_id in rows
+                        for overdue in [_days_between(sla_due, today)] if overdue is not None]
         breaches.sort(key=lambda b: (-b["days_overdue"], b["host"], b["name"], b["arch"] or ""))
         return breaches
 
@@ -534,15 +546,18 @@ class HistoryStore(object):
         return hosts
 
     def last_assessed(self):
-        """{host: {run_id, ended_at, assessed_at}}: each host's newest run that assessed it, which
-        is older than its latest_hosts() entry when later runs could not reach it. Hosts that no
-        stored run assessed are absent."""
+        """{host: {run_id, ended_at, assessed_at, status, counts}}: each host's newest run that
+        assessed it, with what that assessment found (its last known state), which is older than
+        its latest_hosts() entry when later runs could not reach it or did not assess it. Hosts
+        that no stored run assessed are absent."""
         with self._failing("read the last assessments from"):
             rows = self._db.query(
-                "SELECT l.host, l.assessed_run_id, l.assessed_ended_at, h.assessed_at FROM host_latest l "
-                "JOIN hosts h ON h.run_id = l.assessed_run_id AND h.host = l.host")
-        return {host: {"run_id": run_id, "ended_at": ended_at, "assessed_at": assessed_at}
-                for host, run_id, ended_at, assessed_at in rows}
+                "SELECT l.host, l.assessed_run_id, l.assessed_ended_at, h.assessed_at, h.status, %s "
+                "FROM host_latest l JOIN hosts h ON h.run_id = l.assessed_run_id AND h.host = l.host"
+                % ", ".join("h." + c for c in schema.COUNT_COLUMNS))
+        return {row[0]: {"run_id": row[1], "ended_at": row[2], "assessed_at": row[3], "status": row[4],
+                         "counts": dict(zip(schema.COUNT_COLUMNS, row[5:]))}
+                for row in rows}
 
     def get_report(self, run_id):
         """The report document exactly as appended, or None if the run is not stored."""

@@ -14,6 +14,8 @@ import datetime
 import html
 import re
 
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
+
 # Worst first. unknown (never assessed) ranks below the hosts known to be broken or behind, and
 # above those known to be fine.
 STATUS_ORDER = ("failed", "rolled_back", "unreachable", "non_compliant", "unknown", "pending_reboot", "compliant")
@@ -27,17 +29,21 @@ STATUS_LABELS = {
     "unreachable": "Unreachable",
     "unknown": "Unknown",
 }
-SEVERITY_ORDER = ("critical", "important", "moderate", "low", "unknown")
+SEVERITY_ORDER = _host_values.SEVERITIES                # the report's vocabularies, defined once
+
 SEVERITY_RANK = dict((severity, rank) for rank, severity in enumerate(SEVERITY_ORDER))
-CLASSIFICATION_ORDER = ("security", "bugfix", "enhancement", "other")
+CLASSIFICATION_ORDER = _host_values.CLASSIFICATIONS
 OPEN_STATES = ("missing", "failed")
 # run.problems shown at the top of a report (each is one sentence; a run has a handful at most)
 MAX_PROBLEMS = 5
 HELD_STATES = ("deferred", "rejected", "not_applicable")
 
-# C0 controls (bar tab, newline, carriage return), DEL, C1 controls, and the code points XML 1.0
-# forbids: a hostile package title must not corrupt a terminal log or make the XML unparseable.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# C0 controls (bar tab, newline, carriage return), DEL, C1 controls, the code points XML 1.0
+# forbids, and the bidirectional controls (U+202E turns "fp-crypto\u202eexe.sh" into "fp-cryptohs.exe"
+# on screen): a hostile package title must not corrupt a terminal log, make the XML unparseable or
+# show an operator something else than the data says.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff%s]" % BIDI_CONTROLS)
 _LINE_BREAKS = re.compile("[\t\r\n]+")
 
 
@@ -131,6 +137,14 @@ def percent(value):
         return "?"
     text = "%.1f" % number
     return text[:-2] if text.endswith(".0") else text
+
+
+def compliant_text(group):
+    """'85% compliant', or 'no hosts' for a summary (or ring, or trend point) of no hosts: no hosts
+    is not 100 % compliant."""
+    if not group.get("hosts") or group.get("compliant_percent") is None:
+        return "no hosts"
+    return "%s%% compliant" % percent(group.get("compliant_percent"))
 
 
 def html_text(value, none=""):

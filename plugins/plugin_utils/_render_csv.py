@@ -33,6 +33,11 @@ _CHECK_FIRST = frozenset(_FORMULA_STARTS) | frozenset(chr(c) for c in range(32))
     chr(c) for c in range(0x7F, 0xA0))
 
 
+# The most a spreadsheet cell holds (Excel, LibreOffice Calc): a longer text is cut, and says so.
+CELL_CHARS = 32767
+CUT_NOTE = " [cut: %d characters in all; the whole text is in report.json]"
+
+
 def cell(value):
     """One cell's text, safe to open in a spreadsheet. Control characters elsewhere in the text are
     removed from the whole output at once (render), which is much faster than cell by cell."""
@@ -47,6 +52,9 @@ def cell(value):
         text = clean(text)
         if text.startswith(_FORMULA_STARTS):
             text = "'" + text
+    if len(text) > CELL_CHARS:
+        note = CUT_NOTE % len(text)
+        text = text[:CELL_CHARS - len(note)] + note
     return text
 
 
@@ -83,14 +91,14 @@ def update_cells(update):
 
 def _safe(cells):
     # Inlined fast path: at 500,000 rows a function call per cell is most of the time.
-    return [v if v.__class__ is str and v[:1] not in _CHECK_FIRST else cell(v) for v in cells]
+    return [v if v.__class__ is str and v[:1] not in _CHECK_FIRST and len(v) <= CELL_CHARS else cell(v) for v in cells]
 
 
 def _fast_line(cells):
     """The row as csv.writer (QUOTE_MINIMAL) writes it, when no cell needs quoting: a join is six
     times faster than the csv module, and almost every row qualifies. None otherwise."""
     line = ",".join(cells)
-    if line.count(",") != len(cells) - 1 or '"' in line or "\n" in line or "\r" in line:
+    if len(line) > CELL_CHARS or line.count(",") != len(cells) - 1 or '"' in line or "\n" in line or "\r" in line:
         return None
     return line + "\r\n"
 
@@ -119,7 +127,7 @@ def _plain_update_text(update):
                          "" if reason is None else reason, state))
     except (KeyError, TypeError):
         return None
-    if (text.count(",") != _UPDATE_TEXT_COMMAS or '"' in text or "\n" in text or "\r" in text
+    if (len(text) > CELL_CHARS or text.count(",") != _UPDATE_TEXT_COMMAS or '"' in text or "\n" in text or "\r" in text
             or text[:1] in _CHECK_FIRST or _CHECKED_LATER_CELL.search(text)):
         return None
     return text

@@ -22,7 +22,7 @@ import json
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
+    CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, compliant_text, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
     hosts_worst_first, open_count, percent, run_duration, status_label, top_open_updates)
 
 # The drill-down lists at most this many rows over the whole fleet (about 230 bytes each), and
@@ -279,11 +279,15 @@ def _tiles(report):
     def tone(count, bad="bad"):
         return bad if count else "good"
 
-    compliant = float(summary.get("compliant_percent") or 0)
+    compliant = summary.get("compliant_percent")
+    if not total or compliant is None:
+        compliant_tile = _tile("no hosts", "Compliant", "nothing was assessed", "warn")
+    else:
+        compliant_tile = _tile(percent(compliant) + "%", "Compliant", "%d hosts" % int(by_status.get("compliant") or 0),
+                               "good" if compliant >= 95 else ("warn" if compliant >= 80 else "bad"))
     tiles = [
         _tile(total, "Hosts", "in this run", "info"),
-        _tile(percent(compliant) + "%", "Compliant", "%d hosts" % int(by_status.get("compliant") or 0),
-              "good" if compliant >= 95 else ("warn" if compliant >= 80 else "bad")),
+        compliant_tile,
         _tile(int(by_status.get("non_compliant") or 0), "Non-compliant", "%d open updates" % open_total,
               tone(by_status.get("non_compliant"), "warn")),
         _tile(int(by_status.get("failed") or 0), "Failed", "hosts", tone(by_status.get("failed"))),
@@ -308,8 +312,9 @@ def _status_card(report):
     summary = report.get("summary") or {}
     by_status = summary.get("by_status") or {}
     parts = [(s, status_label(s), int(by_status.get(s) or 0)) for s in STATUS_ORDER]
-    chart = svg.donut(parts, svg.STATUS_COLORS, "Hosts by status", percent(summary.get("compliant_percent")) + "%",
-                      "compliant")
+    shown = compliant_text(summary)
+    chart = svg.donut(parts, svg.STATUS_COLORS, "Hosts by status", shown.split(" ")[0] if shown != "no hosts" else "\u2014",
+                      "compliant" if shown != "no hosts" else "no hosts")
     return ('<div class="card"><h2>Hosts by status</h2><div class="donut-row">%s%s</div></div>'
             % (chart, _legend(parts, "st")))
 

@@ -10,8 +10,10 @@ Its length does not grow with the fleet (MAX_LINES): it points at the full files
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    MAX_PROBLEMS, STATUS_ORDER, hosts_worst_first, one_line, open_count, percent, run_duration, status_label, top_open_updates,
+    MAX_PROBLEMS, STATUS_ORDER, compliant_text, hosts_worst_first, one_line, open_count, percent, run_duration, status_label, top_open_updates,
     update_brief)
 
 MAX_LINES = 60
@@ -21,9 +23,31 @@ MAX_FILES = 8
 UPDATES_PER_HOST = 3
 
 
-def cell(value, none=""):
-    """Table cell text: one line, no control characters, pipes escaped so columns hold."""
-    return one_line(value, none).replace("\\", "\\\\").replace("|", "\\|")
+CELL_CHARS = 200
+# Markdown would turn report data into markup: HTML tags (<img onerror=...>), links and images
+# ([x](http://...), ![x](...)), autolinks (<http://...>, http://..., www....). Escaped or defanged
+# the way security tooling writes indicators (http[:]//, www[.]): readable, never a link.
+_MARKUP = re.compile(r"[\\|<>&\[\]!`*_]")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,20}):(?=//)|\b(www)\.", re.IGNORECASE)
+
+
+def _escape(match):
+    char = match.group(0)
+    return _ENTITIES.get(char) or "\\" + char
+
+
+def _defang(match):
+    return "%s[:]" % match.group(1) if match.group(1) else "%s[.]" % match.group(2)
+
+
+def cell(value, none="", limit=CELL_CHARS):
+    """Report data as Markdown text (table cells, quoted lines): one line, no control characters,
+    markup escaped, links defanged, at most `limit` characters of the value."""
+    text = one_line(value, none)
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return _SCHEME.sub(_defang, _MARKUP.sub(_escape, text))
 
 
 def _run_lines(report):
@@ -37,10 +61,10 @@ def _run_lines(report):
     for problem in (run.get("problems") or [])[:MAX_PROBLEMS]:
         lines += ["", "> **Not recorded as asked**: %s" % cell(problem)]
     duration = run_duration(run)
-    lines += ["", "%s to %s%s; check mode: %s; %d hosts, **%s%% compliant**; %d update(s) past their SLA." % (
+    lines += ["", "%s to %s%s; check mode: %s; %d hosts, **%s**; %d update(s) past their SLA." % (
         cell(run.get("started_at"), "?"), cell(run.get("ended_at"), "?"), " (%s)" % duration if duration else "",
         "yes (nothing was changed)" if run.get("check_mode") else "no", int(summary.get("hosts") or 0),
-        percent(summary.get("compliant_percent")), int(summary.get("sla_breached") or 0))]
+        compliant_text(summary), int(summary.get("sla_breached") or 0))]
     gates = run.get("gates") or []
     if gates:
         # The rollout's decisions, in order: a closed gate is why the later rings were not patched.

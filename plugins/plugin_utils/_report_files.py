@@ -122,7 +122,9 @@ def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=T
     files = dict(files or {})
     for fmt in sorted(formats, key=lambda f: (f == "markdown", FORMATS.index(f))):
         path = os.path.join(run_dir, FILE_NAMES[fmt])
-        write_private_file(path, rendered[fmt] if fmt in rendered else content(report, fmt, files=dict(files)), mode)
+        # errors="replace": one lone surrogate in a message (what no encoder writes) must not cost the whole file.
+        write_private_file(path, rendered[fmt] if fmt in rendered else content(report, fmt, files=dict(files)), mode,
+                           errors="replace")
         files[fmt] = path
     if link_latest:
         point_latest(report_dir, run_dir)

@@ -11,15 +11,23 @@ document every renderer and the history store work from. Nothing here does I/O.
 from __future__ import annotations
 
 import collections
+import datetime
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
 
 SCHEMA_VERSION = 1
 KIND = "fleetpatch_compliance_report"
 HOST_STATUSES = ("compliant", "non_compliant", "pending_reboot", "rolled_back", "failed", "unreachable", "unknown")
-SEVERITIES = ("critical", "important", "moderate", "low", "unknown")
-CLASSIFICATIONS = ("security", "bugfix", "enhancement", "other")
+SEVERITIES = _host_values.SEVERITIES              # most severe first
+CLASSIFICATIONS = _host_values.CLASSIFICATIONS
 HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
                    "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
                    "other_non_compliant", "sla_breached")
+
+
+def utc_now():
+    """The controller's time, as every timestamp of the report is written."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def short_action(action):
@@ -30,8 +38,13 @@ def short_action(action):
 class HostObservations(object):
     """Everything a run learned about one host, in the order it learned it."""
 
-    def __init__(self, host):
+    def __init__(self, host, clock=None):
+        """clock: a function giving the controller's time as "YYYY-MM-DDTHH:MM:SSZ" (utc_now; a
+        test that builds a past run passes its own)."""
         self.host = host
+        self.clock = clock or utc_now
+        # What the host says is checked on arrival, and judged by the controller's clock.
+        self.values = _host_values.HostValues(host, self.clock()[:10])
         self.ring = None
         self.record = None           # the newest host patch record, without its updates
         self.updates = []            # the newest record's updates, in the report's shape
@@ -91,7 +104,8 @@ class HostObservations(object):
         # The updates are kept as they came, not copied: at 10,000 hosts they are most of the run's
         # memory, and copying them while the run goes on would also wake the garbage collector for
         # nothing. They are put in the report's shape once, at the end (host_updates).
-        self.record = dict((k, v) for k, v in record.items() if k not in ("updates", "installed"))
+        self.record = self.values.record(
+            dict((k, v) for k, v in record.items() if k not in ("updates", "installed")), received_at=self.clock())
         if self.updates:
             self.earlier_updates.append(self.updates)
         self.updates = [u for u in record.get("updates") or () if isinstance(u, dict)]
@@ -101,8 +115,8 @@ class HostObservations(object):
         self.outcome_status = outcome.get("status") or self.outcome_status
         self.rolled_back = self.rolled_back or bool(outcome.get("rolled_back"))
         self.rebooted = self.rebooted or bool(outcome.get("rebooted"))
-        self.journal = outcome.get("journal") or self.journal
-        self.ring = outcome.get("ring") or self.ring
+        self.journal = _host_values.text(outcome.get("journal")) or self.journal
+        self.ring = _host_values.text(outcome.get("ring")) or self.ring
         if outcome.get("changes") and not self.changes:
             self.changes = list(outcome["changes"])
 
@@ -159,7 +173,8 @@ def _shape(update):
 
 def host_updates(obs):
     """The host's updates after the run, each with its state."""
-    entries = [_shape(u) for u in obs.updates]
+    check = obs.values.update
+    entries = [check(_shape(u)) for u in obs.updates]
     for entry in entries:
         # blocked: approved but not installable, so still missing
         entry["state"] = "missing" if entry["decision"] in ("approved", "blocked") else entry["decision"]
@@ -178,9 +193,9 @@ def host_updates(obs):
             if key in listed:
                 continue
             if obs.rolled_back:
-                entries.append(dict(_shape(update), state="failed"))
+                entries.append(dict(check(_shape(update)), state="failed"))
             elif str(update.get("available_version")) == str(change.get("after")):
-                entries.append(dict(_shape(update), state="installed"))
+                entries.append(dict(check(_shape(update)), state="installed"))
             listed.add(key)
     if obs.rolled_back:
         # Rolled back: what the run tried to install is failed, not merely missing.
@@ -252,6 +267,7 @@ def host_entry(obs, failed=False):
         "os": distribution or None,
         "kernel_running": record.get("kernel_running"),
         "assessed_at": record.get("collected_at"),
+        "host_clock": record.get("host_clock"),
         "policy": record.get("policy"),
         "reboot_required": reboot_pending,
         "reboot_reasons": list(record.get("reboot_reasons") or []) if reboot_pending else [],
@@ -266,6 +282,7 @@ def host_entry(obs, failed=False):
         "health": obs.health,
         "counts": counts,
         "updates": updates,
+        "data_warnings": obs.values.summary(),
     }
 
 
@@ -275,7 +292,8 @@ def _status_counts(hosts):
 
 
 def _percent(part, whole):
-    return round(100.0 * part / whole, 1) if whole else 100.0
+    """Percent of whole, rounded to a tenth; None for no hosts: no hosts is not 100 % compliant."""
+    return round(100.0 * part / whole, 1) if whole else None
 
 
 def _group_summary(hosts):

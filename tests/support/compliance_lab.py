@@ -26,7 +26,8 @@ HOSTILE_OS = "Debian {{ 7 * 6 }}"
 # Annotating fixtures/lab_hosts.yml, stale_days 7: group key -> hosts.
 EXPECTED_GROUPS = {
     "compliant": {"lab-apt1", "lab-apt3"},
-    "noncompliant": {"lab-apt2", "lab-apt4", "lab-dnf1"},
+    # lab-zypper1: unreachable now, and its last assessment (r-prev) found an update missing
+    "noncompliant": {"lab-apt2", "lab-apt4", "lab-dnf1", "lab-zypper1"},
     "pending_reboot": {"lab-apt4"},
     "failed": {"lab-dnf1"},
     "unreachable": {"lab-zypper1"},
@@ -69,8 +70,10 @@ def facts(rec):
     return (FACTS, {"ansible_facts": {"fleetpatch": rec}}, False, False)
 
 
-def entry(host, ring, *events, failed=False):
-    observations = model.HostObservations(host)
+def entry(host, ring, *events, failed=False, at=None):
+    """The host's entry in a run whose results reached the controller at `at` (a timestamp): the
+    assessment is dated by the controller's clock then, not by the record's collected_at."""
+    observations = model.HostObservations(host, clock=(lambda: at) if at else None)
     observations.ring = ring
     for action, result, task_failed, unreachable in events:
         observations.observe(action, result, "task", task_failed, unreachable)
@@ -94,20 +97,21 @@ def lab_reports(now):
     a_old, a_prev, a_last = (stamp(t - datetime.timedelta(minutes=15)) for t in (old, prev, last))
 
     r_old = report("r-old", old, [
-        entry("lab-apt3", "production", facts(record("lab-apt3", a_old))),
-        entry(RETIRED, "production", facts(record(RETIRED, a_old))),
+        entry("lab-apt3", "production", facts(record("lab-apt3", a_old)), at=a_old),
+        entry(RETIRED, "production", facts(record(RETIRED, a_old)), at=a_old),
     ])
     r_prev = report("r-prev", prev, [
         entry("lab-zypper1", "test", facts(record("lab-zypper1", a_prev, [update("libzypp", "17.1", overdue)],
-                                                  pkg_mgr="zypper", distribution="openSUSE Leap", version="15.6"))),
+                                                  pkg_mgr="zypper", distribution="openSUSE Leap", version="15.6")),
+              at=a_prev),
     ])
     broken = [update("nginx", "1.22.2", not_due)]
     r_last = report("r-last", last, [
-        entry("lab-apt1", "pilot", facts(record("lab-apt1", a_last, distribution=HOSTILE_OS))),
+        entry("lab-apt1", "pilot", facts(record("lab-apt1", a_last, distribution=HOSTILE_OS)), at=a_last),
         entry("lab-apt2", "production", facts(record("lab-apt2", a_last, [
             update("openssl", "3.0.15", overdue, severity="critical"), update("curl", "7.88.2", not_due),
-            update("vim", "9.0.2", decision="deferred")]))),
-        entry("lab-apt4", "production", facts(record("lab-apt4", a_last, reboot=True))),
+            update("vim", "9.0.2", decision="deferred")])), at=a_last),
+        entry("lab-apt4", "production", facts(record("lab-apt4", a_last, reboot=True)), at=a_last),
         entry("lab-dnf1", "test",
               facts(record("lab-dnf1", a_last, broken, pkg_mgr="dnf", distribution="Rocky", version="9")),
               (APPLY, {"changed": True, "changes": [{"name": "nginx", "before": "1.0", "after": "1.22.2"}],
@@ -115,10 +119,10 @@ def lab_reports(now):
               (HEALTH, {"healthy": False, "failed_checks": ["http http://localhost/"], "msg": "health checks failed"},
                True, False),
               (ROLLBACK, {"changes": [{"name": "nginx", "before": "1.22.2", "after": "1.0"}]}, False, False),
-              failed=True),
+              failed=True, at=a_last),
         entry("lab-zypper1", "test", (PING, {"msg": "Failed to connect to the host via ssh"}, False, True)),
         entry(RETIRED, "production", facts(record(RETIRED, a_last, [update("bash", "5.2.1")])),
-              (APPLY, {"msg": "dpkg was interrupted"}, True, False), failed=True),
+              (APPLY, {"msg": "dpkg was interrupted"}, True, False), failed=True, at=a_last),
     ])
     return [r_old, r_prev, r_last]
 

@@ -101,11 +101,30 @@ def test_staleness_counts_the_last_assessment_not_the_latest_run():
         ago(hours=72), "r8", "r9")
 
 
+@pytest.mark.parametrize("latest, last_known, expected", [
+    # a later run that could not reach the host, or did not assess it, keeps what is known
+    ("unreachable", "non_compliant", {"unreachable", "noncompliant"}),
+    ("unreachable", "compliant", {"unreachable", "compliant"}),
+    ("unknown", "non_compliant", {"unknown", "noncompliant"}),
+    # a run that assessed it says otherwise: that is what counts
+    ("compliant", "non_compliant", {"compliant"}),
+])
+def test_a_run_that_did_not_assess_the_host_keeps_its_last_known_state(latest, last_known, expected):
+    entry = row("h", latest, assessed_at=None)
+    last = assessed(hours=30, run_id="r8", status=last_known, counts={"missing": 2})
+    if latest == "compliant":
+        last = assessed(hours=1, run_id="r9", status=latest)
+    state = rules.host_state(entry, last, None, NOW, 7)
+    assert state.groups == expected
+    assert state.variables["status"] == latest
+    assert state.variables["last_known_status"] == (latest if latest == "compliant" else last_known)
+
+
 # ---- the variable ---------------------------------------------------------------------------------
 
 VARIABLE_KEYS = {"status", "in_store", "run_id", "ended_at", "ring", "os", "pkg_mgr", "policy", "assessed_at",
                  "assessed_run_id", "days_since_assessed", "stale", "reboot_required", "rebooted", "rolled_back",
-                 "counts", "sla_breaches", "sla_days_overdue"}
+                 "counts", "sla_breaches", "sla_days_overdue", "last_known_status", "assessed_counts"}
 
 
 def test_the_variable_of_a_known_host():
@@ -114,7 +133,8 @@ def test_the_variable_of_a_known_host():
         "status": "non_compliant", "in_store": True, "run_id": "r9", "ended_at": ago(hours=1), "ring": "pilot",
         "os": "Debian 12", "pkg_mgr": "apt", "policy": "default", "assessed_at": ago(hours=2),
         "assessed_run_id": "r9", "days_since_assessed": 0, "stale": False, "reboot_required": False,
-        "rebooted": False, "rolled_back": False, "counts": COUNTS, "sla_breaches": 1, "sla_days_overdue": 5}
+        "rebooted": False, "rolled_back": False, "counts": COUNTS, "sla_breaches": 1, "sla_days_overdue": 5,
+        "last_known_status": "non_compliant", "assessed_counts": {}}
 
 
 def test_a_host_the_store_does_not_know_has_every_key_and_is_stale():
@@ -295,7 +315,11 @@ def test_last_assessed_is_the_newest_run_that_assessed_each_host(location):
         last = store.last_assessed()
         latest = {h["host"]: h for h in store.latest_hosts()}
     assert latest["lab-zypper1"]["run_id"] == "r-last" and latest["lab-zypper1"]["assessed_at"] is None
-    assert last["lab-zypper1"] == {"run_id": "r-prev", "ended_at": ago(days=2), "assessed_at": ago(days=2, minutes=15)}
+    zypper = dict(last["lab-zypper1"])
+    counts = zypper.pop("counts")
+    assert zypper == {"run_id": "r-prev", "ended_at": ago(days=2), "assessed_at": ago(days=2, minutes=15),
+                      "status": "non_compliant"}
+    assert (counts["missing"], counts["sla_breached"]) == (1, 1)     # what that assessment found
     assert last["lab-apt3"]["run_id"] == "r-old" and last["lab-apt1"]["run_id"] == "r-last"
     assert set(last) == set(latest)     # every host of the lab history was assessed once
 
@@ -307,6 +331,7 @@ def test_the_lab_history_gives_the_expected_groups(location):
     members = {key: set(hosts) for key, hosts in rules.group_members(states).items()}
     assert members == compliance_lab.EXPECTED_GROUPS
     assert {h: s.variables["status"] for h, s in states.items()} == compliance_lab.EXPECTED_STATUS
+    assert states["lab-zypper1"].variables["last_known_status"] == "non_compliant"
     zypper = states["lab-zypper1"].variables
     assert (zypper["sla_breaches"], zypper["sla_days_overdue"], zypper["days_since_assessed"]) == (1, 10, 2)
     assert states["lab-apt3"].variables["days_since_assessed"] == 30

@@ -1,0 +1,179 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a host reports is data from a machine that may be broken or compromised: this is where the
+controller checks it, once, as records enter the compliance callback (and the history store, for
+documents from elsewhere). Private to this collection: may change without notice.
+
+The rules (docs/reporting.md, "What the controller checks"):
+- a value outside its vocabulary (severity, classification, decision, record status) becomes
+  the vocabulary's "don't know" value, with a warning naming the host and the field; an update
+  whose decision cannot be read counts as approved, so as missing: bad data never hides an update;
+- a date that is not a real calendar date (2026-02-30) becomes null, with a warning;
+- text is text: lone surrogates (which no encoder writes) and NUL (which PostgreSQL refuses) become
+  U+FFFD, and each value is capped;
+- whatever depends on the time (an SLA breached, an assessment's age) is decided by the
+  controller's clock at the run, never by the host's.
+One host's bad data never touches another host's entry: every check is per value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
+
+# The report's vocabularies: the policy's (what targets decide with), plus "unknown" where the
+# controller could not read a host's value.
+SEVERITIES = tuple(reversed(_policy.SEVERITIES))            # most severe first; ends with "unknown"
+CLASSIFICATIONS = _policy.CLASSIFICATIONS + ("unknown",)
+DECISIONS = _policy.DECISIONS
+RECORD_STATUSES = ("compliant", "non_compliant", "unknown")
+UNREADABLE_DECISION = "approved"     # counted missing: a host cannot hide an update by garbling it
+
+TEXT_CHARS = 1024          # any one value a host reports (names, versions, titles, OS names)
+IDS_SHOWN = 200            # advisories or CVEs of one update
+WARNINGS_KEPT = 20         # per host in the report; the count says how many more
+VALUE_SHOWN = 60           # of a bad value, in a warning
+CLOCK_SKEW_SECONDS = 600   # a host clock further off than this is worth a warning
+
+_SURROGATE = re.compile("[\x00\ud800-\udfff]")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
+
+
+def text(value, limit=TEXT_CHARS):
+    """value as a str fit for every renderer and both stores: NUL and lone surrogates replaced, capped."""
+    if value is None:
+        return None
+    value = value if isinstance(value, str) else str(value)
+    if len(value) > limit:
+        value = value[:limit]
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+
+
+def real_date(value):
+    """Whether value is an ISO date or timestamp naming a real calendar day (and time)."""
+    if not isinstance(value, str):
+        return False
+    match = _DATE.match(value)
+    if not match:
+        return False
+    try:
+        datetime.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        if len(value) > 10:
+            datetime.datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return False
+    return True
+
+
+class HostValues(object):
+    """Checks one host's values; collects its warnings. today: the controller's UTC date at the
+    run ("YYYY-MM-DD"), against which SLA breaches are decided."""
+
+    def __init__(self, host, today):
+        self.host = host
+        self.today = today
+        self.warnings = []
+        self.dropped = 0
+        self._dates = {}           # memo: the same dates recur on every update of a host
+
+    def warn(self, where, field, value, became):
+        if len(self.warnings) >= WARNINGS_KEPT:
+            self.dropped += 1
+            return
+        shown = repr(text(value, VALUE_SHOWN))
+        self.warnings.append("%s%s %s is not valid: %s" % (where, field, shown, became))
+
+    def enum(self, where, field, value, allowed, fallback):
+        if value in allowed:
+            return value
+        if value is None or value == "":
+            return fallback
+        self.warn(where, field, value, "taken as %s" % fallback)
+        return fallback
+
+    def date(self, where, field, value):
+        if value is None:
+            return None
+        known = self._dates.get(value)
+        if known is None:
+            known = self._dates[value] = real_date(value)
+        if known:
+            return value
+        self.warn(where, field, value, "taken as unknown (null)")
+        return None
+
+    def ids(self, where, field, values):
+        if not values:
+            return []
+        if not isinstance(values, (list, tuple)):
+            self.warn(where, field, values, "taken as none")
+            return []
+        return [text(v, VALUE_SHOWN * 2) for v in values[:IDS_SHOWN]]
+
+    def update(self, update):
+        """Check one update of the report (in the report's shape, in place) and decide
+        sla_breached by the controller's date."""
+        where = "update %s: " % text(update.get("name"), VALUE_SHOWN)
+        for field in ("name", "arch", "installed_version", "available_version", "title", "reason", "repository"):
+            value = update.get(field)
+            if value is not None and (type(value) is not str or len(value) > TEXT_CHARS or _SURROGATE.search(value)):
+                update[field] = text(value)
+        update["severity"] = self.enum(where, "severity", update.get("severity"), SEVERITIES, "unknown")
+        update["classification"] = self.enum(where, "classification", update.get("classification"),
+                                             CLASSIFICATIONS, "unknown")
+        update["decision"] = self.enum(where, "decision", update.get("decision"), DECISIONS, UNREADABLE_DECISION)
+        update["advisories"] = self.ids(where, "advisories", update.get("advisories"))
+        update["cves"] = self.ids(where, "cves", update.get("cves"))
+        for field in ("issued", "first_seen", "sla_due"):
+            update[field] = self.date(where, field, update.get(field))
+        due = update["sla_due"]
+        update["sla_breached"] = due is not None and due[:10] < self.today
+        return update
+
+    def record(self, record, received_at):
+        """Check a host patch record's top-level fields (a copy without its updates, in place).
+        received_at: the controller's time the record arrived ("YYYY-MM-DDTHH:MM:SSZ"), which
+        becomes the assessment's time; the host's own collected_at is kept as host_clock."""
+        where = ""
+        for field in ("pkg_mgr", "distribution", "version", "kernel_running", "policy", "ring", "hostname"):
+            if record.get(field) is not None:
+                record[field] = text(record[field], VALUE_SHOWN * 4)
+        if record.get("status") is not None:
+            record["status"] = self.enum(where, "status", record["status"], RECORD_STATUSES, "unknown")
+        count = record.get("installed_count")
+        if count is not None and (type(count) is not int or count < 0):
+            self.warn(where, "installed_count", count, "taken as 0")
+            record["installed_count"] = 0
+        reported = record.get("collected_at")
+        if reported is not None and not real_date(reported):
+            self.warn(where, "collected_at", reported, "ignored")
+            reported = None
+        record["host_clock"] = reported
+        record["collected_at"] = received_at
+        if reported:
+            skew = _seconds_between(reported, received_at)
+            if skew is not None and abs(skew) > CLOCK_SKEW_SECONDS:
+                self.warnings.append("the host's clock is %d s %s the controller's (collected_at %s): its "
+                                     "assessment is dated by the controller" % (
+                                         abs(skew), "behind" if skew > 0 else "ahead of", text(reported, 40)))
+        return record
+
+    def summary(self):
+        """The host's warnings for its report entry: at most WARNINGS_KEPT, then how many more."""
+        if self.dropped:
+            return self.warnings + ["... and %d more value(s) not valid" % self.dropped]
+        return list(self.warnings)
+
+
+def _seconds_between(earlier, later):
+    try:
+        first = datetime.datetime.fromisoformat(earlier[:-1] + "+00:00" if earlier.endswith("Z") else earlier)
+        second = datetime.datetime.fromisoformat(later[:-1] + "+00:00" if later.endswith("Z") else later)
+    except ValueError:
+        return None
+    if first.tzinfo is None:
+        first = first.replace(tzinfo=datetime.timezone.utc)
+    return int((second - first).total_seconds())

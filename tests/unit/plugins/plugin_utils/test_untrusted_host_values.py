@@ -1,0 +1,173 @@
+"""The controller trusts no host: bad values from one host become "unknown" or null with a warning
+naming the host and field, time is the controller's, and no host's data can break the report, the
+history store (real SQLite) or the compliance groups for the others."""
+import csv
+import datetime
+import io
+import json
+import os
+
+import jsonschema
+import pytest
+
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_csv, _render_html, _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+SCHEMA = json.load(open(os.path.join(REPO, "docs", "schemas", "compliance_report.schema.json")))
+CONTROLLER_NOW = "2026-11-25T10:00:00Z"
+RUN = {"run_id": "r1", "started_at": "2026-11-25T09:50:00Z", "ended_at": "2026-11-25T10:05:00Z",
+       "playbooks": ["rollout.yml"], "check_mode": False, "controller": "c", "ansible_version": "2.19",
+       "collection_version": "0.1.0", "aborted_by": None}
+FACTS = "fleetpatch.patching.patch_facts"
+
+
+def update(name, **fields):
+    value = {"name": name, "arch": "amd64", "installed_version": "1", "available_version": "2",
+             "classification": "security", "severity": "important", "advisories": ["A-1"], "cves": ["CVE-2026-1"],
+             "issued": "2026-11-01", "first_seen": "2026-11-02", "decision": "approved", "reason": "",
+             "sla_due": "2026-12-01", "sla_breached": False}
+    value.update(fields)
+    return value
+
+
+def record(*updates, **fields):
+    value = {"pkg_mgr": "apt", "distribution": "Debian", "version": "12", "kernel_running": "6.1",
+             "collected_at": CONTROLLER_NOW, "installed_count": 100, "updates": list(updates),
+             "reboot_required": False, "reboot_reasons": [], "policy": "default", "status": "non_compliant"}
+    value.update(fields)
+    return value
+
+
+def entry(host, rec):
+    obs = model.HostObservations(host, clock=lambda: CONTROLLER_NOW)
+    obs.observe(FACTS, {"ansible_facts": {"fleetpatch": rec}}, "Assess")
+    return model.host_entry(obs)
+
+
+def report_of(*entries):
+    return model.build_report(RUN, list(entries))
+
+
+def test_bad_enums_and_dates_become_unknown_and_null_with_a_warning_naming_host_and_field():
+    bad = entry("bad1", record(update("fp-a", severity="urgent!", classification="hotfix", decision="maybe",
+                                      sla_due="2026-02-30", issued="yesterday", first_seen="2026-13-01")))
+    good = entry("good1", record(update("fp-a")))
+    report = report_of(bad, good)
+    jsonschema.validate(report, SCHEMA)
+    (upd,) = bad["updates"]
+    assert (upd["severity"], upd["classification"], upd["decision"]) == ("unknown", "unknown", "approved")
+    assert (upd["sla_due"], upd["issued"], upd["first_seen"]) == (None, None, None)
+    assert upd["state"] == "missing"          # an unreadable decision never hides an update
+    warnings = "\n".join(bad["data_warnings"])
+    for field, value in (("severity", "urgent!"), ("classification", "hotfix"), ("decision", "maybe"),
+                         ("sla_due", "2026-02-30"), ("issued", "yesterday"), ("first_seen", "2026-13-01")):
+        assert "update fp-a: %s %r is not valid" % (field, value) in warnings, field
+    # the other host is untouched, and the counts include the unknown severity
+    assert good["data_warnings"] == [] and good["updates"][0]["severity"] == "important"
+    assert report["summary"]["missing_by_severity"] == {"critical": 0, "important": 1, "moderate": 0, "low": 0,
+                                                        "unknown": 1}
+    assert report["summary"]["missing_by_classification"]["unknown"] == 1
+
+
+def test_sla_breaches_are_decided_by_the_controllers_date_not_the_hosts_word():
+    # The host says "not breached" for a date already past, and "breached" for one in the future.
+    host = entry("h", record(update("late", sla_due="2026-11-20", sla_breached=False),
+                             update("early", sla_due="2026-12-20", sla_breached=True)))
+    breached = dict((u["name"], u["sla_breached"]) for u in host["updates"])
+    assert breached == {"late": True, "early": False}
+    assert host["counts"]["sla_breached"] == 1
+
+
+def test_a_host_clock_off_does_not_date_its_own_assessment():
+    host = entry("skewed", record(collected_at="2019-01-01T00:00:00Z"))
+    assert host["assessed_at"] == CONTROLLER_NOW
+    assert host["host_clock"] == "2019-01-01T00:00:00Z"
+    assert any("clock is" in w and "behind" in w for w in host["data_warnings"])
+    assert entry("fine", record())["data_warnings"] == []
+
+
+def test_warnings_are_capped_per_host():
+    host = entry("noisy", record(*[update("p%03d" % i, severity="x%d" % i) for i in range(50)]))
+    assert len(host["data_warnings"]) == 21 and host["data_warnings"][-1] == "... and 30 more value(s) not valid"
+    jsonschema.validate(report_of(host), SCHEMA)
+
+
+def test_no_hosts_is_not_100_percent_compliant():
+    report = report_of()
+    jsonschema.validate(report, SCHEMA)
+    assert report["summary"]["compliant_percent"] is None
+    assert "0 hosts, **no hosts**" in _render_markdown.render(report)
+    assert "no hosts" in _render_html.render(report)
+
+
+def test_a_lone_surrogate_or_nul_loses_nothing(tmp_path):
+    host = entry("h\ud800", record(update("fp-\ud83d", title="t\x00itle"), distribution="Deb\udfffian"))
+    report = report_of(host)
+    report["run"]["gates"] = [{"ring": "test", "passed": False, "message": "bad \udc80 message", "hosts": 1,
+                               "succeeded": 0, "rolled_back": 0, "failed": 1, "unreachable": 0}]
+    files = _report_files.write_reports(report, str(tmp_path), mode=0o600, link_latest=False)
+    assert set(files) == set(_report_files.FORMATS)
+    written = json.load(open(files["json"], encoding="utf-8"))
+    assert written["hosts"][0]["updates"][0]["name"] == "fp-\ufffd"
+    assert written["hosts"][0]["updates"][0]["title"] == "t\ufffditle"
+
+
+def test_the_store_and_the_compliance_groups_survive_a_date_that_is_no_day(tmp_path):
+    """A store written before the controller checked dates may hold 2026-02-30: reading SLA breaches
+    used to fail for the whole fleet; now that row is skipped and the others stay."""
+    report = report_of(entry("bad", record(update("a", sla_due="2026-11-01"))),
+                       entry("good", record(update("b", sla_due="2026-11-10"))))
+    report["hosts"][0]["updates"][0]["sla_due"] = "2026-02-30"      # as an older version stored it
+    location = str(tmp_path / "store.sqlite")
+    with HistoryStore.open(location) as store:
+        store.append_run(report)
+        now = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
+        breaches = store.sla_breaches(now)
+        snap = rules.snapshot(location, now, store.latest_hosts(), store.last_assessed(), breaches)
+    assert [(b["host"], b["days_overdue"]) for b in breaches] == [("good", 15)]
+    states = rules.host_states(snap, ["bad", "good"], now, 7)
+    assert "sla_breach" in states["good"].groups and "sla_breach" not in states["bad"].groups
+
+
+BIDI = "fp-crypto\u202eexe.sh"
+
+
+def test_bidi_controls_are_neutralised_in_html_csv_and_markdown():
+    report = report_of(entry("h\u2066x", record(update(BIDI, title="a\u202bb"))))
+    html_text = _render_html.render(report)
+    csv_text = _render_csv.render(report)
+    markdown = _render_markdown.render(report)
+    for text in (html_text, csv_text, markdown):
+        for control in ("\u202e", "\u202b", "\u2066"):
+            assert control not in text
+    assert "fp-cryptoexe.sh" in html_text and "fp-cryptoexe.sh" in csv_text
+
+
+def test_csv_cells_are_capped_where_spreadsheets_stop_and_say_so():
+    report = report_of(entry("h", record(update("fp-a"), update("fp-b"))))
+    # Host values are capped on arrival; a failure message or a document from elsewhere is not.
+    report["hosts"][0]["updates"][0]["title"] = "x" * 40000
+    rows = list(csv.DictReader(io.StringIO(_render_csv.render(report))))
+    title = dict((r["update"], r["title"]) for r in rows)
+    assert len(title["fp-a"]) == _render_csv.CELL_CHARS
+    assert title["fp-a"].endswith("the whole text is in report.json]") and "40000 characters" in title["fp-a"]
+    assert title["fp-b"] == ""
+
+
+@pytest.mark.parametrize("hostile, expected", [
+    ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
+    ("[click](https://evil.example/x)", "\\[click\\](https[:]//evil.example/x)"),
+    ("![i](http://evil.example/i.png)", "\\!\\[i\\](http[:]//evil.example/i.png)"),
+    ("visit www.evil.example", "visit www[.]evil.example"),
+    ("a|b", "a\\|b"),
+])
+def test_markdown_escapes_html_and_defangs_links_and_images(hostile, expected):
+    assert _render_markdown.cell(hostile) == expected
+
+
+def test_markdown_cells_are_capped():
+    assert len(_render_markdown.cell("y" * 5000)) == _render_markdown.CELL_CHARS
