@@ -9,10 +9,11 @@ a cache on the controller), indexes it once and joins it to a host's record
 (docs/assessment.md, "Advisory feed for apt hosts").
 
 Ansible runs each host's task in a worker process of its own, so "once per run" cannot be a
-variable in memory: the first worker builds the index and writes it, one small JSON file per
-release, under the cache directory, keyed by the inputs' identity (location, size, mtime); every
-other worker (under a lock while it is being built) reads only its host's release file. Within one
-process the loaded release stays in memory (tests, the bench).
+variable in memory: the first worker parses the data and writes the index, one SQLite file under the
+cache directory keyed by the inputs' identity (location, size, mtime); every other worker (under a
+lock while it is being built) opens it and reads the rows of its host's source packages only
+(bench/advisory_feed_bench.py: a few ms, against a second or more to parse the export). Within one
+process the open index stays in memory (tests, the bench).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 
@@ -35,9 +37,9 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _adviso
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_debian import FeedError
 
 DEFAULT_CACHE_DIR = "~/.cache/fleetpatch/advisory-feed"
-INDEX_FORMAT = 1          # bump when the per-release index files change shape
+INDEX_FORMAT = 2          # bump when the index file changes shape
 _URL = re.compile(r"^https?://", re.I)
-_LOADED = {}              # {(index key, release): DebianIndex}: this process's loaded releases
+_LOADED = {}              # {index key: IndexStore}: this process's open index
 
 
 def _now():
@@ -102,51 +104,113 @@ def _read_text(path, what):
         raise FeedError("%s is not UTF-8 text: %s" % (what, exc))
 
 
-def _release_file(index_dir, release):
-    return os.path.join(index_dir, "release-%s.json" % re.sub(r"[^a-z0-9-]", "_", release))
+class IndexStore:
+    """The index on disk: one SQLite file (stdlib sqlite3), rows by (release, source package), read
+    per source package, so a worker reads what its host's updates need and nothing else."""
+
+    SCHEMA = (
+        # key: _advisory_feed_debian.dpkg_key(fixed), so that SQL selects a dpkg version range
+        "CREATE TABLE fixes (release TEXT, source TEXT, key BLOB, cve TEXT, urgency TEXT, nodsa INTEGER)",
+        "CREATE TABLE advisories (release TEXT, source TEXT, key BLOB, fixed TEXT, id TEXT, date TEXT, cves TEXT)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+    )
+    INDEXES = ("CREATE INDEX fixes_by_version ON fixes (release, source, key)",
+               "CREATE INDEX advisories_by_version ON advisories (release, source, key)")
+    CHUNK = 200      # ranges per query (4 parameters each; SQLite allows 999 in old builds)
+
+    def __init__(self, path):
+        self.path = path
+        self.db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, check_same_thread=False)
+        self.meta = json.loads(self.db.execute("SELECT value FROM meta WHERE key = 'meta'").fetchone()[0])
+        if self.meta.get("format") != INDEX_FORMAT:
+            raise ValueError("index format %r" % self.meta.get("format"))
+
+    def rows_between(self, release, queries):
+        """{(source, installed, available): (advisory rows, fix rows)} whose version is newer than
+        installed and not newer than available, for one host's updates in one query per table.
+        A version no Debian version can be (a character dpkg does not order) matches nothing."""
+        ranges = []
+        for source, installed, available in queries:
+            try:
+                ranges.append((source, installed, available, debian.dpkg_key(installed), debian.dpkg_key(available)))
+            except ValueError:
+                continue
+        by_source = {}
+        for entry in ranges:
+            by_source.setdefault(entry[0], []).append(entry)
+        result = {}
+        for position, (table, columns) in enumerate((("advisories", "fixed, id, date, cves"), ("fixes", "cve, urgency, nodsa"))):
+            for start in range(0, len(ranges), self.CHUNK):
+                chunk = ranges[start:start + self.CHUNK]
+                where = " OR ".join(["(release = ? AND source = ? AND key > ? AND key <= ?)"] * len(chunk))
+                params = [value for source, _i, _a, low, high in chunk for value in (release, source, low, high)]
+                for row in self.db.execute("SELECT source, key, %s FROM %s WHERE %s" % (columns, table, where), params):
+                    if position == 0:
+                        item = (row[2], row[3], row[4], tuple(row[5].split()) if row[5] else ())
+                    else:
+                        item = (row[2], row[3], bool(row[4]))
+                    for source, installed, available, low, high in by_source[row[0]]:
+                        if low < row[1] <= high:
+                            result.setdefault((source, installed, available), ([], []))[position].append(item)
+        return result
+
+    @classmethod
+    def write(cls, path, index):
+        """The index of a parsed feed, written to a temporary file and renamed: a reader sees a whole
+        index or none."""
+        fd, tmp = tempfile.mkstemp(prefix=".building.", suffix=".sqlite", dir=os.path.dirname(path))
+        os.close(fd)
+        try:
+            db = sqlite3.connect(tmp)
+            for statement in cls.SCHEMA:
+                db.execute(statement)
+            keys = {}
+
+            def key(version):
+                # a fixed version no Debian version can be (bad data) fixes nothing: None, left out
+                if version not in keys:
+                    try:
+                        keys[version] = debian.dpkg_key(version)
+                    except ValueError:
+                        keys[version] = None
+                return keys[version]
+
+            db.executemany("INSERT INTO fixes VALUES (?, ?, ?, ?, ?, ?)", (
+                (release, source, key(fixed), cve, urgency, int(nodsa))
+                for (source, release), by_version in index.fixes.items()
+                for fixed, rows in by_version.items() if key(fixed) is not None for cve, urgency, nodsa in rows))
+            db.executemany("INSERT INTO advisories VALUES (?, ?, ?, ?, ?, ?, ?)", (
+                (release, source, key(fixed), fixed, ident, date, " ".join(cves))
+                for (source, release), rows in index.advisories.items() for fixed, ident, date, cves in rows
+                if key(fixed) is not None))
+            for statement in cls.INDEXES:
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('meta', ?)", (json.dumps(
+                {"format": INDEX_FORMAT, "entries": index.entries, "advisories": index.advisory_count,
+                 "releases": index.releases()}),))
+            db.commit()
+            db.close()
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
 
-def _write_index(index_dir, index):
-    """One JSON file per release (what one host needs), then meta.json last: its presence says the
-    index is complete."""
-    tmp = tempfile.mkdtemp(prefix=".building.", dir=os.path.dirname(index_dir))
+def _open_store(path):
     try:
-        for release in index.releases():
-            part = {"fixes": dict((source, fixes) for (source, rel), fixes in index.fixes.items() if rel == release),
-                    "advisories": dict((source, rows) for (source, rel), rows in index.advisories.items() if rel == release)}
-            write_private_file(_release_file(tmp, release), json.dumps(part, separators=(",", ":")))
-        write_private_file(os.path.join(tmp, "meta.json"), json.dumps(
-            {"format": INDEX_FORMAT, "entries": index.entries, "advisories": index.advisory_count,
-             "releases": index.releases()}))
-        os.rename(tmp, index_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return IndexStore(path)
+    except (sqlite3.Error, ValueError, TypeError):
+        return None       # absent, or from another format: built (again)
 
 
-def _read_meta(index_dir):
-    try:
-        with open(os.path.join(index_dir, "meta.json")) as handle:
-            meta = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return meta if meta.get("format") == INDEX_FORMAT else None
-
-
-def _load_release(index_dir, release, meta):
-    if release not in meta["releases"]:
-        return debian.DebianIndex({}, {}, meta["entries"], meta["advisories"])
-    with open(_release_file(index_dir, release)) as handle:
-        part = json.load(handle)
-    fixes = dict(((source, release), dict((v, [tuple(r) for r in rows]) for v, rows in by_version.items()))
-                 for source, by_version in part["fixes"].items())
-    advisories = dict(((source, release), [(r[0], r[1], r[2], tuple(r[3])) for r in rows])
-                      for source, rows in part["advisories"].items())
-    return debian.DebianIndex(fixes, advisories, meta["entries"], meta["advisories"])
-
-
-def meta_releases(index_dir):
-    return (_read_meta(index_dir) or {}).get("releases") or []
+def _parse(inputs):
+    tracker = [(location, path) for kind, location, path, _w in inputs if kind == "tracker"]
+    lists = [(location, _read_text(path, location)) for kind, location, path, _w in inputs if kind == "advisories"]
+    if tracker:
+        return debian.build_index(_read_text(tracker[0][1], tracker[0][0]), lists, tracker[0][0])
+    return debian.build_index(None, lists)
 
 
 def load(feed, release, now=None):
@@ -170,29 +234,25 @@ def load(feed, release, now=None):
                         % (min(inputs, key=lambda i: i[3])[1], age, max_age))
     identity = [(kind, location, os.stat(path).st_size, os.stat(path).st_mtime) for kind, location, path, _w in inputs]
     key = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:24]
-    index_dir = os.path.join(cache_dir, "index-" + key)
-    if (key, release) not in _LOADED:
-        meta = _read_meta(index_dir)
-        if meta is None:
+    index_path = os.path.join(cache_dir, "index-%s.sqlite" % key)
+    if key not in _LOADED:
+        store = _open_store(index_path) if os.path.exists(index_path) else None
+        if store is None:
             with open(os.path.join(cache_dir, "index.lock"), "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)     # one worker builds, the others wait and read
-                meta = _read_meta(index_dir)
-                if meta is None:
-                    tracker = [_read_text(p, l) for k, l, p, _w in inputs if k == "tracker"]
-                    lists = [(l, _read_text(p, l)) for k, l, p, _w in inputs if k == "advisories"]
-                    index = debian.build_index(tracker[0] if tracker else None, lists,
-                                               next((l for k, l, _p, _w in inputs if k == "tracker"), ""))
-                    if os.path.isdir(index_dir):     # an index a crash left without meta.json
-                        shutil.rmtree(index_dir)
-                    _write_index(index_dir, index)
-                    meta = _read_meta(index_dir)
-        _LOADED[(key, release)] = (_load_release(index_dir, release, meta), release in meta["releases"])
-    index, covered = _LOADED[(key, release)]
-    info = {"source": [location for _k, location, _p, _w in inputs], "cache_dir": cache_dir, "index": index_dir,
+                store = _open_store(index_path) if os.path.exists(index_path) else None
+                if store is None:
+                    IndexStore.write(index_path, _parse(inputs))
+                    store = IndexStore(index_path)
+        _LOADED[key] = store
+    store = _LOADED[key]
+    index = debian.DebianIndex({}, {}, store.meta["entries"], store.meta["advisories"], store=store)
+    covered = release in store.meta["releases"]
+    info = {"source": [location for _k, location, _p, _w in inputs], "cache_dir": cache_dir, "index": index_path,
             "loaded_at": _iso(oldest), "age_seconds": age, "entries": index.entries,
             "advisories": index.advisory_count, "release": release,
             "warning": None if covered else "the feed has no data for release %s (it covers %s)"
-            % (release, ", ".join(meta_releases(index_dir)) or "none")}
+            % (release, ", ".join(store.meta["releases"]) or "none")}
     return index, info
 
 
@@ -200,25 +260,23 @@ def join(record, index):
     """Set advisories, cves, issued, severity and classification security on each apt update the
     data says fixes something; leave the others as they are (first-seen stays their clock).
     Returns (record with the updates joined, number of updates joined, number without source data)."""
-    joined = unsourced = 0
     release = record.get("codename")
-    updates = []
-    for original in record.get("updates") or []:
-        update = dict(original)
-        source, installed, available = (update.get("source_package"), update.get("installed_source_version"),
-                                        update.get("source_version"))
-        if not (source and installed and available):
-            unsourced += 1
-        else:
-            found = index.lookup(source, release, installed, available)
-            if found:
-                update.update(advisories=found["advisories"], cves=found["cves"], issued=found["issued"],
-                              severity=found["severity"], classification="security")
-                joined += 1
-        updates.append(update)
+    updates = [dict(u) for u in record.get("updates") or []]
+    queries = dict((id(u), (u.get("source_package"), u.get("installed_source_version"), u.get("source_version")))
+                   for u in updates)
+    sourced = [q for q in queries.values() if all(isinstance(part, str) and part for part in q)]
+    # one batch per host: the index on disk answers it in one query per table
+    answers = index.lookup_many(release, sourced) if sourced else {}
+    joined = 0
+    for update in updates:
+        found = answers.get(queries[id(update)])
+        if found:
+            update.update(advisories=found["advisories"], cves=found["cves"], issued=found["issued"],
+                          severity=found["severity"], classification="security")
+            joined += 1
     result = dict(record)
     result["updates"] = updates
-    return result, joined, unsourced
+    return result, joined, len(updates) - len(sourced)
 
 
 def feed_info_unused(feed, warning):

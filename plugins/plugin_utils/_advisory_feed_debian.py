@@ -26,7 +26,7 @@ import json
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._policy import SEVERITIES
-from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb
+from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb, split_evr
 
 
 class FeedError(Exception):
@@ -66,6 +66,55 @@ def severity_of(urgency, with_advisory, nodsa=False):
 
 def highest(severities):
     return max(severities, key=SEVERITIES.index, default="unknown")
+
+
+# --- dpkg's order as bytes ------------------------------------------------------------------
+
+def _dpkg_char(c):
+    """dpkg's order() of a non-digit character, as one byte: "~" before the end of a segment (2),
+    before letters, before every other character."""
+    if c == "~":
+        return 1
+    if "A" <= c <= "Z" or "a" <= c <= "z":
+        return ord(c)
+    if "!" <= c <= "~":
+        return ord(c) + 128
+    raise ValueError("not a Debian version character: %r" % c)
+
+
+def _dpkg_part_key(text, out):
+    i, n = 0, len(text)
+    while True:
+        while i < n and not ("0" <= text[i] <= "9"):
+            out.append(_dpkg_char(text[i]))
+            i += 1
+        out.append(2)                       # the segment's end: after "~", before any character
+        j = i
+        while j < n and "0" <= text[j] <= "9":
+            j += 1
+        number = text[i:j].lstrip("0")      # a number: its length, then its digits
+        if len(number) > 255:
+            raise ValueError("a number of more than 255 digits")
+        out.append(len(number))
+        out.extend(number.encode("ascii"))
+        i = j
+        if i >= n:
+            break
+    out.extend(b"\x02\x00")               # the part's end: an empty segment, 0 (as dpkg reads past it)
+
+
+def dpkg_key(version):
+    """bytes that sort as dpkg --compare-versions orders versions (epoch, upstream, revision; each part
+    as dpkg's verrevcmp: non-digit segments by order(), digit segments by value). It lets the index on
+    disk select a version range in SQL instead of comparing every fixed version in Python
+    (bench/advisory_feed_bench.py); test_advisory_feed.py checks it against compare_deb, which is
+    checked against dpkg itself. Raises ValueError for a character no Debian version has."""
+    epoch, upstream, revision = split_evr(version)
+    out = bytearray()
+    _dpkg_part_key(str(epoch), out)
+    _dpkg_part_key(upstream, out)
+    _dpkg_part_key(revision, out)
+    return bytes(out)
 
 
 # --- the tracker's JSON export ------------------------------------------------------------
@@ -140,10 +189,16 @@ _ADVISORY_FIX = re.compile(r"^\s+\[(?P<release>[a-z0-9-]+)\] - (?P<source>\S+) (
 _CVE = re.compile(r"^CVE-\d{4}-\d+$")
 
 
+_MONTHS = dict((name, number) for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1))
+
+
 def _iso_date(text, what, line_number):
+    """"10 Jan 2024" -> "2024-01-10" (by table: strptime is locale-dependent, and slow over 10,000 lines)."""
+    day, month, year = text.split()
     try:
-        return datetime.datetime.strptime(text, "%d %b %Y").date().isoformat()
-    except ValueError:
+        return datetime.date(int(year), _MONTHS[month], int(day)).isoformat()
+    except (KeyError, ValueError):
         raise FeedError("%s line %d: not a date: %s" % (what, line_number, text))
 
 
@@ -180,50 +235,82 @@ def parse_advisory_list(text, what="DSA list"):
 # --- the index and the join -------------------------------------------------------------------
 
 class DebianIndex:
-    """The tracker's fixes and the advisories, by (source package, release codename)."""
+    """The tracker's fixes and the advisories, by (source package, release codename): in memory
+    (fixes, advisories: the dicts parse_tracker and parse_advisory_list return), or on disk
+    (store: _advisory_feed.IndexStore, whose rows_between answers a host's version ranges)."""
 
-    def __init__(self, fixes, advisories, entries=0, advisory_count=0):
+    def __init__(self, fixes, advisories, entries=0, advisory_count=0, store=None):
         self.fixes = fixes
         self.advisories = advisories
         self.entries = entries
         self.advisory_count = advisory_count
+        self.store = store
         self._memo = {}
 
     def releases(self):
         return sorted(set(release for _source, release in self.fixes) | set(release for _source, release in self.advisories))
 
+    def fixes_for(self, source, release):
+        """{fixed version: [(CVE, urgency, nodsa)]} (in memory)"""
+        return self.fixes.get((source, release), {})
+
+    def advisories_for(self, source, release):
+        """[(fixed version, advisory id, ISO date, (CVEs...))] (in memory)"""
+        return self.advisories.get((source, release), ())
+
     def lookup(self, source, release, installed, available):
         """What updating source package `source` on `release` from source version `installed` to
         `available` brings: {advisories, cves, issued, severity}, or None when it fixes nothing the
-        data knows. A fix counts when installed < fixed version <= available (dpkg's order).
-        Hosts of one fleet share versions, so each answer is computed once per run."""
-        key = (source, release, installed, available)
-        if key not in self._memo:
-            self._memo[key] = self._lookup(*key)
-        return self._memo[key]
+        data knows. A fix counts when installed < fixed version <= available (dpkg's order)."""
+        return self.lookup_many(release, [(source, installed, available)])[(source, installed, available)]
 
-    def _lookup(self, source, release, installed, available):
-        def brought(version):
-            return compare_deb(version, installed) > 0 and compare_deb(version, available) <= 0
+    def lookup_many(self, release, queries):
+        """{(source, installed, available): lookup's answer} for one host's updates: from the store in
+        one query per table, else from memory. Hosts share versions, so answers are kept per process."""
+        todo = [q for q in set(queries) if (release,) + q not in self._memo]
+        if todo:
+            rows = self.store.rows_between(release, todo) if self.store is not None else self._rows_between(release, todo)
+            for query in todo:
+                advisories, fixed = rows.get(query, ((), ()))
+                self._memo[(release,) + query] = fold(advisories, fixed)
+        return dict((q, self._memo[(release,) + q]) for q in queries)
 
-        advisories = [a for a in self.advisories.get((source, release), ()) if brought(a[0])]
-        fixed = [row for version, rows in self.fixes.get((source, release), {}).items() if brought(version) for row in rows]
-        if not advisories and not fixed:
-            return None
-        advised = set(cve for adv in advisories for cve in adv[3])
-        tracked = dict((cve, (urgency, nodsa)) for cve, urgency, nodsa in fixed)
-        cves = sorted(set(tracked) | advised)
-        severities = [severity_of(tracked.get(cve, ("", False))[0], cve in advised, tracked.get(cve, ("", False))[1])
-                      for cve in cves]
-        if advisories and not cves:
-            severities.append(UNRATED_WITH_ADVISORY)     # an advisory that names no CVE
-        return {
-            "advisories": sorted(set(adv[1] for adv in advisories)),
-            "cves": cves,
-            # the newest advisory's date, as the dnf and zypper backends fold several advisories
-            "issued": max((adv[2] for adv in advisories), default=None),
-            "severity": highest(severities),
-        }
+    def _rows_between(self, release, queries):
+        result = {}
+        for source, installed, available in queries:
+            decided = {}
+
+            def brought(version):
+                # once per distinct version (advisories repeat the tracker's fixed versions)
+                if version not in decided:
+                    decided[version] = compare_deb(version, installed) > 0 and compare_deb(version, available) <= 0
+                return decided[version]
+
+            result[(source, installed, available)] = (
+                [a for a in self.advisories_for(source, release) if brought(a[0])],
+                [row for version, rows in self.fixes_for(source, release).items() if brought(version) for row in rows])
+        return result
+
+
+def fold(advisories, fixed):
+    """One update's answer from the advisories [(version, id, date, cves)] and the tracker's fixes
+    [(cve, urgency, nodsa)] between its installed and available versions; None when there are none."""
+    if not advisories and not fixed:
+        return None
+    advised = set(cve for adv in advisories for cve in adv[3])
+    tracked = dict((cve, (urgency, nodsa)) for cve, urgency, nodsa in fixed)
+    cves = sorted(set(tracked) | advised)
+    severities = [severity_of(tracked.get(cve, ("", False))[0], cve in advised, tracked.get(cve, ("", False))[1])
+                  for cve in cves]
+    if advisories and not cves:
+        severities.append(UNRATED_WITH_ADVISORY)     # an advisory that names no CVE
+    return {
+        "advisories": sorted(set(adv[1] for adv in advisories)),
+        "cves": cves,
+        # the newest advisory's date, as the dnf and zypper backends fold several advisories
+        "issued": max((adv[2] for adv in advisories), default=None),
+        "severity": highest(severities),
+    }
 
 
 def build_index(tracker_text, advisory_texts, tracker_what="tracker JSON"):

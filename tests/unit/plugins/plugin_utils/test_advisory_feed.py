@@ -76,7 +76,7 @@ def test_medium_urgency_with_an_advisory_is_important(index):
 
 
 def test_unfixed_not_affected_and_undetermined_entries_fix_nothing(index):
-    fixed = dict(index.fixes[("openssl", "bookworm")])
+    fixed = index.fixes_for("openssl", "bookworm")
     listed = set(row[0] for rows in fixed.values() for row in rows)
     assert "CVE-2024-9143" not in listed              # open: <unfixed>
     assert "CVE-2023-6129" not in listed              # fixed_version "0": <not-affected>
@@ -224,8 +224,13 @@ def test_the_index_is_built_once_and_read_by_release(tmp_path, monkeypatch):
     _advisory_feed._LOADED.clear()                    # another worker process
     monkeypatch.setattr(debian, "build_index", lambda *a: pytest.fail("the index was built again"))
     index, info = _advisory_feed.load(feed, "bookworm")
+    assert index.store is not None and info["index"].endswith(".sqlite") and os.path.exists(info["index"])
     assert index.lookup("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1")["severity"] == "critical"
-    assert os.path.exists(os.path.join(info["index"], "release-bookworm.json"))
+    assert index.lookup("bind9", "bookworm", "1:9.18.19-1~deb12u1", "1:9.18.24-1")["advisories"] == ["DSA-5620-1"]
+    # new data (another mtime) is another index
+    os.utime(feed["debian_tracker"], (time.time() - 10, time.time() - 10))
+    monkeypatch.undo()
+    assert _advisory_feed.load(feed, "bookworm")[1]["index"] != info["index"]
 
 
 @pytest.fixture(name="server")
@@ -250,3 +255,51 @@ def test_a_url_is_fetched_into_the_cache_and_used_until_max_age(tmp_path, server
     server.server_close()                             # nothing listens there now: unreachable
     with pytest.raises(debian.FeedError, match="Failed to fetch"):
         _advisory_feed.load(dict(feed, cache_dir=str(tmp_path / "other")), "bookworm")
+
+
+@pytest.mark.parametrize("query", [
+    ("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1"), ("openssl", "bookworm", "3.0.13-1~deb12u1", "3.0.13-1~deb12u2"),
+    ("openssl", "bullseye", "1.1.1w-0+deb11u1", "1.1.1w-0+deb11u2"), ("bind9", "bookworm", "1:9.18.19-1~deb12u1", "1:9.18.24-1"),
+    ("curl", "bookworm", "7.88.1-10+deb12u4", "7.88.1-10+deb12u5")])
+def test_the_index_on_disk_answers_as_the_parsed_data(tmp_path, index, query):
+    feed = feed_files(tmp_path)
+    feed["debian_advisories"].append(os.path.join(FIXTURES, "DLA-list"))
+    on_disk, _info = _advisory_feed.load(feed, query[1])
+    assert on_disk.lookup(*query) == index.lookup(*query)
+
+
+DPKG_VERSIONS = ["", "0", "1", "1.0", "1.0.0", "1.0~rc1", "1.0~~", "1.0~", "1.0a", "1.0a0", "1.0+b1", "1.0.1", "1:0.9",
+                 "2:1.0", "1.0-1", "1.0-1~deb12u1", "1.0-1+deb12u1", "1.0-1.1", "1.0-10", "1.0-9", "3.0.13-1~deb12u2",
+                 "1:9.18.24-1", "9.19.0-1", "1.2.3-A", "1.2.3-a", "1.2.3-+", "10", "010", "1.00", "0:1.0", "1.0-0"]
+
+
+@pytest.mark.parametrize("a", DPKG_VERSIONS)
+def test_the_sort_key_orders_as_compare_deb(a):
+    for b in DPKG_VERSIONS:
+        expected = debian.compare_deb(a, b)
+        key_a, key_b = debian.dpkg_key(a), debian.dpkg_key(b)
+        assert ((key_a > key_b) - (key_a < key_b)) == expected, (a, b)
+
+
+def test_the_sort_key_orders_as_compare_deb_on_random_versions():
+    hypothesis = pytest.importorskip("hypothesis")
+    strategies = hypothesis.strategies
+    version = strategies.builds(
+        lambda epoch, up, rev: ("%d:" % epoch if epoch else "") + up + ("-" + rev if rev else ""),
+        strategies.integers(0, 3), strategies.from_regex(r"\A[0-9][0-9a-zA-Z.+~]{0,8}\Z"),
+        strategies.from_regex(r"\A[0-9a-zA-Z.+~]{0,6}\Z"))
+
+    @hypothesis.settings(max_examples=1000, deadline=None)
+    @hypothesis.given(version, version)
+    def check(a, b):
+        key_a, key_b = debian.dpkg_key(a), debian.dpkg_key(b)
+        assert ((key_a > key_b) - (key_a < key_b)) == debian.compare_deb(a, b), (a, b)
+
+    check()
+
+
+def test_a_version_with_characters_dpkg_does_not_order_matches_nothing(tmp_path):
+    with pytest.raises(ValueError):
+        debian.dpkg_key("1.0\u00e9")
+    index, _info = _advisory_feed.load(feed_files(tmp_path), "bookworm")
+    assert index.lookup("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1 deb12u1") is None
