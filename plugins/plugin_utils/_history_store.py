@@ -475,10 +475,14 @@ class HistoryStore(object):
             rows = self._db.query(
                 "SELECT run_id, ended_at, status, host_count, compliant_percent, summary FROM runs %s "
                 "ORDER BY ended_at DESC, run_id DESC LIMIT ?" % where, params + [int(limit)])
-        return [{"run_id": run_id, "ended_at": ended_at, "status": status, "hosts": host_count,
-                 "compliant_percent": compliant_percent if host_count else None,
-                 "by_status": json.loads(summary)["by_status"]}
-                for run_id, ended_at, status, host_count, compliant_percent, summary in reversed(rows)]
+        points = []
+        for run_id, ended_at, status, host_count, compliant_percent, summary in reversed(rows):
+            summary = json.loads(summary)
+            points.append({"run_id": run_id, "ended_at": ended_at, "status": status, "hosts": host_count,
+                           "compliant_percent": compliant_percent if host_count else None,
+                           "by_status": summary["by_status"],
+                           "by_ring": _report_model.ring_points(summary.get("by_ring"))})
+        return points
 
     def first_seen(self, hosts=None):
         """{(host, name, available_version): "YYYY-MM-DD"}: the earliest date any stored run saw

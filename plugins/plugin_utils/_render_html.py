@@ -51,7 +51,7 @@ header.top dd{margin:0;display:inline}
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;font-size:13px;font-weight:700;
 letter-spacing:.04em;color:#fff}
 .run-completed{background:#2e7d32}.run-failed{background:#ef6c00}.run-aborted{background:#c62828}
-.banner{padding:10px 28px;font-weight:600;border-bottom:1px solid var(--line)}
+.banner{padding:10px 28px;font-weight:600;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
 .banner.aborted{background:#fdecea;color:#8e1c1c;border-left:6px solid #c62828}
 .banner.check{background:#e8f1fb;color:#0b4a7d;border-left:6px solid #0277bd}
 .banner.gate-open{background:#edf7ee;color:#1b5e20;border-left:6px solid #2e7d32;font-weight:400}
@@ -82,7 +82,7 @@ svg.trend{width:100%}
 line.gridline{stroke:var(--line);stroke-width:1}
 .area{fill:#2e7d32;fill-opacity:.14}
 .line{fill:none;stroke:#2e7d32;stroke-width:2.5}
-.trend-last{font-size:12px;font-weight:700;fill:#2e7d32}
+.trend-last{font-size:12px;font-weight:700}
 .muted{color:var(--muted);fill:var(--muted)}
 .legend{list-style:none;margin:0;padding:0;font-size:13px}
 .legend li{margin:2px 0}
@@ -104,6 +104,7 @@ table.upd td:nth-child(-n+2),table.upd td:nth-child(5),table.upd td:nth-child(7)
 SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12px}
 .controls{display:flex;gap:10px;flex-wrap:wrap;align-items:center;margin-bottom:10px}
 .controls input,.controls select{font:inherit;padding:5px 8px;border:1px solid #cbd2d9;border-radius:6px}
+.controls select{max-width:16em;text-overflow:ellipsis}
 .controls input{min-width:260px}
 .hosts{border:1px solid var(--line);border-radius:8px;background:var(--card);overflow:hidden}
 .hrow{display:grid;grid-template-columns:minmax(190px,2.4fr) minmax(80px,1fr) minmax(130px,1.4fr)
@@ -254,10 +255,13 @@ def _header(run):
         out.append('<div class="banner check">Check mode: nothing was installed or rebooted; the figures show what '
                    'the run would have done.</div>')
     for gate in run.get("gates") or ():
-        # A closed gate is why the later rings were not patched: say so before any figure.
-        out.append('<div class="banner %s">Gate after ring %s %s: %s</div>' % (
-            "gate-open" if gate.get("passed") else "aborted", esc(gate.get("ring"), DASH),
-            "open" if gate.get("passed") else "CLOSED", esc(gate.get("message"), DASH)))
+        # A closed gate is why the later rings were not patched: say so before any figure. The gate's
+        # own message already says "Gate open/closed after ring X"; only a gate without one gets ours.
+        message = gate.get("message")
+        out.append('<div class="banner %s">%s</div>' % (
+            "gate-open" if gate.get("passed") else "aborted",
+            esc(message) if message else "Gate after ring %s %s." % (
+                esc(gate.get("ring"), DASH), "open" if gate.get("passed") else "CLOSED")))
     return "".join(out)
 
 
@@ -293,7 +297,12 @@ def _tiles(report):
         _tile(int(by_status.get("failed") or 0), "Failed", "hosts", tone(by_status.get("failed"))),
         _tile(int(by_status.get("unreachable") or 0), "Unreachable", "hosts", tone(by_status.get("unreachable"))),
         _tile(int(summary.get("rolled_back") or 0), "Rolled back", "hosts", tone(summary.get("rolled_back"))),
-        _tile(int(summary.get("pending_reboot") or 0), "Pending reboot", "hosts to reboot",
+        # Every host that needs a reboot; the donut's "Pending reboot" status counts those with
+        # nothing else outstanding. Both figures are shown here so the two never seem to disagree.
+        _tile(int(summary.get("pending_reboot") or 0), "Need a reboot",
+              "%d only a reboot, %d also missing updates" % (
+                  int(by_status.get("pending_reboot") or 0),
+                  int(summary.get("pending_reboot") or 0) - int(by_status.get("pending_reboot") or 0)),
               "info" if summary.get("pending_reboot") else "good"),
         _tile(int(summary.get("sla_breached") or 0), "SLA breaches", "updates on %d hosts" % breach_hosts,
               tone(summary.get("sla_breached"))),
@@ -344,25 +353,34 @@ def _packages_card(report):
             'as SSM patch compliance counts them</caption><tbody>%s</tbody></table></div>' % rows)
 
 
-def _group_card(title, column, groups):
-    """Stacked bars, biggest group first, then the same figures as a table (alphabetical)."""
-    rows = []
-    for name, group in sorted(groups.items(), key=lambda item: (-(item[1].get("hosts") or 0), item[0])):
-        rows.append((name, group.get("by_status") or {}, "%s%% compliant" % percent(group.get("compliant_percent"))))
+def _group_card(title, column, groups, order=None):
+    """Stacked bars and the same figures as a table: in `order` (rings: rollout order), else the
+    biggest group first in the bars and alphabetical in the table."""
+    if order:
+        ordered = [(name, groups[name]) for name in order if name in groups]
+        ordered += sorted((n, g) for n, g in groups.items() if n not in set(order))
+        bars, table = ordered, ordered
+    else:
+        bars = sorted(groups.items(), key=lambda item: (-(item[1].get("hosts") or 0), item[0]))
+        table = sorted(groups.items())
+    rows = [(name, group.get("by_status") or {}, compliant_text(group)) for name, group in bars]
     chart = svg.stacked_bars(rows, STATUS_ORDER, svg.STATUS_COLORS, STATUS_LABELS, title)
     head = "".join('<th class="n">%s</th>' % status_label(s) for s in STATUS_ORDER)
     body = []
-    for name, group in sorted(groups.items()):
+    for name, group in table:
         by_status = group.get("by_status") or {}
-        body.append('<tr><td>%s</td><td class="n">%d</td><td class="n">%s%%</td>%s<td class="n">%d</td>'
-                    '<td class="n">%d</td></tr>' % (
-                        esc(name), int(group.get("hosts") or 0), percent(group.get("compliant_percent")),
+        # Open = missing + failed, the updates the critical and past-SLA columns count among.
+        opened = group.get("open", group.get("missing"))
+        body.append('<tr><td class="name">%s</td><td class="n">%d</td><td class="n">%s</td>%s<td class="n">%d</td>'
+                    '<td class="n">%d</td><td class="n">%d</td></tr>' % (
+                        esc(name), int(group.get("hosts") or 0), compliant_text(group).replace(" compliant", ""),
                         "".join('<td class="n">%d</td>' % int(by_status.get(s) or 0) for s in STATUS_ORDER),
-                        int(group.get("missing") or 0), int(group.get("critical_non_compliant") or 0)))
+                        int(opened or 0), int(group.get("critical_non_compliant") or 0),
+                        int(group.get("sla_breached") or 0)))
     legend = "".join('<li><span class="sw st-%s"></span>%s</li>' % (s, status_label(s)) for s in STATUS_ORDER)
     return ('<section class="card"><h2>%s</h2>%s<ul class="legend inline">%s</ul><div class="tablewrap"><table><thead><tr><th>%s</th>'
-            '<th class="n">Hosts</th><th class="n">Compliant %%</th>%s<th class="n">Missing updates</th>'
-            '<th class="n">Critical missing</th></tr></thead><tbody>%s</tbody></table></div></section>'
+            '<th class="n">Hosts</th><th class="n">Compliant</th>%s<th class="n">Open updates</th>'
+            '<th class="n">Critical open</th><th class="n">Past SLA</th></tr></thead><tbody>%s</tbody></table></div></section>'
             % (title, chart, legend, column, head, "".join(body)))
 
 
@@ -376,7 +394,8 @@ def _trend_card(report):
             '<details><summary>Trend data</summary><div class="tablewrap"><table><thead><tr><th>Run</th>'
             '<th>Ended</th><th>Status</th><th class="n">Hosts</th><th class="n">Compliant</th></tr></thead>'
             '<tbody>%s</tbody></table></div></details></section>'
-            % (min(len(points), svg.MAX_TREND_POINTS), svg.trend(points, "Compliant hosts per run, in percent"),
+            % (min(len(points), svg.MAX_TREND_POINTS), svg.trend(points, "Compliant hosts per run, in percent",
+                                                         (report.get("summary") or {}).get("ring_order") or ()),
                rows))
 
 
@@ -493,7 +512,9 @@ def _host(host, max_updates, max_changes):
 def _hosts_section(report, max_updates_per_host):
     hosts = hosts_worst_first(report)
     max_updates, max_changes = detail_limits(hosts, max_updates_per_host)
-    rings = sorted((report.get("summary") or {}).get("by_ring") or {})
+    by_ring = (report.get("summary") or {}).get("by_ring") or {}
+    order = [r for r in (report.get("summary") or {}).get("ring_order") or () if r in by_ring]
+    rings = order + sorted(r for r in by_ring if r not in set(order))
     status_options = "".join('<option value="%s">%s</option>' % (s, status_label(s)) for s in STATUS_ORDER)
     ring_options = "".join('<option>%s</option>' % esc(r) for r in rings)
     header = "".join('<span><button type="button" data-col="%d" data-kind="%s" data-dir="%d">%s</button></span>'
@@ -535,8 +556,9 @@ def render(report, max_updates_per_host=None):
         '<section class="grid">%s%s%s</section>' % (
             _status_card(report), _severity_card(report), _packages_card(report)),
         _trend_card(report),
-        _group_card("Compliance by ring", "Ring", summary.get("by_ring") or {}),
+        _group_card("Compliance by ring", "Ring", summary.get("by_ring") or {}, summary.get("ring_order")),
         _group_card("Compliance by OS", "OS", summary.get("by_os") or {}),
+        _group_card("Compliance by baseline", "Baseline (policy)", summary.get("by_policy") or {}),
         _hosts_section(report, max_updates_per_host),
         "</main><footer>fleetpatch.patching compliance report, schema version %s. Source of truth: report.json; "
         "every host and update: report.csv.</footer>" % esc(report.get("schema_version")),

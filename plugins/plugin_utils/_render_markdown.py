@@ -88,17 +88,22 @@ def _ring_lines(report):
     if not by_ring:
         return []
     lines = ["", "### By ring", "",
-             "| Ring | Hosts | Compliant | Non-compliant | Failed / rolled back | Unreachable | Critical missing |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for ring, group in list(sorted(by_ring.items()))[:MAX_RINGS]:
+             "| Ring | Hosts | Compliant | Non-compliant | Failed / rolled back | Unreachable | Open updates "
+             "| Critical open |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    order = [r for r in (report.get("summary") or {}).get("ring_order") or () if r in by_ring]
+    order += sorted(r for r in by_ring if r not in set(order))     # rollout order, then by name
+    for ring in order[:MAX_RINGS]:
+        group = by_ring[ring]
         by_status = group.get("by_status") or {}
-        lines.append("| %s | %d | %s%% | %d | %d | %d | %d |" % (
-            cell(ring), int(group.get("hosts") or 0), percent(group.get("compliant_percent")),
+        lines.append("| %s | %d | %s | %d | %d | %d | %d | %d |" % (
+            cell(ring), int(group.get("hosts") or 0), compliant_text(group).replace(" compliant", ""),
             int(by_status.get("non_compliant") or 0),
             int(by_status.get("failed") or 0) + int(by_status.get("rolled_back") or 0),
-            int(by_status.get("unreachable") or 0), int(group.get("critical_non_compliant") or 0)))
+            int(by_status.get("unreachable") or 0), int(group.get("open", group.get("missing")) or 0),
+            int(group.get("critical_non_compliant") or 0)))
     if len(by_ring) > MAX_RINGS:
-        lines.append("| ... %d more ring(s) in the HTML report | | | | | | |" % (len(by_ring) - MAX_RINGS))
+        lines.append("| ... %d more ring(s) in the HTML report | | | | | | | |" % (len(by_ring) - MAX_RINGS))
     return lines
 
 

@@ -104,11 +104,42 @@ def stacked_bars(rows, order, colors, labels, title):
     return "".join(out)
 
 
-def trend(points, title):
-    """points: the report's trend (oldest first): compliant % as an area, one dot per run."""
+RING_COLORS = ("#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#5d4037")
+TREND_TONES = ((95, "#2e7d32"), (80, "#ef6c00"), (0, "#c62828"))   # as the Compliant tile
+
+
+def _tone(value):
+    return next(color for floor, color in TREND_TONES if value >= floor)
+
+
+def _scope(point):
+    """The rings a run covered; None when the point does not say (a store from before rings)."""
+    by_ring = point.get("by_ring")
+    return frozenset(by_ring) if isinstance(by_ring, dict) and by_ring else None
+
+
+def _value(point):
+    try:
+        return min(max(float(point.get("compliant_percent")), 0.0), 100.0)
+    except (TypeError, ValueError):
+        return None         # a run of no hosts: not plotted, never 0 % or 100 %
+
+
+def _date_labels(points):
+    """The x-axis label of each point: its date, or date and time where two runs share a day."""
+    days = [clean(p.get("ended_at"))[:10] for p in points]
+    shared = set(d for d in days if days.count(d) > 1)
+    return [clean(p.get("ended_at"))[5:16].replace("T", " ") if d in shared else d for p, d in zip(points, days)]
+
+
+def trend(points, title, ring_order=()):
+    """points: the report's trend (oldest first). The fleet's compliant % as an area, through the runs
+    that covered the same rings as the newest one (a test-ring-only run is not the fleet); the other
+    runs as hollow grey dots; and one line per ring (up to five, in ring_order), each ring compared
+    with itself only."""
     points = list(points)[-MAX_TREND_POINTS:]
     width, height = 1100, 230
-    left, right, top, bottom = 44, 1070, 14, 190
+    left, right, top, bottom = 44, 1030, 14, 190
     out = [_svg_open(width, height, title, "chart trend")]
     for value in (0, 25, 50, 75, 100):
         y = bottom - (bottom - top) * value / 100.0
@@ -118,35 +149,58 @@ def trend(points, title):
         out.append('<text x="%d" y="%d" class="muted">no runs recorded yet</text></svg>' % (left + 10, top + 40))
         return "".join(out)
     step = (right - left) / float(len(points) - 1) if len(points) > 1 else 0.0
-    coords = []
+
+    def x_of(index):
+        return left + step * index if len(points) > 1 else (left + right) / 2.0
+
+    def y_of(value):
+        return bottom - (bottom - top) * value / 100.0
+
+    scope = _scope(points[-1])
+    comparable = [i for i, p in enumerate(points) if _value(p) is not None and _scope(p) == scope]
+    coords = [(x_of(i), y_of(_value(points[i]))) for i in comparable]
+    if coords:
+        line = " ".join("%.1f,%.1f" % c for c in coords)
+        out.append('<polygon class="area" points="%.1f,%d %s %.1f,%d"/>' % (coords[0][0], bottom, line, coords[-1][0],
+                                                                          bottom))
+        out.append('<polyline class="line" points="%s"/>' % line)
+    rings = [r for r in ring_order if scope and r in scope][:len(RING_COLORS)]
+    for color, ring in zip(RING_COLORS, rings):
+        ring_coords = []
+        for index, point in enumerate(points):
+            value = _value((point.get("by_ring") or {}).get(ring) or {})
+            if value is not None:
+                ring_coords.append("%.1f,%.1f" % (x_of(index), y_of(value)))
+        if len(ring_coords) > 1:
+            out.append('<polyline fill="none" stroke="%s" stroke-width="1.5" stroke-dasharray="5 3" points="%s">'
+                       '<title>ring %s</title></polyline>' % (color, " ".join(ring_coords), html_text(ring)))
+    labels = _date_labels(points)
+    label_every = max(1, (len(points) + 9) // 10)
     for index, point in enumerate(points):
-        try:
-            value = min(max(float(point.get("compliant_percent") or 0), 0.0), 100.0)
-        except (TypeError, ValueError):
-            value = 0.0
-        x = left + step * index if len(points) > 1 else (left + right) / 2.0
-        coords.append((x, bottom - (bottom - top) * value / 100.0, value, point))
-    line = " ".join("%.1f,%.1f" % (x, y) for x, y, _v, _p in coords)
-    out.append('<polygon class="area" points="%.1f,%d %s %.1f,%d"/>' % (
-        coords[0][0], bottom, line, coords[-1][0], bottom))
-    out.append('<polyline class="line" points="%s"/>' % line)
-    label_every = max(1, (len(coords) + 9) // 10)
-    for index, (x, y, value, point) in enumerate(coords):
+        value = _value(point)
         status = clean(point.get("status"), "completed")
-        tip = "%s, %s: %s%% compliant of %s hosts (%s)" % (
-            clean(point.get("run_id")), clean(point.get("ended_at")), percent(value),
-            clean(point.get("hosts"), "?"), status)
-        hollow = status == "aborted"
-        out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s" stroke-width="2"><title>%s</title>'
-                   '</circle>' % (x, y, "#fff" if hollow else RUN_COLORS.get(status, "#2e7d32"),
-                                  RUN_COLORS.get(status, "#2e7d32"), html_text(tip)))
-        if index % label_every == 0 or index == len(coords) - 1:
-            anchor = "end" if index == len(coords) - 1 and len(coords) > 1 else (
-                "start" if index == 0 and len(coords) > 1 else "middle")
+        x = x_of(index)
+        if value is not None:
+            fits = index in comparable
+            tip = "%s, %s: %s%% compliant of %s hosts (%s)%s" % (
+                clean(point.get("run_id")), clean(point.get("ended_at")), percent(value), clean(point.get("hosts"), "?"),
+                status, "" if fits else "; covered other rings than the newest run: not on the fleet line")
+            color = RUN_COLORS.get(status, "#2e7d32") if fits else "#9e9e9e"
+            hollow = status == "aborted" or not fits
+            out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s" stroke-width="2"><title>%s</title>'
+                       '</circle>' % (x, y_of(value), "#fff" if hollow else color, color, html_text(tip)))
+        if index % label_every == 0 or index == len(points) - 1:
+            anchor = "end" if index == len(points) - 1 and len(points) > 1 else (
+                "start" if index == 0 and len(points) > 1 else "middle")
             out.append('<text x="%.1f" y="%d" class="axis" text-anchor="%s">%s</text>'
-                       % (x, bottom + 18, anchor, html_text(clean(point.get("ended_at"))[:10])))
-    last_x, last_y, last_value, _point = coords[-1]
-    out.append('<text x="%.1f" y="%.1f" class="trend-last" text-anchor="end">%s%%</text>'
-               % (min(last_x, right - 4), max(last_y - 9, top + 10), percent(last_value)))
+                       % (x, bottom + 18, anchor, html_text(labels[index])))
+    last = _value(points[-1])
+    if last is not None:
+        # In the right margin, beside the last point: never over the line, coloured by its value.
+        out.append('<text x="%d" y="%.1f" class="trend-last" fill="%s" style="fill:%s" text-anchor="start">%s%%</text>'
+                   % (right + 8, y_of(last) + 4, _tone(last), _tone(last), percent(last)))
+    if rings:
+        out.append('<text x="%d" y="%d" class="axis">%s</text>' % (left, height - 4, html_text(
+            "dashed: each ring over the runs that covered it (%s)" % ", ".join(rings))))
     out.append("</svg>")
     return "".join(out)

@@ -303,8 +303,32 @@ def _group_summary(hosts):
         "compliant_percent": _percent(by_status["compliant"], len(hosts)),
         "by_status": by_status,
         "missing": sum(h["counts"]["missing"] for h in hosts),
+        # open = missing + failed: what critical_non_compliant and security_non_compliant count too
+        "open": sum(h["counts"]["missing"] + h["counts"]["failed"] for h in hosts),
         "critical_non_compliant": sum(h["counts"]["critical_non_compliant"] for h in hosts),
+        "sla_breached": sum(h["counts"]["sla_breached"] for h in hosts),
     }
+
+
+# Rings in rollout order when the run does not say otherwise (_rings.DEFAULT_RINGS' names).
+DEFAULT_RING_ORDER = ("test", "pilot", "production")
+
+
+def ring_order(hosts, gates=(), first_seen=None):
+    """The report's rings in rollout order: the order of the run's gates, then the order the run
+    first met each ring's hosts (first_seen: {ring: sequence}), then test, pilot, production, then
+    by name. Never alphabetical for the rings a rollout went through."""
+    gate_rank = {}
+    for gate in gates or ():
+        gate_rank.setdefault(gate.get("ring"), len(gate_rank))
+    seen = first_seen or {}
+    rings = set(h["ring"] or "(none)" for h in hosts)
+    big = len(rings) + len(gate_rank) + len(seen) + len(DEFAULT_RING_ORDER)
+
+    def rank(ring):
+        return (gate_rank.get(ring, big), seen.get(ring, big),
+                DEFAULT_RING_ORDER.index(ring) if ring in DEFAULT_RING_ORDER else big, ring)
+    return sorted(rings, key=rank)
 
 
 def _grouped(hosts, key):
@@ -325,6 +349,7 @@ def summarize(hosts):
         "counts": counts,
         "by_ring": _grouped(hosts, "ring"),
         "by_os": _grouped(hosts, "os"),
+        "by_policy": _grouped(hosts, "policy"),
         "missing_by_severity": dict((s, sum(1 for u in open_updates if u["severity"] == s)) for s in SEVERITIES),
         "missing_by_classification": dict((c, sum(1 for u in open_updates if u["classification"] == c))
                                           for c in CLASSIFICATIONS),
@@ -346,16 +371,26 @@ def trend_point(report):
     summary = report["summary"]
     return {"run_id": report["run"]["run_id"], "ended_at": report["run"]["ended_at"],
             "status": report["run"]["status"], "hosts": summary["hosts"],
-            "compliant_percent": summary["compliant_percent"], "by_status": dict(summary["by_status"])}
+            "compliant_percent": summary["compliant_percent"], "by_status": dict(summary["by_status"]),
+            "by_ring": ring_points(summary.get("by_ring"))}
 
 
-def build_report(run, hosts, trend=None):
+def ring_points(by_ring):
+    """{ring: {hosts, compliant_percent}} of a summary's by_ring: what a per-ring trend draws."""
+    return dict((ring, {"hosts": group.get("hosts", 0), "compliant_percent": group.get("compliant_percent")})
+                for ring, group in (by_ring or {}).items())
+
+
+def build_report(run, hosts, trend=None, first_seen_rings=None):
     """The whole document. run: the run's metadata (see the schema); hosts: host entries;
-    trend: trend points of earlier runs, oldest first."""
+    trend: trend points of earlier runs, oldest first; first_seen_rings: {ring: the order the run
+    first met it} (ring_order)."""
     hosts = sorted(hosts, key=lambda h: h["host"])
     run = dict(run)
     run.setdefault("status", run_status(hosts, run.get("aborted_by")))
-    report = {"schema_version": SCHEMA_VERSION, "kind": KIND, "run": run, "summary": summarize(hosts),
+    summary = summarize(hosts)
+    summary["ring_order"] = ring_order(hosts, run.get("gates"), first_seen_rings)
+    report = {"schema_version": SCHEMA_VERSION, "kind": KIND, "run": run, "summary": summary,
               "hosts": hosts, "trend": []}
     report["trend"] = list(trend or []) + [trend_point(report)]
     return report

@@ -40,6 +40,18 @@ def loop_items(payload):
     return [payload]
 
 
+GATE_MESSAGE_CHARS = 2000
+
+
+def gate_message(msg):
+    """The gate's message as one sentence of text: assert gives a list when several fail_msg lines
+    apply; never a Python repr, and never a 100 KB banner (the hosts' outcomes are in the report)."""
+    if isinstance(msg, (list, tuple)):
+        msg = "; ".join(str(m) for m in msg)
+    text = " ".join(str(msg or "").split())
+    return text if len(text) <= GATE_MESSAGE_CHARS else text[:GATE_MESSAGE_CHARS - 1] + "\u2026"
+
+
 class GateWatcher(object):
     """Turns the gate role's results into the report's gate decisions."""
 
@@ -59,7 +71,7 @@ class GateWatcher(object):
         self.decisions.append({
             "ring": str(count.get("ring")),
             "passed": not failed,
-            "message": str(payload.get("msg") or ""),
+            "message": gate_message(payload.get("msg")),
             "hosts": int(count.get("hosts") or 0),
             "succeeded": int(count.get("succeeded") or 0),
             "rolled_back": int(count.get("rolled_back") or 0),
@@ -120,6 +132,17 @@ def host_entries(observations, relevant, rings, stats):
     return entries
 
 
+def first_seen_rings(observations, rings):
+    """{ring: rank}: the order the run first met each ring's hosts (observations keep the order the
+    callback first saw each host), which is the rollout's order when no gate says it."""
+    order = {}
+    for name, obs in observations.items():
+        ring = obs.ring or rings.get(name)
+        if ring and ring not in order:
+            order[ring] = len(order)
+    return order
+
+
 def backfill_first_seen(entries, first_seen):
     """The store remembers when an update was first missing even if a host's own state was wiped."""
     for entry in entries:
@@ -169,7 +192,7 @@ def _finish(run, observations, relevant, rings, stats, options):
     unknown = formats - set(_report_files.FORMATS)
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
-    report = _report_model.build_report(run, entries, trend)
+    report = _report_model.build_report(run, entries, trend, first_seen_rings=first_seen_rings(observations, rings))
     # The same list object: a problem met while writing below reaches every file drawn after it.
     report["run"]["problems"] = problems
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")

@@ -160,7 +160,7 @@ def test_content(report, page):
     for ring in summary["by_ring"]:
         assert ring in text
     svgs = [a for t, a in page.tags if t == "svg"]
-    assert len(svgs) == 5 and all(a.get("role") == "img" and a.get("aria-label") for a in svgs)
+    assert len(svgs) == 6 and all(a.get("role") == "img" and a.get("aria-label") for a in svgs)
     assert len([t for t, _a in page.tags if t == "details" and _a.get("class") == "host"]) == 200
     # Trend: one dot per run, this run included.
     assert len([t for t, a in page.tags if t == "circle" and a.get("r") == "4"]) == len(report["trend"]) == 9
@@ -212,5 +212,8 @@ def test_gate_decisions_are_shown_and_escaped():
     report["run"]["gates"] = [{"ring": "test<b>", "passed": False, "message": "Gate closed: <img src=x>",
                                "hosts": 3, "succeeded": 0, "rolled_back": 3, "failed": 0, "unreachable": 0}]
     page = _render_html.render(report)
-    assert "Gate after ring test&lt;b&gt; CLOSED: Gate closed: &lt;img src=x&gt;" in page
+    # the gate's own message, once (it says open or closed itself), escaped
+    assert page.count("Gate closed: &lt;img src=x&gt;") == 1 and "Gate after ring" not in page
     assert "<img" not in page
+    report["run"]["gates"][0]["message"] = ""
+    assert "Gate after ring test&lt;b&gt; CLOSED." in _render_html.render(report)

@@ -47,7 +47,7 @@ def test_line_cap_whatever_the_fleet(report):
     files = dict(("file%02d" % i, "/tmp/f%02d" % i) for i in range(30))
     lines = _render_markdown.render(big, files=files).splitlines()
     assert len(lines) <= _render_markdown.MAX_LINES
-    assert "| ... %d more ring(s) in the HTML report | | | | | | |" % (len(big["summary"]["by_ring"]) - 8) in lines
+    assert "| ... %d more ring(s) in the HTML report | | | | | | | |" % (len(big["summary"]["by_ring"]) - 8) in lines
     assert "- ... %d more" % (30 - _render_markdown.MAX_FILES) in lines
     assert any(line.startswith("> **ABORTED** by SIGTERM") for line in lines)
 
@@ -64,7 +64,7 @@ def test_table_cells_escape_pipes_and_drop_control_characters(report):
     assert row.startswith("| evil\\|host\\[31m next | a\\|b | ")
     assert unescaped_pipes(row) == 6
     ring_row = next(line for line in text.splitlines() if line.startswith("| x"))
-    assert ring_row.startswith("| x\\|y | ") and unescaped_pipes(ring_row) == 8
+    assert ring_row.startswith("| x\\|y | ") and unescaped_pipes(ring_row) == 9
 
 
 def test_without_files_and_all_compliant():
