@@ -197,11 +197,11 @@ def _git_revision():
     return proc.stdout.strip() or "unknown"
 
 
-def sync_inventory(sources, dest):
+def sync_inventory(sources, dest, limit=None):
     """What an AWX inventory update does: ansible-inventory over the sources (host files, then the
-    rings plugin's configuration), its result stored; and what AWX gives a job: an executable
-    inventory script printing that JSON (dest)."""
-    argv = ["ansible-inventory", "--list", "--export"]
+    rings plugin's configuration; limit: the inventory source's `limit` field), its result stored;
+    and what AWX gives a job: an executable inventory script printing that JSON (dest)."""
+    argv = ["ansible-inventory", "--list", "--export"] + (["--limit", limit] if limit else [])
     for source in sources:
         argv += ["-i", source]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
