@@ -55,8 +55,12 @@ class ActionModule(WindowsDispatchAction):
             # The same policy function as on the host, now with the advisories' severities and dates,
             # deciding as of the day the host was assessed.
             decided = _policy.evaluate(joined, policy, now=(record.get("collected_at") or "")[:10] or None)
-        except (_advisory_feed.FeedError, PatchError, OSError, ValueError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            # the feed only adds to the host's own answer: whatever stops it (bad data, a cache that
+            # cannot be written, a damaged index) leaves that answer as it was, with the cause
             cause = to_text(getattr(exc, "msg", None) or exc)
+            if not isinstance(exc, (_advisory_feed.FeedError, PatchError, OSError)):
+                cause = "%s: %s" % (type(exc).__name__, cause)
             if feed["required"]:
                 return dict(result, failed=True, msg="Failed to use the advisory feed (advisory_feed.required): %s" % cause)
             decided = dict(record, advisory_feed=_advisory_feed.feed_info_unused(feed, cause))

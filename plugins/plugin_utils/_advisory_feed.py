@@ -162,6 +162,9 @@ class IndexStore:
         os.close(fd)
         try:
             db = sqlite3.connect(tmp)
+            # a private temporary file renamed when complete: no journal or sync is needed until then
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
             for statement in cls.SCHEMA:
                 db.execute(statement)
             keys = {}
@@ -190,6 +193,8 @@ class IndexStore:
                  "releases": index.releases()}),))
             db.commit()
             db.close()
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
             os.replace(tmp, path)
         except BaseException:

@@ -70,37 +70,35 @@ def highest(severities):
 
 # --- dpkg's order as bytes ------------------------------------------------------------------
 
-def _dpkg_char(c):
-    """dpkg's order() of a non-digit character, as one byte: "~" before the end of a segment (2),
-    before letters, before every other character."""
-    if c == "~":
-        return 1
-    if "A" <= c <= "Z" or "a" <= c <= "z":
-        return ord(c)
-    if "!" <= c <= "~":
-        return ord(c) + 128
-    raise ValueError("not a Debian version character: %r" % c)
+def _dpkg_order_table():
+    """dpkg's order() of each non-digit character, as one byte: "~" (1) before the end of a segment
+    (2), before letters, before every other printable character; 0 for what no version may hold."""
+    table = bytearray(256)
+    for code in range(ord("!"), ord("~") + 1):
+        c = chr(code)
+        table[code] = 1 if c == "~" else code if c.isalpha() else code + 128
+    return bytes(table)
+
+
+_DPKG_ORDER = _dpkg_order_table()
+_SEGMENTS = re.compile(r"([^0-9]*)([0-9]*)")
 
 
 def _dpkg_part_key(text, out):
-    i, n = 0, len(text)
-    while True:
-        while i < n and not ("0" <= text[i] <= "9"):
-            out.append(_dpkg_char(text[i]))
-            i += 1
-        out.append(2)                       # the segment's end: after "~", before any character
-        j = i
-        while j < n and "0" <= text[j] <= "9":
-            j += 1
-        number = text[i:j].lstrip("0")      # a number: its length, then its digits
+    pairs = _SEGMENTS.findall(text)       # (non-digits, digits)..., then ("", "") at the end
+    if len(pairs) == 1:
+        pairs.insert(0, ("", ""))         # "" is read as one empty segment and 0, as "0" is
+    for nondigits, digits in pairs:
+        encoded = nondigits.encode("ascii").translate(_DPKG_ORDER)
+        if 0 in encoded:
+            raise ValueError("not a Debian version character in %r" % text)
+        number = digits.lstrip("0")      # a number: its length, then its digits
         if len(number) > 255:
             raise ValueError("a number of more than 255 digits")
+        out += encoded
+        out.append(2)                     # the segment's end: after "~", before any character
         out.append(len(number))
-        out.extend(number.encode("ascii"))
-        i = j
-        if i >= n:
-            break
-    out.extend(b"\x02\x00")               # the part's end: an empty segment, 0 (as dpkg reads past it)
+        out += number.encode("ascii")
 
 
 def dpkg_key(version):

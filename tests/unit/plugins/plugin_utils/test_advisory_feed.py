@@ -289,7 +289,7 @@ def test_the_sort_key_orders_as_compare_deb_on_random_versions():
         strategies.integers(0, 3), strategies.from_regex(r"\A[0-9][0-9a-zA-Z.+~]{0,8}\Z"),
         strategies.from_regex(r"\A[0-9a-zA-Z.+~]{0,6}\Z"))
 
-    @hypothesis.settings(max_examples=1000, deadline=None)
+    @hypothesis.settings(max_examples=300, deadline=None)
     @hypothesis.given(version, version)
     def check(a, b):
         key_a, key_b = debian.dpkg_key(a), debian.dpkg_key(b)
@@ -303,3 +303,14 @@ def test_a_version_with_characters_dpkg_does_not_order_matches_nothing(tmp_path)
         debian.dpkg_key("1.0\u00e9")
     index, _info = _advisory_feed.load(feed_files(tmp_path), "bookworm")
     assert index.lookup("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1 deb12u1") is None
+
+
+def test_a_damaged_index_is_built_again(tmp_path):
+    feed = feed_files(tmp_path)
+    _index, info = _advisory_feed.load(feed, "bookworm")
+    _advisory_feed._LOADED.clear()
+    with open(info["index"], "wb") as f:
+        f.write(b"not a database")
+    index, again = _advisory_feed.load(feed, "bookworm")
+    assert again["index"] == info["index"]
+    assert index.lookup("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1")["severity"] == "critical"
