@@ -109,8 +109,11 @@ def test_failing_test_ring_takes_the_failure_path(awx, fleet):
             and e["event_data"].get("task") == "Decide"]
     assert gate and "Gate closed after ring test" in gate[0]["event_data"]["res"]["msg"]
     assert runs["rollback_test"].extra_vars["fleetpatch_ring"] == "test"      # the node's extra_data
+    test_hosts = set(awx["synced"]["fleetpatch_ring_test"]["hosts"])
     for run in runs.values():
         assert_events_complete(run)
+        report = reports[run.extra_vars["awx_job_id"]]
+        assert report and set(h["host"] for h in report["hosts"]) == test_hosts, (run.identifier, report and report["hosts"])
     for host in hosts:                # the test ring is back where it was; pilot and production untouched
         assert packages(host) == before[host.name], host.name
     assert on_host(next(h for h in hosts if h.ring == "pilot"), "true").returncode == 0
