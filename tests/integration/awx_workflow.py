@@ -229,4 +229,3 @@ def runner_job(private_root, inventory, envvars):
         artifacts = stats[-1]["event_data"].get("artifact_data", {}) if stats else {}
         return ("successful" if runner.status == "successful" else "failed"), artifacts, runner, events
     return run_job
-
