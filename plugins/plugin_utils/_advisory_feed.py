@@ -32,7 +32,7 @@ import time
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
+from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_debian import FeedError
 
@@ -289,4 +289,3 @@ def feed_info_unused(feed, warning):
     return {"source": [s for s in [feed.get("debian_tracker")] + list(feed.get("debian_advisories") or []) if s],
             "cache_dir": None, "index": None, "loaded_at": None, "age_seconds": None, "entries": 0,
             "advisories": 0, "release": None, "warning": warning}
-
