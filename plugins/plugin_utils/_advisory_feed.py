@@ -210,6 +210,18 @@ def _open_store(path):
         return None       # absent, or from another format: built (again)
 
 
+def _remove_other_indexes(cache_dir, keep):
+    """Indexes of earlier feed versions (tens of MB each) go once a new one is written; a worker that
+    still has one open keeps reading it (POSIX unlink)."""
+    for name in os.listdir(cache_dir):
+        path = os.path.join(cache_dir, name)
+        if name.startswith("index-") and name.endswith(".sqlite") and path != keep:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
 def _parse(inputs):
     tracker = [(location, path) for kind, location, path, _w in inputs if kind == "tracker"]
     lists = [(location, _read_text(path, location)) for kind, location, path, _w in inputs if kind == "advisories"]
@@ -249,6 +261,7 @@ def load(feed, release, now=None):
                 if store is None:
                     IndexStore.write(index_path, _parse(inputs))
                     store = IndexStore(index_path)
+                    _remove_other_indexes(cache_dir, index_path)
         _LOADED[key] = store
     store = _LOADED[key]
     index = debian.DebianIndex({}, {}, store.meta["entries"], store.meta["advisories"], store=store)

@@ -230,7 +230,9 @@ def test_the_index_is_built_once_and_read_by_release(tmp_path, monkeypatch):
     # new data (another mtime) is another index
     os.utime(feed["debian_tracker"], (time.time() - 10, time.time() - 10))
     monkeypatch.undo()
-    assert _advisory_feed.load(feed, "bookworm")[1]["index"] != info["index"]
+    newer = _advisory_feed.load(feed, "bookworm")[1]["index"]
+    assert newer != info["index"] and os.path.exists(newer)
+    assert not os.path.exists(info["index"])          # the older feed's index is removed
 
 
 @pytest.fixture(name="server")
