@@ -7,7 +7,6 @@ controller: the data never goes to a host."""
 
 from __future__ import annotations
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
@@ -15,8 +14,6 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import facts_argument_spec
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_action import WindowsDispatchAction, is_windows_host
-
-FEED_SPEC = {"advisory_feed": facts_argument_spec()["advisory_feed"]}
 
 
 class ActionModule(WindowsDispatchAction):
@@ -27,10 +24,9 @@ class ActionModule(WindowsDispatchAction):
     def run(self, tmp=None, task_vars=None):
         if not self._task.args.get("advisory_feed") or is_windows_host(self._connection, self._task.args):
             return super(ActionModule, self).run(tmp, task_vars)
-        validation = ArgumentSpecValidator(FEED_SPEC).validate({"advisory_feed": self._task.args["advisory_feed"]})
-        if validation.error_messages:
-            return {"failed": True, "msg": "Invalid arguments for %s: %s" % (self.MODULE, "; ".join(validation.error_messages))}
-        feed = validation.validated_parameters["advisory_feed"]
+        feed, errors = _advisory_feed.validated(self._task.args["advisory_feed"])
+        if errors:
+            return {"failed": True, "msg": "Invalid arguments for %s: %s" % (self.MODULE, "; ".join(errors))}
         # The host is asked for its updates' source packages (what the feed is keyed by); the feed's
         # locations stay on the controller.
         args = dict(self._task.args)
@@ -48,10 +44,7 @@ class ActionModule(WindowsDispatchAction):
         if result.get("failed") or result.get("unreachable") or not isinstance(record, dict) or record.get("pkg_mgr") != "apt":
             return result
         try:
-            if not record.get("codename"):
-                raise _advisory_feed.FeedError("the host's os-release names no VERSION_CODENAME, the release the feed is keyed by")
-            index, info = _advisory_feed.load(feed, record["codename"])
-            joined, info["joined"], info["without_source"] = _advisory_feed.join(record, index)
+            joined, info = _advisory_feed.join_record(record, feed)
             # The same policy function as on the host, now with the advisories' severities and dates,
             # deciding as of the day the host was assessed.
             decided = _policy.evaluate(joined, policy, now=(record.get("collected_at") or "")[:10] or None)

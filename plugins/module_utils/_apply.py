@@ -185,13 +185,39 @@ def remaining_targets(backend, record, manifest, installed, selection):
     return select_targets(record, **selection)[0]
 
 
+def advisory_key(update):
+    """How the controller names an update in advisory_data: name|arch|available version."""
+    return "%s|%s|%s" % (update["name"], update.get("arch"), update["available_version"])
+
+
+def merge_advisory_data(record, advisory_data, policy=None, now=None):
+    """The record with what the controller's advisory feed says about its apt updates
+    (advisory_data: {advisory_key: {advisories, cves, issued, severity}}, built by patch_apply's action
+    plugin from plugin_utils/_advisory_feed.py), decided again by the baseline. An update whose
+    name, arch or version changed since the controller asked keeps what this host said."""
+    if not advisory_data:
+        return record
+    updates = []
+    for update in record.get("updates") or []:
+        data = advisory_data.get(advisory_key(update))
+        if isinstance(data, dict):
+            severity = data.get("severity")
+            update = dict(update, advisories=[str(a) for a in data.get("advisories") or []],
+                          cves=[str(c) for c in data.get("cves") or []], issued=data.get("issued") or None,
+                          severity=severity if severity in _policy.SEVERITIES else "unknown", classification="security")
+        updates.append(update)
+    return _policy.evaluate(dict(record, updates=updates), policy, now=now)
+
+
 def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, names=None,
           security_only=False, advisories=None, cves=None, exclude=None, update_cache=True,
-          cache_valid_time=0, run_id=None, cycle=False, rollback_cache=None, snapshot_command=None):
+          cache_valid_time=0, run_id=None, cycle=False, rollback_cache=None, snapshot_command=None,
+          advisory_data=None):
     """Install what the selection approves (or exactly a manifest). Returns the result dict.
     cycle: the caller confirms the change after reboot and health checks (the patch role).
     rollback_cache: {enabled, keep_days, max_mb} (_rollback_cache; enabled by default).
-    snapshot_command: argv run right before the change (_snapshot)."""
+    snapshot_command: argv run right before the change (_snapshot).
+    advisory_data: apt, what the controller's advisory feed says about the updates (merge_advisory_data)."""
     root = getattr(backend, "root", None)
     journal_dir = (root or "") + state_dir        # an installroot keeps its own journals
     journals = [j for j in _journal.load_all(journal_dir) if j.get("pkg_mgr") in (None, backend.name)]
@@ -199,6 +225,7 @@ def apply(backend, state_dir, check_mode=False, policy=None, manifest=None, name
     repaired = [] if check_mode else repair(backend, open_journals)
     record = _record.assess(backend, update_cache=update_cache, cache_valid_time=cache_valid_time,
                             policy=policy, state_dir=state_dir, check_mode=check_mode, root=root)
+    record = merge_advisory_data(record, advisory_data, policy)
     installed_packages = backend.installed()
     before_all = installed_map(installed_packages)
     selection = {"names": names, "security_only": security_only, "advisories": advisories, "cves": cves,

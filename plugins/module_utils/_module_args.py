@@ -54,17 +54,22 @@ def facts_argument_spec():
         on_incomplete=dict(type="str", default="fail", choices=list(_record.ON_INCOMPLETE)),
         resolve=dict(type="bool", default=True),
         source_packages=dict(type="bool", default=False),
-        # read by the action plugin on the controller only (plugin_utils/_advisory_feed.py), never sent to a host
-        advisory_feed=dict(type="dict", options=dict(
-            debian_tracker=dict(type="str"),
-            debian_advisories=dict(type="list", elements="str", default=[]),
-            max_age=dict(type="int", default=86400),
-            timeout=dict(type="int", default=60),
-            cache_dir=dict(type="path"),
-            required=dict(type="bool", default=False),
-        )),
+        advisory_feed=advisory_feed_option(),
         windows=_windows_option(),
     )
+
+
+def advisory_feed_option():
+    """patch_facts' and patch_apply's advisory_feed: read by their action plugins on the controller
+    only (plugin_utils/_advisory_feed.py), never sent to a host."""
+    return dict(type="dict", options=dict(
+        debian_tracker=dict(type="str"),
+        debian_advisories=dict(type="list", elements="str", default=[]),
+        max_age=dict(type="int", default=86400),
+        timeout=dict(type="int", default=60),
+        cache_dir=dict(type="path"),
+        required=dict(type="bool", default=False),
+    ))
 
 
 def apply_argument_spec():
@@ -86,6 +91,8 @@ def apply_argument_spec():
             keep_days=dict(type="int", default=_rollback_cache.DEFAULT_KEEP_DAYS),
             max_mb=dict(type="int", default=_rollback_cache.DEFAULT_MAX_MB))),
         snapshot_command=dict(type="list", elements="str"),
+        advisory_feed=advisory_feed_option(),
+        advisory_data=dict(type="dict"),
         windows=_windows_option(),
     )
 

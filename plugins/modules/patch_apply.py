@@ -40,6 +40,7 @@ extends_documentation_fragment:
   - fleetpatch.patching._backend
   - fleetpatch.patching._transaction
   - fleetpatch.patching._windows
+  - fleetpatch.patching._advisory_feed
 attributes:
   action:
     support: full
@@ -146,6 +147,12 @@ options:
       - fleetpatch needs no snapshot tool and always restores packages itself; see C(docs/apply-and-rollback.md).
     type: list
     elements: str
+  advisory_data:
+    description:
+      - apt hosts. What the advisory feed says about the host's updates, C({NAME|ARCH|VERSION: {advisories, cves,
+        issued, severity}}), merged into the host's own assessment before the baseline decides. The action plugin
+        sets it from O(advisory_feed); set O(advisory_feed) rather than this.
+    type: dict
 notes:
   - A failed transaction fails the module with the command, rc and stderr, the journal id and
     what changed before the failure; roll back with M(fleetpatch.patching.patch_rollback).
@@ -294,7 +301,7 @@ def main():
             names=p["names"], security_only=p["security_only"], advisories=p["advisories"], cves=p["cves"],
             exclude=p["exclude"], update_cache=p["update_cache"], cache_valid_time=p["cache_valid_time"],
             run_id=p["run_id"], cycle=p["cycle"], rollback_cache=p["rollback_cache"],
-            snapshot_command=p["snapshot_command"])
+            snapshot_command=p["snapshot_command"], advisory_data=p["advisory_data"])
     except PatchError as exc:
         module.fail_json(commands=runner.history, journal=getattr(exc, "journal", None),
                          changes=getattr(exc, "changes", []), targets=getattr(exc, "targets", {}),

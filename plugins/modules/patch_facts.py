@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.facts
   - fleetpatch.patching._backend
   - fleetpatch.patching._windows
+  - fleetpatch.patching._advisory_feed
 attributes:
   action:
     support: full
@@ -118,52 +119,6 @@ options:
       - The action plugin sets it when O(advisory_feed) is given, since the feed is keyed by source package.
     type: bool
     default: false
-  advisory_feed:
-    description:
-      - apt hosts. Debian's security data, joined to the updates on the controller by the action plugin (never sent
-        to a host). Each update whose source version between the installed (exclusive) and the available version
-        (inclusive) carries fixes gets their DSA/DLA ids in C(advisories), their CVEs, C(issued) (the newest
-        advisory's date), a severity from Debian's urgency and whether an advisory was issued, and
-        C(classification=security); the baseline is then evaluated again with them. See C(docs/assessment.md).
-      - The record's C(advisory_feed) says which data was used, how old it was, and why not (C(warning)).
-      - Data that cannot be fetched, is older than O(advisory_feed.max_age), does not parse, or does not cover the
-        host's release (os-release C(VERSION_CODENAME)) gives a warning and the record without it, unless
-        O(advisory_feed.required).
-    type: dict
-    suboptions:
-      debian_tracker:
-        description:
-          - The Security Tracker's JSON export, a path on the controller or an http(s) URL
-            (V(https://security-tracker.debian.org/tracker/data/json), or an internal mirror of it).
-        type: str
-      debian_advisories:
-        description:
-          - The DSA and DLA lists (the security-tracker repository's C(data/DSA/list) and C(data/DLA/list)), paths or
-            http(s) URLs. They give the advisory ids and dates.
-        type: list
-        elements: str
-        default: []
-      max_age:
-        description:
-          - Seconds. A URL's cached copy older than this is fetched again; data older than this is not used.
-            V(0) sets no limit.
-        type: int
-        default: 86400
-      timeout:
-        description:
-          - Seconds to wait for each download.
-        type: int
-        default: 60
-      cache_dir:
-        description:
-          - Where the controller keeps downloaded data and the index built from it.
-            Defaults to C(~/.cache/fleetpatch/advisory-feed).
-        type: path
-      required:
-        description:
-          - Fail the host, with the cause, when the feed cannot be used, instead of a warning.
-        type: bool
-        default: false
 notes:
   - Commands run with argument lists, C(LC_ALL=C) and C(TZ=UTC); a failing command fails the
     module with the command (shortened), its rc and the line of its output that states the cause.

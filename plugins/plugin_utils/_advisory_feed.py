@@ -29,10 +29,13 @@ import sqlite3
 import tempfile
 import time
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._apply import advisory_key
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory
+from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import advisory_feed_option
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_debian import FeedError
 
@@ -295,6 +298,31 @@ def join(record, index):
     result = dict(record)
     result["updates"] = updates
     return result, joined, len(updates) - len(sourced)
+
+
+def validated(value):
+    """(the advisory_feed option with its defaults, error messages), as the modules' spec says."""
+    result = ArgumentSpecValidator({"advisory_feed": advisory_feed_option()}).validate({"advisory_feed": value})
+    return result.validated_parameters.get("advisory_feed"), result.error_messages
+
+
+def join_record(record, feed):
+    """(the apt record with the feed joined, info for its advisory_feed field). Raises FeedError
+    (or whatever stops the feed: the callers keep the record as it was, with the cause)."""
+    if not record.get("codename"):
+        raise FeedError("the host's os-release names no VERSION_CODENAME, the release the feed is keyed by")
+    index, info = load(feed, record["codename"])
+    joined, info["joined"], info["without_source"] = join(record, index)
+    return joined, info
+
+
+def advisory_data(record):
+    """{name|arch|available version: {advisories, cves, issued, severity}} of a joined apt record's
+    updates that the feed gave something (an apt host's own record has no advisory or CVE): what
+    patch_apply's action plugin hands the module (_apply.merge_advisory_data)."""
+    return dict((advisory_key(u), {"advisories": u["advisories"], "cves": u["cves"], "issued": u["issued"],
+                                   "severity": u["severity"]})
+                for u in record.get("updates") or [] if u.get("advisories") or u.get("cves"))
 
 
 def feed_info_unused(feed, warning):

@@ -97,6 +97,25 @@ def test_an_unreachable_feed_leaves_apt_as_it_was(fresh_lab, hosts, tmp_path):
     assert not any(u["advisories"] for u in record["updates"])
 
 
+def test_patch_apply_selects_apt_updates_by_cve_through_the_feed(fresh_lab, hosts, tmp_path):
+    """Check mode (nothing installed): the apt host's updates by CVE and advisory, as on dnf."""
+    host = hosts["apt"]
+
+    def targets(update_cache=False, **apply_args):
+        _rc, out = ansible_playbook("apply.yml", fresh_lab, limit=host.name, extra_args=["--check"],
+                                    extra_vars={"apply_args": dict(apply_args, update_cache=update_cache)})
+        return task_results(out, "Apply")[host.name]
+
+    assert targets(update_cache=True, cves=["CVE-2025-10001"])["targets"] == {}      # apt metadata knows no CVE
+    result = targets(cves=["CVE-2025-10001"], advisory_feed=lab_feed(tmp_path))
+    assert result["targets"] == {"fp-crypto": "1.0-2"}
+    assert result["advisory_feed"]["joined"] == 2 and result["advisory_feed"]["warning"] is None
+    result = targets(advisories=["FPSA-2025:0103"], advisory_feed=lab_feed(tmp_path))
+    assert result["targets"] == {"fp-firmware": "1.1-1"}
+    updates = dict((u["name"], u) for u in result["record"]["updates"])
+    assert (updates["fp-crypto"]["severity"], updates["fp-crypto"]["issued"]) == ("critical", "2025-03-04")
+
+
 def test_first_seen_is_kept_on_the_host_root_only(hosts):
     for host in hosts.values():
         mode = on_host(host, "stat", "-c", "%a %U", "/var/lib/fleetpatch", "/var/lib/fleetpatch/first_seen.json").stdout

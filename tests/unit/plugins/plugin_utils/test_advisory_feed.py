@@ -316,3 +316,25 @@ def test_a_damaged_index_is_built_again(tmp_path):
     index, again = _advisory_feed.load(feed, "bookworm")
     assert again["index"] == info["index"]
     assert index.lookup("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1~deb12u1")["severity"] == "critical"
+
+
+# --- patch_apply: the controller's join handed to the module (advisory_data) -------------------
+
+def test_patch_apply_selects_apt_updates_by_cve_with_the_feeds_data(tmp_path):
+    from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply
+    host = record([LIBSSL, CURL])
+    # the host alone: apt updates carry no CVE, so a selection by CVE installs nothing
+    assert _apply.select_targets(host, cves=["CVE-2024-2511"])[0] == {}
+    joined, info = _advisory_feed.join_record(host, feed_files(tmp_path))
+    data = _advisory_feed.advisory_data(joined)
+    assert list(data) == ["libssl3|amd64|3.0.14-1~deb12u1"]                 # curl: nothing to add
+    assert json.loads(json.dumps(data)) == data                              # it travels as module arguments
+    policy = {"approve_after_days": {"critical": 0, "default": 30}}
+    merged = _apply.merge_advisory_data(host, data, policy, now="2024-06-10")
+    assert _apply.select_targets(merged, cves=["CVE-2024-2511"])[0] == {"libssl3": "3.0.14-1~deb12u1"}
+    assert _apply.select_targets(merged, advisories=["DSA-5691-1"])[0] == {"libssl3": "3.0.14-1~deb12u1"}
+    decided = dict((u["name"], u["decision"]) for u in merged["updates"])
+    assert decided == {"libssl3": "approved", "curl": "deferred"}            # critical: 0 days; curl: first seen
+    # an update whose version moved since the controller asked keeps what the host says
+    moved = record([dict(LIBSSL, available_version="3.0.15-1~deb12u1")])
+    assert _apply.merge_advisory_data(moved, data, policy, now="2024-06-10")["updates"][0]["cves"] == []
