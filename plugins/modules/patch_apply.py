@@ -149,8 +149,8 @@ options:
     elements: str
   advisory_data:
     description:
-      - apt hosts. What the advisory feed says about the host's updates, C({NAME|ARCH|VERSION: {advisories, cves,
-        issued, severity}}), merged into the host's own assessment before the baseline decides. The action plugin
+      - apt hosts. What the advisory feed says about the host's updates, by C(NAME|ARCH|VERSION) the advisories, CVEs,
+        issue date and severity, merged into the host's own assessment before the baseline decides. The action plugin
         sets it from O(advisory_feed); set O(advisory_feed) rather than this.
     type: dict
 notes:
