@@ -13,7 +13,8 @@ description:
     reboots, the patch role's outcome, gate decisions) plus the hosts that failed or were unreachable.
   - At the end of the run writes a report directory C(<report_dir>/<run_id>/) holding C(report.json) (the source of
     truth, valid against C(docs/schemas/compliance_report.schema.json)), a self-contained C(report.html) dashboard,
-    C(report.csv) (a row per host and update), C(report.junit.xml) (a testcase per host) and C(report.md), and
+    C(report.csv) (a row per host and update), C(report.updates.csv) (a row per advisory or package, with its hosts),
+    C(report.junit.xml) (a testcase per host) and C(report.md), and
     points C(<report_dir>/latest) at it. The Markdown summary is also printed, which is what an AWX job log shows.
   - Appends the run to the history store (SQLite by default, PostgreSQL by URL), which gives the report its trend
     and first-seen dates.
@@ -49,10 +50,13 @@ options:
       - section: fleetpatch
         key: store
   formats:
-    description: The report files to write (C(json) is always written).
+    description:
+      - The report files to write (C(json) is always written).
+      - C(updates) is C(report.updates.csv), the by-update view (one row per advisory, or package without one, with
+        the hosts missing it, failed, installed and held back).
     type: list
     elements: str
-    default: [json, html, csv, junit, markdown]
+    default: [json, html, csv, junit, markdown, updates]
     env:
       - name: FLEETPATCH_REPORT_FORMATS
     ini:
@@ -99,6 +103,17 @@ options:
     ini:
       - section: fleetpatch
         key: trend_runs
+  stale_days:
+    description:
+      - The report's fleet state (from the history store) calls a host stale when its last assessment is older than
+        this many days, as the compliance inventory plugin's C(stale_days) does.
+    type: int
+    default: 7
+    env:
+      - name: FLEETPATCH_STALE_DAYS
+    ini:
+      - section: fleetpatch
+        key: stale_days
   print_summary:
     description:
       - Print the Markdown summary at the end of the run.
@@ -149,6 +164,7 @@ class CallbackModule(CallbackBase):
         self._hosts = {}             # inventory name -> HostObservations
         self._relevant = set()       # hosts fleetpatch touched
         self._rings = {}             # inventory name -> ring, from the inventory
+        self._inventory_hosts = set()  # every inventory host name (the fleet view's never-assessed hosts)
         self._gates = None
         self._aborted_by = None
         self._written = False
@@ -170,6 +186,7 @@ class CallbackModule(CallbackBase):
         try:
             inventory = play.get_variable_manager()._inventory
             self._rings.update(_report_run.rings_from_inventory(inventory))
+            self._inventory_hosts.update(name for name in inventory.hosts if name not in _report_run.CONTROLLER_NAMES)
         except Exception as exc:      # the ring is a nicety; never fail the run for it
             self._display.vvv("fleetpatch.patching.compliance: no rings from the inventory: %s" % exc)
 
@@ -220,7 +237,8 @@ class CallbackModule(CallbackBase):
             report, files, problems = _report_run.finish(
                 run=self._run_meta(), observations=self._hosts, relevant=self._relevant, rings=self._rings,
                 stats=stats, options=dict((k, self.get_option(k)) for k in (
-                    "report_dir", "store", "formats", "file_mode", "trend_runs", "store_keep_days")))
+                    "report_dir", "store", "formats", "file_mode", "trend_runs", "store_keep_days", "stale_days")),
+                inventory_hosts=sorted(self._inventory_hosts))
         except Exception as exc:
             self._display.warning("fleetpatch.patching.compliance: could not write the report: %s" % exc)
             return

@@ -42,8 +42,8 @@ options:
     description: The files to write.
     type: list
     elements: str
-    choices: [json, html, csv, junit, markdown]
-    default: [json, html, csv, junit, markdown]
+    choices: [json, html, csv, junit, markdown, updates]
+    default: [json, html, csv, junit, markdown, updates]
   file_mode:
     description: The permissions of the files, in octal.
     type: str

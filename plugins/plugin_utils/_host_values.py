@@ -29,7 +29,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
 SEVERITIES = tuple(reversed(_policy.SEVERITIES))            # most severe first; ends with "unknown"
 CLASSIFICATIONS = _policy.CLASSIFICATIONS + ("unknown",)
 DECISIONS = _policy.DECISIONS
-RECORD_STATUSES = ("compliant", "non_compliant", "unknown")
+# A host's status, in a record (docs/schemas/host_patch_record.schema.json) and in the report.
+HOST_STATUSES = ("compliant", "non_compliant", "pending_reboot", "rolled_back", "failed", "unreachable", "unknown")
 UNREADABLE_DECISION = "approved"     # counted missing: a host cannot hide an update by garbling it
 
 TEXT_CHARS = 1024          # any one value a host reports (names, versions, titles, OS names)
@@ -119,7 +120,8 @@ class HostValues(object):
         where = "update %s: " % text(update.get("name"), VALUE_SHOWN)
         for field in ("name", "arch", "installed_version", "available_version", "title", "reason", "repository"):
             value = update.get(field)
-            if value is not None and (type(value) is not str or len(value) > TEXT_CHARS or _SURROGATE.search(value)):
+            # perf: checked, not rewritten, when fine (half a million updates at 10,000 hosts)
+            if value is not None and (not isinstance(value, str) or len(value) > TEXT_CHARS or _SURROGATE.search(value)):
                 update[field] = text(value)
         update["severity"] = self.enum(where, "severity", update.get("severity"), SEVERITIES, "unknown")
         update["classification"] = self.enum(where, "classification", update.get("classification"),
@@ -142,9 +144,9 @@ class HostValues(object):
             if record.get(field) is not None:
                 record[field] = text(record[field], VALUE_SHOWN * 4)
         if record.get("status") is not None:
-            record["status"] = self.enum(where, "status", record["status"], RECORD_STATUSES, "unknown")
+            record["status"] = self.enum(where, "status", record["status"], HOST_STATUSES, "unknown")
         count = record.get("installed_count")
-        if count is not None and (type(count) is not int or count < 0):
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             self.warn(where, "installed_count", count, "taken as 0")
             record["installed_count"] = 0
         reported = record.get("collected_at")

@@ -21,6 +21,7 @@ import hashlib
 import json
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_views_html as view_html
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
     CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, compliant_text, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
     hosts_worst_first, open_count, percent, run_duration, status_label, top_open_updates)
@@ -135,6 +136,19 @@ table.upd td{font-size:12.5px}
 table.upd tr.failed td{background:#fff4f2}
 td.breach{color:#b71c1c;font-weight:600}
 .changes{font-size:12.5px;margin:6px 0 0}
+.views-nav{display:flex;gap:18px;flex-wrap:wrap;margin:0 0 16px;font-size:13px}
+.views-nav a,table.views a{color:var(--accent)}
+h3{font-size:14px;margin:14px 0 6px}
+table.views td{font-size:12.5px}
+table.views td.mono,table.views td:first-child{overflow-wrap:anywhere}
+table.views td.nw,table.views th{white-space:nowrap}
+.tablewrap.scroll{max-height:460px;overflow:auto}
+.tablewrap.scroll thead th{position:sticky;top:0;background:var(--card)}
+table.views i.sev{font-style:normal;display:inline-block;padding:0 6px;border-radius:4px;font-size:11.5px;
+font-weight:600;color:#fff}
+table.views i.sev-moderate{color:#3e2c00}
+tr.stale td{background:#fff8e1}
+td.n.breach{color:#b71c1c;font-weight:600}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px;max-width:1500px;margin:0 auto}
 @media print{
 body{background:#fff;font-size:11px}
@@ -161,15 +175,23 @@ _SCRIPT_TEMPLATE = """
   var ring = document.getElementById("host-ring");
   var shown = document.getElementById("host-shown");
   var buttons = Array.prototype.slice.call(document.querySelectorAll(".hhead button"));
+  var flag = document.getElementById("host-flag");
   hosts.forEach(function (el, index) {
     el.fpIndex = index;
     el.fpCells = Array.prototype.map.call(el.firstElementChild.children, function (c) { return c.textContent; });
-    el.fpText = (el.fpCells[0] + " " + el.fpCells[1] + " " + el.fpCells[2]).toLowerCase();
+    // the whole section: host, ring, OS, and the advisories, CVEs and packages its drill-down lists
+    el.fpText = el.textContent.toLowerCase();
   });
+  function flagged(el, f) {
+    if (f === "sla") { return Number(el.fpCells[7]) > 0; }
+    if (f === "reboot") { return el.fpCells[8] === "yes"; }
+    return true;
+  }
   function filter() {
-    var q = text.value.trim().toLowerCase(), s = status.value, r = ring.value, n = 0;
+    var q = text.value.trim().toLowerCase(), s = status.value, r = ring.value, f = flag.value, n = 0;
     hosts.forEach(function (el) {
-      var keep = (!s || el.dataset.st === s) && (!r || el.fpCells[1] === r) && (!q || el.fpText.indexOf(q) !== -1);
+      var keep = (!s || el.dataset.st === s) && (!r || el.fpCells[1] === r) && flagged(el, f) &&
+        (!q || el.fpText.indexOf(q) !== -1);
       el.hidden = !keep;
       if (keep) { n += 1; }
     });
@@ -200,9 +222,31 @@ _SCRIPT_TEMPLATE = """
   text.addEventListener("input", filter);
   status.addEventListener("change", filter);
   ring.addEventListener("change", filter);
+  flag.addEventListener("change", filter);
   buttons.forEach(function (b) { b.addEventListener("click", function () { sort(b); }); });
   controls.hidden = false;
   filter();
+  // A link to a host (#host-N) opens its section, shown whatever the filters say.
+  function openLinked() {
+    var target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+    if (target && target.tagName === "DETAILS") { target.hidden = false; target.open = true; target.scrollIntoView(); }
+  }
+  window.addEventListener("hashchange", openLinked);
+  openLinked();
+  var updQ = document.getElementById("upd-q"), updList = document.getElementById("upd-list");
+  if (updQ && updList) {
+    var rows = Array.prototype.slice.call(updList.tBodies[0].rows);
+    var updShown = document.getElementById("upd-shown");
+    rows.forEach(function (row) { row.fpText = row.textContent.toLowerCase(); });
+    var filterUpdates = function () {
+      var q = updQ.value.trim().toLowerCase(), n = 0;
+      rows.forEach(function (row) { row.hidden = !!q && row.fpText.indexOf(q) === -1; if (!row.hidden) { n += 1; } });
+      updShown.textContent = n + " of " + rows.length + " shown";
+    };
+    updQ.addEventListener("input", filterUpdates);
+    document.getElementById("upd-controls").hidden = false;
+    filterUpdates();
+  }
 }());
 """
 SCRIPT = _SCRIPT_TEMPLATE.replace("__STATUS_ORDER__", json.dumps(list(STATUS_ORDER)))
@@ -394,8 +438,8 @@ def _trend_card(report):
             '<details><summary>Trend data</summary><div class="tablewrap"><table><thead><tr><th>Run</th>'
             '<th>Ended</th><th>Status</th><th class="n">Hosts</th><th class="n">Compliant</th></tr></thead>'
             '<tbody>%s</tbody></table></div></details></section>'
-            % (min(len(points), svg.MAX_TREND_POINTS), svg.trend(points, "Compliant hosts per run, in percent",
-                                                         (report.get("summary") or {}).get("ring_order") or ()),
+            % (min(len(points), svg.MAX_TREND_POINTS),
+               svg.trend(points, "Compliant hosts per run, in percent", (report.get("summary") or {}).get("ring_order") or ()),
                rows))
 
 
@@ -493,20 +537,25 @@ def _host_body(host, max_updates, max_changes):
     return "".join(out)
 
 
-def _host(host, max_updates, max_changes):
+def _host(host, max_updates, max_changes, anchor):
     counts = host.get("counts") or {}
     status = _class(host.get("status"), STATUS_RANK)
     installed = 0 if host.get("rolled_back") else len(host.get("changes") or ())
     cells = (open_count(host), int(counts.get("critical_non_compliant") or 0),
              int(counts.get("security_non_compliant") or 0), int(counts.get("sla_breached") or 0))
     # The script sorts and filters on the summary's own text, so no value is repeated in attributes.
-    return ('<details class="host" data-st="%s"><summary class="hrow"><span class="h">%s</span><span>%s</span>'
+    return ('<details class="host" id="%s" data-st="%s"><summary class="hrow"><span class="h">%s</span><span>%s</span>'
             '<span>%s</span><span><b class="pill st-%s">%s</b></span><span>%d</span><span>%d</span><span>%d</span>'
             '<span>%d</span><span>%s</span><span>%d</span></summary>%s</details>' % (
-                (status, esc(host.get("host")), esc(host.get("ring") or "(none)"), esc(host.get("os"), DASH), status,
+                (anchor, status, esc(host.get("host")), esc(host.get("ring") or "(none)"), esc(host.get("os"), DASH), status,
                  status_label(status)) + cells
                 + ("yes" if host.get("reboot_required") else "no", installed,
                    _host_body(host, max_updates, max_changes))))
+
+
+def host_anchors(report):
+    """{host name: the id of its section}, by its place in the host list (worst first)."""
+    return dict((host.get("host"), view_html.host_anchor(index)) for index, host in enumerate(hosts_worst_first(report)))
 
 
 def _hosts_section(report, max_updates_per_host):
@@ -519,16 +568,18 @@ def _hosts_section(report, max_updates_per_host):
     ring_options = "".join('<option>%s</option>' % esc(r) for r in rings)
     header = "".join('<span><button type="button" data-col="%d" data-kind="%s" data-dir="%d">%s</button></span>'
                      % (index, kind, direction, label) for index, (label, kind, direction) in enumerate(HOST_COLUMNS))
-    out = ['<section class="card"><h2>Hosts, worst first (%d)</h2>' % len(hosts),
+    out = ['<section class="card" id="hosts"><h2>Hosts, worst first (%d)</h2>' % len(hosts),
            '<div class="controls" id="host-controls" hidden><input id="host-q" type="search" '
-           'placeholder="Filter by host, ring or OS" aria-label="Filter hosts">'
+           'placeholder="Filter by host, ring, OS, advisory, CVE or package" aria-label="Filter hosts">'
            '<select id="host-status" aria-label="Status"><option value="">All statuses</option>%s</select>'
            '<select id="host-ring" aria-label="Ring"><option value="">All rings</option>%s</select>'
+           '<select id="host-flag" aria-label="Only"><option value="">Every host</option>'
+           '<option value="sla">Past SLA</option><option value="reboot">Reboot pending</option></select>'
            '<span id="host-shown" class="muted"></span></div>' % (status_options, ring_options),
            '<div class="hosts"><div class="hrow hhead">%s</div><div id="host-list">' % header]
     if not hosts:
         out.append('<p class="hrow muted">No hosts in this report.</p>')
-    out += [_host(host, max_updates, max_changes) for host in hosts]
+    out += [_host(host, max_updates, max_changes, view_html.host_anchor(index)) for index, host in enumerate(hosts)]
     out.append('</div></div><p class="more">Open a host for its open updates (here at most %d per host, most '
                'urgent first), what this run installed (at most %d listed), rollback, failure, reboot and health. '
                'Every host and update: report.json and report.csv.</p></section>' % (max_updates, max_changes))
@@ -540,6 +591,7 @@ def render(report, max_updates_per_host=None):
     max_updates_per_host: open updates listed per host; None fits them to the fleet (detail_limits)."""
     run = report.get("run") or {}
     summary = report.get("summary") or {}
+    anchors = host_anchors(report)
     csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '%s'; base-uri 'none'; "
            "form-action 'none'" % script_hash())
     parts = [
@@ -555,7 +607,13 @@ def render(report, max_updates_per_host=None):
         _tiles(report),
         '<section class="grid">%s%s%s</section>' % (
             _status_card(report), _severity_card(report), _packages_card(report)),
+        '<nav class="views-nav"><a href="#sla">SLA</a><a href="#by-update">By update</a>'
+        '<a href="#changes">What this run changed</a><a href="#fleet">Fleet state</a><a href="#hosts">Hosts</a></nav>',
         _trend_card(report),
+        view_html.sla_section(report, anchors),
+        view_html.updates_section(report, anchors),
+        view_html.changes_section(report, anchors),
+        view_html.fleet_section(report, anchors),
         _group_card("Compliance by ring", "Ring", summary.get("by_ring") or {}, summary.get("ring_order")),
         _group_card("Compliance by OS", "OS", summary.get("by_os") or {}),
         _group_card("Compliance by baseline", "Baseline (policy)", summary.get("by_policy") or {}),

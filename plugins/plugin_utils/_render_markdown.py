@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    MAX_PROBLEMS, STATUS_ORDER, compliant_text, hosts_worst_first, one_line, open_count, percent, run_duration, status_label, top_open_updates,
+    MAX_PROBLEMS, STATUS_ORDER, compliant_text, hosts_worst_first, one_line, open_count, run_duration, status_label, top_open_updates,
     update_brief)
 
 MAX_LINES = 60
@@ -127,6 +128,36 @@ def _worst_lines(report):
     return lines
 
 
+TOP_UPDATES = 5
+
+
+def _view_lines(report):
+    """SLA, the most urgent updates across hosts, and the fleet's known state: a few lines each."""
+    sla = _report_views.sla(report)
+    overdue = ", ".join("%d %s" % (c["overdue"], s) for s, c in sla["by_severity"].items() if c["overdue"])
+    lines = ["", "SLA: **%d overdue**%s; %d due within %d days." % (
+        len(sla["overdue"]), " (%s)" % overdue if overdue else "", len(sla["due_soon"]), sla["soon_days"])]
+    rows = [r for r in _report_views.by_update(report) if r["missing"] or r["failed"]]
+    if rows:
+        lines += ["", "### Most urgent updates: %d of %d still open somewhere" % (min(len(rows), TOP_UPDATES), len(rows)),
+                  "", "| Advisory / package | Severity | Hosts open | Past SLA | CVEs |", "|---|---|---:|---:|---|"]
+        for row in rows[:TOP_UPDATES]:
+            cves = " ".join(row["cves"][:3]) + (" +%d" % (len(row["cves"]) - 3) if len(row["cves"]) > 3 else "")
+            lines.append("| %s | %s | %d | %d | %s |" % (cell(row["id"]), cell(row["severity"]),
+                                                         len(row["missing"]) + len(row["failed"]),
+                                                         len(row["sla_breached"]), cell(cves, "-")))
+    fleet = report.get("fleet")
+    if isinstance(fleet, dict):
+        hosts = fleet.get("hosts") or []
+        since = fleet.get("since_previous") or {}
+        lines += ["", "Fleet (history store): %d hosts known, %d not assessed within %d days, %d never assessed; "
+                  "since each host's previous assessment %d new and %d resolved open updates." % (
+                      len(hosts), sum(1 for h in hosts if h.get("stale")), int(fleet.get("stale_days") or 0),
+                      len(fleet.get("never_assessed") or ()), int(since.get("new") or 0),
+                      int(since.get("resolved") or 0))]
+    return lines
+
+
 def _file_lines(files):
     if not files:
         return []
@@ -142,6 +173,7 @@ def _file_lines(files):
 def render(report, files=None):
     """report (the compliance report document) -> Markdown text of at most MAX_LINES lines.
     files: optional mapping of output kind (html, csv, ...) to the path it was written to."""
-    lines = _run_lines(report) + _status_lines(report) + _ring_lines(report) + _worst_lines(report)
-    lines += _file_lines(files)
-    return "\n".join(lines[:MAX_LINES]) + "\n"
+    lines = _run_lines(report) + _status_lines(report) + _ring_lines(report) + _view_lines(report) + _worst_lines(report)
+    # The files always fit: where the rest is, is what a cut summary must still say.
+    tail = _file_lines(files)
+    return "\n".join(lines[:MAX_LINES - len(tail)] + tail) + "\n"

@@ -161,8 +161,8 @@ def trend(points, title, ring_order=()):
     coords = [(x_of(i), y_of(_value(points[i]))) for i in comparable]
     if coords:
         line = " ".join("%.1f,%.1f" % c for c in coords)
-        out.append('<polygon class="area" points="%.1f,%d %s %.1f,%d"/>' % (coords[0][0], bottom, line, coords[-1][0],
-                                                                          bottom))
+        out.append('<polygon class="area" points="%.1f,%d %s %.1f,%d"/>'
+                   % (coords[0][0], bottom, line, coords[-1][0], bottom))
         out.append('<polyline class="line" points="%s"/>' % line)
     rings = [r for r in ring_order if scope and r in scope][:len(RING_COLORS)]
     for color, ring in zip(RING_COLORS, rings):

@@ -14,7 +14,7 @@ import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
-    _render_csv, _render_html, _render_junit, _render_markdown)
+    _render_csv, _render_html, _render_junit, _render_markdown, _render_updates_csv)
 
 # format -> file name; json first: it is the source of truth, written before anything drawn from it
 FILE_NAMES = {
@@ -23,6 +23,7 @@ FILE_NAMES = {
     "csv": "report.csv",
     "junit": "report.junit.xml",
     "markdown": "report.md",
+    "updates": "report.updates.csv",
 }
 FORMATS = tuple(FILE_NAMES)
 
@@ -98,6 +99,8 @@ def content(report, fmt, files=None):
         return _render_junit.render(report)
     if fmt == "markdown":
         return _render_markdown.render(report, files=files)
+    if fmt == "updates":
+        return lambda stream: _render_updates_csv.write(report, stream)
     raise ValueError("unknown report format %r: choose from %s" % (fmt, ", ".join(FORMATS)))
 
 

@@ -17,7 +17,7 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_v
 
 SCHEMA_VERSION = 1
 KIND = "fleetpatch_compliance_report"
-HOST_STATUSES = ("compliant", "non_compliant", "pending_reboot", "rolled_back", "failed", "unreachable", "unknown")
+HOST_STATUSES = _host_values.HOST_STATUSES
 SEVERITIES = _host_values.SEVERITIES              # most severe first
 CLASSIFICATIONS = _host_values.CLASSIFICATIONS
 HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",

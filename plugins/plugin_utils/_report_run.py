@@ -52,6 +52,19 @@ def gate_message(msg):
     return text if len(text) <= GATE_MESSAGE_CHARS else text[:GATE_MESSAGE_CHARS - 1] + "\u2026"
 
 
+MANIFEST_PACKAGES = 500     # per package manager, in the report (the manifest file has them all)
+
+
+def manifest_entries(manifest):
+    """{pkg_mgr: {package: version}} as text, at most MANIFEST_PACKAGES per manager."""
+    entries = {}
+    for manager, packages in sorted(manifest.items(), key=lambda item: str(item[0])):
+        if isinstance(packages, dict):
+            entries[str(manager)] = dict((str(name), str(version)) for name, version
+                                         in sorted(packages.items(), key=lambda item: str(item[0]))[:MANIFEST_PACKAGES])
+    return entries
+
+
 class GateWatcher(object):
     """Turns the gate role's results into the report's gate decisions."""
 
@@ -63,6 +76,9 @@ class GateWatcher(object):
         facts = payload.get("ansible_facts") or {}
         if isinstance(facts.get("gate_result"), dict):
             self.last_count = facts["gate_result"]
+        if isinstance(facts.get("gate_manifest"), dict) and self.decisions and self.decisions[-1]["passed"]:
+            # The gate builds its manifest right after deciding: it belongs to that decision.
+            self.decisions[-1]["manifest"] = manifest_entries(facts["gate_manifest"])
         role = getattr(task, "_role", None)
         role_name = role.get_name() if role is not None else ""
         if not role_name.endswith("gate") or not (task.action or "").endswith("assert") or self.last_count is None:
@@ -165,16 +181,17 @@ def store_location(value):
     return value if "://" in value else os.path.expanduser(value)
 
 
-def finish(run, observations, relevant, rings, stats, options):
-    """Build the report, write its files, append it to the store.
+def finish(run, observations, relevant, rings, stats, options, inventory_hosts=()):
+    """Build the report, write its files, append it to the store. inventory_hosts: every host of
+    the inventory (the fleet view names those never assessed).
     Returns (report or None when fleetpatch did nothing, {format: path}, [problems as text])."""
     if not relevant:
         return None, {}, []
     with _gc.collector_paused():
-        return _finish(run, observations, relevant, rings, stats, options)
+        return _finish(run, observations, relevant, rings, stats, options, inventory_hosts)
 
 
-def _finish(run, observations, relevant, rings, stats, options):
+def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=()):
     problems = []
     entries = host_entries(observations, relevant, rings, stats)
     trend = []
@@ -193,6 +210,14 @@ def _finish(run, observations, relevant, rings, stats, options):
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
     report = _report_model.build_report(run, entries, trend, first_seen_rings=first_seen_rings(observations, rings))
+    if store is not None:
+        try:
+            from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view
+            report["fleet"] = _fleet_view.fleet_state(
+                store, report, inventory_hosts, datetime.datetime.now(datetime.timezone.utc),
+                stale_days=int(options.get("stale_days") or 7))
+        except Exception as exc:
+            problems.append("the fleet's known state is not in this report: %s" % exc)
     # The same list object: a problem met while writing below reaches every file drawn after it.
     report["run"]["problems"] = problems
     report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")

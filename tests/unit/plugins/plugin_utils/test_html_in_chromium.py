@@ -71,15 +71,17 @@ def test_dashboard_in_chromium(browser, dashboard, tmp_path):
     assert browser.evaluate("document.getElementById('host-controls').hidden") is False
     assert browser.evaluate("document.getElementById('host-shown').textContent") == "200 of 200 hosts shown"
 
-    # The hostile title is rendered as text, in the drill-down of its host.
+    # The hostile title is rendered as text: in the by-update view, and in the drill-down of its host.
     host, _update = synthetic_report.hostile_update(report)
     hostile = synthetic_report.HOSTILE_TITLE
-    assert browser.evaluate("document.body.innerText.includes(%r)" % hostile) is False  # closed <details>
+    in_view = browser.evaluate("document.getElementById('upd-list').innerText.includes(%r)" % hostile)
+    assert in_view is True
+    assert browser.evaluate("document.getElementById('host-list').innerText.includes(%r)" % hostile) is False
     opened = browser.evaluate(
         "(function () { var d = Array.prototype.find.call(document.querySelectorAll('details.host'), function (e) {"
         " return e.querySelector('.h').textContent === %r; }); d.open = true; return d.open; })()" % host["host"])
     assert opened is True
-    assert browser.evaluate("document.body.innerText.includes(%r)" % hostile) is True
+    assert browser.evaluate("document.getElementById('host-list').innerText.includes(%r)" % hostile) is True
     assert browser.evaluate("document.scripts.length") == 1
     assert problems(browser) == []
 
@@ -101,6 +103,42 @@ def test_filter_and_sort_work(browser, dashboard):
     first = browser.evaluate("document.querySelector('.hhead button[data-col=\"0\"]').click();"
                              "document.querySelector('#host-list details.host .h').textContent")
     assert first == "host00000.example.com"
+    assert problems(browser) == []
+
+
+def _search(browser, box, text):
+    return browser.evaluate("var q = document.getElementById(%r); q.value = %r; q.dispatchEvent(new Event('input'));"
+                            " 1" % (box, text))
+
+
+def test_views_filter_by_cve_advisory_and_package_and_link_to_hosts(browser, dashboard):
+    report, path = dashboard
+    assert load(browser, path) == []
+    # a CVE that some open update has: both the by-update view and the host list find it
+    update = next(u for h in report["hosts"] for u in h["updates"] if u["cves"] and u["state"] == "missing")
+    cve = update["cves"][0]
+    _search(browser, "upd-q", cve)
+    rows = browser.evaluate("Array.prototype.map.call(document.querySelectorAll('#upd-list tbody tr:not([hidden])'),"
+                            " function (r) { return r.textContent; })")
+    assert rows and all(cve in r for r in rows)
+    shown = browser.evaluate("document.getElementById('upd-shown').textContent")
+    assert shown.startswith("%d of " % len(rows))
+    _search(browser, "host-q", cve.lower())
+    hosts = browser.evaluate("Array.prototype.map.call(document.querySelectorAll('details.host:not([hidden])'),"
+                             " function (e) { return e.querySelector('.h').textContent; })")
+    expected = set(h["host"] for h in report["hosts"]
+                   if any(cve in u["cves"] for u in h["updates"] if u["state"] in ("missing", "failed")))
+    assert hosts and set(hosts) <= expected
+    # past-SLA only
+    _search(browser, "host-q", "")
+    sla_only = browser.evaluate("var f = document.getElementById('host-flag'); f.value = 'sla';"
+                                "f.dispatchEvent(new Event('change'));"
+                                "document.querySelectorAll('details.host:not([hidden])').length")
+    assert sla_only == sum(1 for h in report["hosts"] if h["counts"]["sla_breached"])
+    # a host link in a view opens that host's section
+    link = browser.evaluate("var a = document.querySelector('#by-update a[href^=\"#host-\"]'); a.click();"
+                            " a.getAttribute('href')")
+    assert browser.evaluate("document.getElementById(%r).open" % link[1:]) is True
     assert problems(browser) == []
 
 

@@ -52,8 +52,8 @@ def test_a_ring_row_counts_open_updates_where_it_counts_critical_ones():
     hosts = report["hosts"]
     ring = next(iter(report["summary"]["by_ring"]))
     members = [h for h in hosts if (h["ring"] or "(none)") == ring]
-    assert report["summary"]["by_ring"][ring]["open"] == sum(h["counts"]["missing"] + h["counts"]["failed"]
-                                                            for h in members)
+    expected = sum(h["counts"]["missing"] + h["counts"]["failed"] for h in members)
+    assert report["summary"]["by_ring"][ring]["open"] == expected
 
 
 def test_the_reboot_tile_explains_both_figures():
