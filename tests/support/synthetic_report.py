@@ -55,3 +55,26 @@ def build(hosts=200, updates=50, hostile=False, aborted_by=None, check_mode=Fals
            "playbooks": ["rollout.yml"], "check_mode": check_mode, "controller": "controller.example.com",
            "ansible_version": "2.19.14", "collection_version": "0.1.0", "aborted_by": aborted_by}
     return model.build_report(run, host_entries(hosts, updates, hostile, seed), trend_points(trend_runs, hosts))
+
+
+def with_fleet(report, store_path, stale_hosts=5, never_assessed=3):
+    """The report with its `fleet` view, from a real SQLite history store at store_path: an earlier
+    run a week before (another seed, so updates came and went), with `stale_hosts` hosts seen only
+    then, 40 days before, and `never_assessed` inventory hosts no run assessed."""
+    import datetime
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    hosts = len(report["hosts"])
+    old_run = {"run_id": "r-old", "started_at": "2026-10-16T10:00:00Z", "ended_at": "2026-10-16T10:05:00Z",
+               "playbooks": ["assess.yml"], "check_mode": False, "controller": "controller.example.com",
+               "ansible_version": "2.19.14", "collection_version": "0.1.0", "aborted_by": None}
+    retired = [dict(h, host="retired%02d.example.com" % i, assessed_at="2026-10-16T10:00:00Z")
+               for i, h in enumerate(report["hosts"][:stale_hosts])]
+    week_run = dict(old_run, run_id="r-week", started_at="2026-11-18T10:00:00Z", ended_at="2026-11-18T10:05:00Z")
+    with HistoryStore.open(store_path) as store:
+        store.append_run(model.build_report(old_run, retired))
+        store.append_run(model.build_report(week_run, host_entries(hosts, 50, False, 7)))
+        inventory = [h["host"] for h in report["hosts"]] + ["new%02d.example.com" % i for i in range(never_assessed)]
+        report["fleet"] = _fleet_view.fleet_state(store, report, inventory,
+                                                  datetime.datetime(2026, 11, 25, 10, 5, tzinfo=datetime.timezone.utc))
+    return report

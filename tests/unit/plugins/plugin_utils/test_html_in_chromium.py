@@ -9,6 +9,7 @@ import base64
 import os
 import shutil
 import struct
+from pathlib import Path
 
 import cdp_client
 import pytest
@@ -16,6 +17,7 @@ import synthetic_report
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_html
 
 WIDTH, HEIGHT = 1280, 900
+VIEWS = ("sla", "by-update", "changes", "fleet")
 DOCS_SCREENSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "docs", "images",
                                "report-dashboard.png")
 BINARY = cdp_client.find_chromium()
@@ -46,8 +48,13 @@ def png_size(data):
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("dashboard")
     report = synthetic_report.build(200, 50, hostile=True)
-    path = tmp_path_factory.mktemp("dashboard") / "report.html"
+    report["run"]["gates"] = [{"ring": "test", "passed": True, "message": "Gate open after ring test: 20/20 hosts succeeded",
+                               "hosts": 20, "succeeded": 20, "rolled_back": 0, "failed": 0, "unreachable": 0,
+                               "manifest": {"apt": {"pkg001": "1.1-2", "pkg002": "1.2-2"}, "dnf": {"pkg001": "1.1-2"}}}]
+    synthetic_report.with_fleet(report, str(directory / "history.sqlite"))
+    path = directory / "report.html"
     path.write_text(_render_html.render(report), encoding="utf-8")
     return report, str(path)
 
@@ -65,6 +72,21 @@ def test_dashboard_in_chromium(browser, dashboard, tmp_path):
     assert len(png) > 40000, "a near-empty screenshot: the page did not render"
     if os.environ.get("FLEETPATCH_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(str(shot), DOCS_SCREENSHOT)
+
+    # Each view: on the page, drawn (not empty), and its screenshot for docs/reporting.md.
+    for view in VIEWS:
+        top = browser.evaluate("var e = document.getElementById(%r); window.scrollTo(0, e.getBoundingClientRect().top"
+                               " + window.scrollY - 8); e.getBoundingClientRect().height" % view)
+        assert top > 120, view
+        png = base64.b64decode(browser.page("Page.captureScreenshot", {"format": "png"})["data"])
+        assert len(png) > 30000, view
+        if os.environ.get("FLEETPATCH_UPDATE_SCREENSHOT") == "1":
+            (Path(DOCS_SCREENSHOT).parent / ("report-%s.png" % view)).write_bytes(png)
+    browser.evaluate("window.scrollTo(0, 0); 1")
+    fleet = browser.evaluate("document.getElementById('fleet').innerText")
+    assert "3 in the inventory but never assessed" in fleet and "retired00.example.com" in fleet
+    changes = browser.evaluate("document.getElementById('changes').innerText")
+    assert "Promoted manifest" in changes and "pkg002" in changes
 
     # The one script ran under the CSP (it unhides the controls), and no other script exists.
     assert browser.evaluate("document.scripts.length") == 1
