@@ -114,6 +114,17 @@ options:
     ini:
       - section: fleetpatch
         key: stale_days
+  awx_url:
+    description:
+      - The base URL of the AWX / Automation Platform that runs the job (C(https://awx.example.com)). When the run is
+        an AWX job (AWX's C(awx_job_id) extra variable), the dashboard links to the job's output there.
+      - The job's metadata (job and template, workflow job, user, schedule, launch type) is recorded either way.
+    type: str
+    env:
+      - name: FLEETPATCH_AWX_URL
+    ini:
+      - section: fleetpatch
+        key: awx_url
   print_summary:
     description:
       - Print the Markdown summary at the end of the run.
@@ -138,7 +149,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
 try:
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model, _report_run
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _report_model, _report_run
     IMPORT_ERROR = None
 except ImportError as exc:      # reported as a warning: a callback must never break the playbook
     IMPORT_ERROR = exc
@@ -165,6 +176,7 @@ class CallbackModule(CallbackBase):
         self._relevant = set()       # hosts fleetpatch touched
         self._rings = {}             # inventory name -> ring, from the inventory
         self._inventory_hosts = set()  # every inventory host name (the fleet view's never-assessed hosts)
+        self._awx = None             # the AWX job this run is (_awx_job.job_metadata), from its extra vars
         self._gates = None
         self._aborted_by = None
         self._written = False
@@ -184,6 +196,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         try:
+            if self._awx is None:
+                self._awx = _awx_job.job_metadata(play.get_variable_manager().extra_vars)
             inventory = play.get_variable_manager()._inventory
             self._rings.update(_report_run.rings_from_inventory(inventory))
             self._inventory_hosts.update(name for name in inventory.hosts if name not in _report_run.CONTROLLER_NAMES)
@@ -268,6 +282,8 @@ class CallbackModule(CallbackBase):
             "collection_version": _report_run.collection_version(),
             "aborted_by": self._aborted_by,
             "gates": list(self._gates.decisions) if self._gates else [],
+            "awx": self._awx,
+            "awx_url": _awx_job.job_url(self.get_option("awx_url"), self._awx),
         }
 
     # --- interruption -----------------------------------------------------------------------

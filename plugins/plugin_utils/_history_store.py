@@ -181,6 +181,8 @@ def _run_row(report, document=None):
         "summary": _json(summary), "report": _pack(document if document is not None else _json(report)),
         "stored_at": _stamp_of(_utc_now()),
     }
+    awx = run.get("awx") if isinstance(run.get("awx"), dict) else {}
+    values.update((column, awx.get(key)) for key, column in schema.AWX_COLUMNS)
     return _RUN_ROW(values)
 
 
@@ -618,8 +620,9 @@ class HistoryStore(object):
     def runs(self, since=None, until=None):
         """The stored runs that started in [since, until), oldest first: each run's metadata
         (the report's run object) with its host count and compliant_percent."""
+        awx_columns = tuple(column for _key, column in schema.AWX_COLUMNS)
         columns = ("run_id", "started_at", "ended_at", "status", "aborted_by", "check_mode", "controller",
-                   "playbooks", "ansible_version", "collection_version", "host_count", "compliant_percent")
+                   "playbooks", "ansible_version", "collection_version", "host_count", "compliant_percent") + awx_columns
         with self._failing("list runs in"):
             where, params = [], []
             if since is not None:
@@ -636,6 +639,8 @@ class HistoryStore(object):
             run["check_mode"] = bool(run["check_mode"])
             run["playbooks"] = json.loads(run["playbooks"])
             run["hosts"] = run.pop("host_count")
+            awx = dict((key, run.pop(column)) for key, column in schema.AWX_COLUMNS)
+            run["awx"] = awx if awx["job_id"] is not None else None
             runs.append(run)
         return runs
 

@@ -139,6 +139,26 @@ def percent(value):
     return text[:-2] if text.endswith(".0") else text
 
 
+def awx_text(run):
+    """'AWX job 123 "Patch test" (workflow job 45 "Monthly patching", launched by alice, workflow)', or ''."""
+    awx = run.get("awx")
+    if not isinstance(awx, dict) or awx.get("job_id") is None:
+        return ""
+    text = "AWX job %s" % one_line(awx.get("job_id"))
+    if awx.get("job_template_name"):
+        text += ' "%s"' % one_line(awx["job_template_name"])
+    details = []
+    if awx.get("workflow_job_id") is not None:
+        details.append("workflow job %s%s" % (one_line(awx["workflow_job_id"]), ' "%s"' % one_line(
+            awx["workflow_job_name"]) if awx.get("workflow_job_name") else ""))
+    who = awx.get("user_name") or awx.get("schedule_name") or awx.get("parent_schedule_name")
+    if who:
+        details.append("launched by %s" % one_line(who))
+    if awx.get("launch_type"):
+        details.append(one_line(awx["launch_type"]))
+    return text + (" (%s)" % ", ".join(details) if details else "")
+
+
 def compliant_text(group):
     """'85% compliant', or 'no hosts' for a summary (or ring, or trend point) of no hosts: no hosts
     is not 100 % compliant."""

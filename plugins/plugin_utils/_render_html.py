@@ -23,7 +23,7 @@ import json
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_views_html as view_html
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, compliant_text, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
+    CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, awx_text, compliant_text, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
     hosts_worst_first, open_count, percent, run_duration, status_label, top_open_updates)
 
 # The drill-down lists at most this many rows over the whole fleet (about 230 bytes each), and
@@ -49,6 +49,7 @@ flex-wrap:wrap}
 header.top dl{display:flex;flex-wrap:wrap;gap:6px 26px;margin:0;font-size:13px}
 header.top dt{opacity:.7;margin-right:6px;display:inline}
 header.top dd{margin:0;display:inline}
+header.top a.awx{color:#fff}
 .badge{display:inline-block;padding:2px 10px;border-radius:12px;font-size:13px;font-weight:700;
 letter-spacing:.04em;color:#fff}
 .run-completed{background:#2e7d32}.run-failed{background:#ef6c00}.run-aborted{background:#c62828}
@@ -281,6 +282,13 @@ def _header(run):
              ("Playbooks", playbooks), ("Controller", esc(run.get("controller"), DASH)),
              ("Ansible", esc(run.get("ansible_version"), DASH)),
              ("Collection", esc(run.get("collection_version"), DASH))]
+    awx = awx_text(run)
+    if awx:
+        url = run.get("awx_url") or ""
+        # Only a link of ours (http or https, from the callback's awx_url option), never report text as a URL.
+        link = url.startswith(("https://", "http://")) and '"' not in url
+        items.append(("AWX", '<a class="awx" href="%s" rel="noreferrer">%s</a>' % (esc(url), esc(awx)) if link
+                      else esc(awx)))
     sla = run.get("sla_days")
     if isinstance(sla, dict) and sla:
         items.append(("SLA", ", ".join("%s %s d" % (esc(k), esc(v)) for k, v in sorted(sla.items(), key=str))))

@@ -14,7 +14,7 @@ import re
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    MAX_PROBLEMS, STATUS_ORDER, compliant_text, hosts_worst_first, one_line, open_count, run_duration, status_label, top_open_updates,
+    MAX_PROBLEMS, STATUS_ORDER, awx_text, compliant_text, hosts_worst_first, one_line, open_count, run_duration, status_label, top_open_updates,
     update_brief)
 
 MAX_LINES = 60
@@ -66,6 +66,8 @@ def _run_lines(report):
         cell(run.get("started_at"), "?"), cell(run.get("ended_at"), "?"), " (%s)" % duration if duration else "",
         "yes (nothing was changed)" if run.get("check_mode") else "no", int(summary.get("hosts") or 0),
         compliant_text(summary), int(summary.get("sla_breached") or 0))]
+    if awx_text(run):
+        lines += ["", cell(awx_text(run), limit=400)]
     gates = run.get("gates") or []
     if gates:
         # The rollout's decisions, in order: a closed gate is why the later rings were not patched.

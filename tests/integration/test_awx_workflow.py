@@ -165,3 +165,6 @@ def test_success_path_installs_the_test_rings_manifest_everywhere(awx, fleet):
         ring_hosts = set(awx["synced"]["fleetpatch_ring_" + ring]["hosts"])
         assert report and set(h["host"] for h in report["hosts"]) == ring_hosts, (identifier, report and report["hosts"])
         assert all(h["ring"] == ring for h in report["hosts"])
+        # the report knows which AWX job it was, from the variables AWX passed
+        assert (report["run"]["awx"]["job_id"], report["run"]["awx"]["workflow_job_name"], report["run"]["awx"]["user_name"]) == (
+            run.extra_vars["awx_job_id"], "fleetpatch rollout", "admin")

@@ -8,6 +8,7 @@ import sqlite3
 
 import jsonschema
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
 from test_history_store import location, postgres_location  # noqa: F401  pylint: disable=unused-import
 from test_history_store import entry, report, unreachable, update
@@ -78,12 +79,16 @@ def test_a_version_1_store_migrates_and_keeps_its_data(tmp_path):
     path = str(tmp_path / "old.sqlite")
     history(path)
     conn = sqlite3.connect(path)
-    with conn:    # as a store written before migration 2
+    with conn:    # as a store written before migrations 2 and 3
         conn.execute("DROP INDEX updates_installed")
-        conn.execute("DELETE FROM schema_migrations WHERE version = 2")
+        conn.execute("DROP INDEX runs_by_awx_workflow")
+        for _key, column in schema.AWX_COLUMNS:
+            conn.execute("ALTER TABLE runs DROP COLUMN %s" % column)
+        conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     conn.close()
     with HistoryStore.open(path) as store:
-        assert [m["version"] for m in store.migrations()] == [1, 2]
+        assert [m["version"] for m in store.migrations()] == [1, 2, 3]
+        assert [r["run_id"] for r in store.runs()] == ["r1", "r2"] and store.runs()[0]["awx"] is None
         assert store.remediation_days("2026-01-01") == {"critical": (1, 11.0)}
     conn = sqlite3.connect(path)
     plan = " ".join(str(row) for row in conn.execute(

@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) fleetpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The AWX / Automation Platform job a run belongs to, from the variables AWX adds to every job's
+extra variables (awx_job_id, awx_workflow_job_id, ...; AWX 24's awx_meta_vars, also under the
+tower_ prefix), for the report's run.awx, the history store's runs and a link to the job.
+Private to this collection: may change without notice.
+
+Extra variables are whatever the launcher passed: each value is checked (ids are whole numbers,
+names are text of at most NAME_CHARS characters); anything else is left out.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+NAME_CHARS = 256
+# report key -> (AWX extra variable suffix, kind)
+FIELDS = (
+    ("job_id", "job_id", int),
+    ("job_template_id", "job_template_id", int),
+    ("job_template_name", "job_template_name", str),
+    ("workflow_job_id", "workflow_job_id", int),
+    ("workflow_job_name", "workflow_job_name", str),
+    ("user_name", "user_name", str),
+    ("schedule_id", "schedule_id", int),
+    ("schedule_name", "schedule_name", str),
+    ("parent_schedule_name", "parent_job_schedule_name", str),
+    ("launch_type", "job_launch_type", str),
+    ("inventory_name", "inventory_name", str),
+    ("project_revision", "project_revision", str),
+)
+KEYS = tuple(key for key, _suffix, _kind in FIELDS)
+
+
+def _value(raw, kind):
+    if kind is int:
+        if isinstance(raw, bool):
+            return None
+        if isinstance(raw, int) and raw >= 0:
+            return raw
+        if isinstance(raw, str) and raw.isdigit():
+            return int(raw)
+        return None
+    if isinstance(raw, (str, int)) and not isinstance(raw, bool):
+        return str(raw)[:NAME_CHARS]
+    return None
+
+
+def job_metadata(extra_vars):
+    """{key: value} for the report's run.awx, every key of KEYS present (null when not given), or
+    None when the run is not an AWX job (no job id)."""
+    if not isinstance(extra_vars, dict):
+        return None
+    found = {}
+    for key, suffix, kind in FIELDS:
+        raw = extra_vars.get("awx_" + suffix, extra_vars.get("tower_" + suffix))
+        found[key] = _value(raw, kind) if raw is not None else None
+    if found["job_id"] is None:
+        return None
+    return found
+
+
+def job_url(base_url, awx):
+    """The job's page in AWX's UI (workflow jobs link to the job itself; the workflow has its own
+    page), or None without a usable http(s) base URL."""
+    if not awx or not base_url:
+        return None
+    parts = urlsplit(str(base_url).strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return "%s://%s%s/#/jobs/playbook/%d/output" % (parts.scheme, parts.netloc, parts.path.rstrip("/"), awx["job_id"])
