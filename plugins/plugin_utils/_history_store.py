@@ -483,7 +483,8 @@ class HistoryStore(object):
             points.append({"run_id": run_id, "ended_at": ended_at, "status": status, "hosts": host_count,
                            "compliant_percent": compliant_percent if host_count else None,
                            "by_status": summary["by_status"],
-                           "by_ring": _report_model.ring_points(summary.get("by_ring"))})
+                           "by_ring": _report_model.ring_points(summary.get("by_ring")),
+                           "open": _report_model.open_figures(summary)})
         return points
 
     def first_seen(self, hosts=None):

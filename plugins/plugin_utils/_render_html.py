@@ -438,13 +438,18 @@ def _group_card(title, column, groups, order=None):
 
 def _trend_card(report):
     points = report.get("trend") or []
-    rows = "".join('<tr><td class="mono">%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s%%</td>'
-                   '</tr>' % (esc(p.get("run_id")), esc(p.get("ended_at")), esc(p.get("status")), esc(p.get("hosts")),
-                              percent(p.get("compliant_percent")))
+    ring_order = (report.get("summary") or {}).get("ring_order") or ()
+    rows = "".join('<tr><td class="mono">%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td>'
+                   '<td>%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>' % (
+                       esc(p.get("run_id")), esc(p.get("ended_at")), esc(p.get("status")), esc(p.get("hosts")),
+                       compliant_text(p).replace(" compliant", ""), esc(", ".join(svg.ordered_rings(p, ring_order))),
+                       esc((p.get("open") or {}).get("critical", DASH)), esc((p.get("open") or {}).get("security", DASH)),
+                       esc((p.get("open") or {}).get("sla_breached", DASH)))
                    for p in reversed(points[-svg.MAX_TREND_POINTS:]))
     return ('<section class="card"><h2>Compliance over the last %d run(s)</h2>%s'
             '<details><summary>Trend data</summary><div class="tablewrap"><table><thead><tr><th>Run</th>'
-            '<th>Ended</th><th>Status</th><th class="n">Hosts</th><th class="n">Compliant</th></tr></thead>'
+            '<th>Ended</th><th>Status</th><th class="n">Hosts</th><th class="n">Compliant</th><th>Rings</th>'
+            '<th class="n">Critical open</th><th class="n">Security open</th><th class="n">Past SLA</th></tr></thead>'
             '<tbody>%s</tbody></table></div></details></section>'
             % (min(len(points), svg.MAX_TREND_POINTS),
                svg.trend(points, "Compliant hosts per run, in percent", (report.get("summary") or {}).get("ring_order") or ()),

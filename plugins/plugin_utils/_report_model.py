@@ -372,7 +372,14 @@ def trend_point(report):
     return {"run_id": report["run"]["run_id"], "ended_at": report["run"]["ended_at"],
             "status": report["run"]["status"], "hosts": summary["hosts"],
             "compliant_percent": summary["compliant_percent"], "by_status": dict(summary["by_status"]),
-            "by_ring": ring_points(summary.get("by_ring"))}
+            "by_ring": ring_points(summary.get("by_ring")), "open": open_figures(summary)}
+
+
+def open_figures(summary):
+    """{critical, security, sla_breached}: open updates of a summary, for the trend."""
+    return {"critical": int((summary.get("missing_by_severity") or {}).get("critical") or 0),
+            "security": int((summary.get("missing_by_classification") or {}).get("security") or 0),
+            "sla_breached": int(summary.get("sla_breached") or 0)}
 
 
 def ring_points(by_ring):

@@ -106,7 +106,7 @@ def test_every_format_is_written_private_and_consistent(two_rollouts):
     report_dir, fixed = two_rollouts.report_dir, two_rollouts.fixed
     run_dir = os.path.join(report_dir, "run-fixed")
     names = sorted(os.listdir(run_dir))
-    assert names == ["report.csv", "report.html", "report.json", "report.junit.xml", "report.md"]
+    assert names == ["report.csv", "report.html", "report.json", "report.junit.xml", "report.md", "report.updates.csv"]
     for name in names:
         assert os.stat(os.path.join(run_dir, name)).st_mode & 0o777 == 0o600, name
     with open(os.path.join(run_dir, "report.csv"), newline="") as handle:
@@ -132,6 +132,26 @@ def test_the_dashboard_of_a_lab_run_opens_cleanly_in_chromium(two_rollouts, tmp_
         if os.environ.get("FLEETPATCH_UPDATE_SCREENSHOT") == "1":
             (tmp_path / "shot.png").write_bytes(png)
             shutil.copyfile(str(tmp_path / "shot.png"), os.path.join(REPO_ROOT, "docs", "images", "lab-rollout-report.png"))
+        # The views of the lab's runs: the broken one rolled the test ring back; the fixed one installed
+        # the wave everywhere and promoted its manifest, with the store's view of the fleet.
+        changes = browser.evaluate("document.getElementById('changes').innerText")
+        assert "Rolled back (3)" in changes and "Failures by package" in changes
+        fixed = two_rollouts.fixed
+        assert cdp_client.load(browser, os.path.join(str(two_rollouts.report_dir), "run-fixed", "report.html")) == []
+        changes = browser.evaluate("document.getElementById('changes').innerText")
+        installed = sorted(set(c["name"] for h in fixed["hosts"] for c in h["changes"]))
+        assert installed and all(name in changes for name in installed) and "Promoted manifest" in changes
+        fleet = browser.evaluate("document.getElementById('fleet').innerText")
+        assert "%d hosts known" % len(fixed["fleet"]["hosts"]) in fleet
+        assert fixed["fleet"]["since_previous"]["resolved"] > 0       # the broken run had left them open
+        # by-update lists what the fixed wave installed, by advisory, and the filter finds a CVE
+        cve = next(c for h in fixed["hosts"] for u in h["updates"] if u["state"] == "installed" for c in u["cves"])
+        shown = browser.evaluate(
+            "var q = document.getElementById('upd-q'); q.value = %r; q.dispatchEvent(new Event('input'));"
+            "Array.prototype.map.call(document.querySelectorAll('#upd-list tbody tr:not([hidden])'),"
+            " function (r) { return r.textContent; })" % cve)
+        assert shown and all(cve in row for row in shown)
+        assert cdp_client.problems(browser) == []
     finally:
         browser.quit()
 

@@ -101,3 +101,23 @@ def test_the_gate_message_is_text_never_a_repr_and_is_capped():
         "Gate closed after ring test; 2 hosts fell short"
     long = _report_run.gate_message("x " * 100000)
     assert len(long) == _report_run.GATE_MESSAGE_CHARS and long.endswith("\u2026")
+
+
+def test_the_trend_data_has_the_open_critical_security_and_sla_figures_of_each_run(tmp_path):
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    earlier = synthetic_report.build(30, 8, trend_runs=0, seed=3)
+    earlier["run"]["run_id"] = "r-earlier"
+    with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
+        store.append_run(earlier)
+        (point,) = store.trend()
+    summary = earlier["summary"]
+    assert point["open"] == {"critical": summary["missing_by_severity"]["critical"],
+                             "security": summary["missing_by_classification"]["security"],
+                             "sla_breached": summary["sla_breached"]}
+    report = synthetic_report.build(30, 8, trend_runs=0)
+    report["trend"] = [point] + report["trend"]
+    page = _render_html.render(report)
+    row = re.search(r'<tr><td class="mono">r-earlier</td>.*?</tr>', page).group(0)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert cells[-3:] == [str(point["open"]["critical"]), str(point["open"]["security"]),
+                          str(point["open"]["sla_breached"])]
