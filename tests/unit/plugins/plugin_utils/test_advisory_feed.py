@@ -265,7 +265,9 @@ def test_a_url_is_fetched_into_the_cache_and_used_until_max_age(tmp_path, server
     ("curl", "bookworm", "7.88.1-10+deb12u4", "7.88.1-10+deb12u5")])
 def test_the_index_on_disk_answers_as_the_parsed_data(tmp_path, index, query):
     feed = feed_files(tmp_path)
-    feed["debian_advisories"].append(os.path.join(FIXTURES, "DLA-list"))
+    dla = tmp_path / "DLA-list"      # a copy: written now, so max_age judges the test's data, not the checkout's age
+    dla.write_text(read("DLA-list"))
+    feed["debian_advisories"].append(str(dla))
     on_disk, _info = _advisory_feed.load(feed, query[1])
     assert on_disk.lookup(*query) == index.lookup(*query)
 
