@@ -382,6 +382,30 @@ def open_figures(summary):
             "sla_breached": int(summary.get("sla_breached") or 0)}
 
 
+def remediated(hosts, ended_at):
+    """{severity: {count, days}}: the updates this run installed (and kept) that have a first-seen
+    date, and their days from first seen to the run's end, summed: what mean time to remediate
+    adds up over runs (HistoryStore.remediation_days)."""
+    try:
+        day = datetime.date.fromisoformat(str(ended_at)[:10])
+    except ValueError:
+        return {}
+    totals = {}
+    for host in hosts:
+        for update in host["updates"]:
+            if update["state"] != "installed" or not update["first_seen"]:
+                continue
+            try:
+                days = (day - datetime.date.fromisoformat(update["first_seen"][:10])).days
+            except ValueError:
+                continue
+            if days >= 0:
+                figures = totals.setdefault(update["severity"], {"count": 0, "days": 0})
+                figures["count"] += 1
+                figures["days"] += days
+    return totals
+
+
 def ring_points(by_ring):
     """{ring: {hosts, compliant_percent}} of a summary's by_ring: what a per-ring trend draws."""
     return dict((ring, {"hosts": group.get("hosts", 0), "compliant_percent": group.get("compliant_percent")})
@@ -397,6 +421,7 @@ def build_report(run, hosts, trend=None, first_seen_rings=None):
     run.setdefault("status", run_status(hosts, run.get("aborted_by")))
     summary = summarize(hosts)
     summary["ring_order"] = ring_order(hosts, run.get("gates"), first_seen_rings)
+    summary["remediated"] = remediated(hosts, run.get("ended_at"))
     report = {"schema_version": SCHEMA_VERSION, "kind": KIND, "run": run, "summary": summary,
               "hosts": hosts, "trend": []}
     report["trend"] = list(trend or []) + [trend_point(report)]

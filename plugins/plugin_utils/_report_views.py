@@ -30,6 +30,24 @@ def update_key(update):
     return [("package", "%s %s" % (update.get("name"), update.get("available_version")))]
 
 
+def _once_per_report(view):
+    """perf: the HTML, the updates CSV and the Markdown each draw the views of one report, one after
+    the other: each view is computed once (by_update 0.3 s, sla 0.45 s at 10,000 hosts x 10
+    updates, bench/fleet_views_bench.py). The report itself is the key, compared by identity, so a
+    recycled id never matches. The result is shared: callers do not change it."""
+    last = [None, None, None]       # report, arguments, result
+
+    def cached(report, *args):
+        if last[0] is report and last[1] == args:
+            return last[2]
+        result = view(report, *args)
+        last[:] = [report, args, result]
+        return result
+    cached.__doc__ = view.__doc__
+    return cached
+
+
+@_once_per_report
 def by_update(report):
     """[{id, kind, severity, classification, title, issued, packages, cves, missing, failed,
     installed, held, sla_breached, earliest_due}] where missing/failed/installed/held are sorted
@@ -89,11 +107,13 @@ def report_day(report):
         return datetime.datetime.now(datetime.timezone.utc).date()
 
 
+@_once_per_report
 def sla(report, soon_days=SLA_SOON_DAYS):
     """{overdue: [...], due_soon: [...], by_severity: {severity: {overdue, due_soon}}}: each open
     update with an SLA date past (days_overdue) or within soon_days (days_left), as
     {host, ring, name, version, severity, advisories, sla_due, days}, most urgent first."""
     today = report_day(report)
+    days_to = {}        # perf: sla_due -> days from today; a fleet shares a few dozen due dates
     overdue, soon = [], []
     tally = collections.OrderedDict((s, {"overdue": 0, "due_soon": 0})
                                     for s in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get))
@@ -102,10 +122,12 @@ def sla(report, soon_days=SLA_SOON_DAYS):
             due = update.get("sla_due")
             if update.get("state") not in OPEN_STATES or not due:
                 continue
-            try:
-                days = (datetime.date.fromisoformat(str(due)[:10]) - today).days
-            except ValueError:
-                continue
+            days = days_to.get(due)
+            if days is None:
+                try:
+                    days = days_to[due] = (datetime.date.fromisoformat(str(due)[:10]) - today).days
+                except ValueError:
+                    days = days_to[due] = soon_days + 1       # no date: neither overdue nor due soon
             if days > soon_days:
                 continue
             row = {"host": host.get("host"), "ring": host.get("ring"), "name": update.get("name"),

@@ -21,7 +21,7 @@ COUNT_COLUMNS = ("installed", "installed_other", "installed_pending_reboot", "in
                  "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
                  "other_non_compliant", "sla_breached")
 
-# The AWX job a run was (migration 3): report key in run.awx -> column.
+# The AWX job a run was (migration 2): report key in run.awx -> column.
 AWX_COLUMNS = (("job_id", "awx_job_id"), ("workflow_job_id", "awx_workflow_job_id"),
                ("job_template_name", "awx_job_template"), ("workflow_job_name", "awx_workflow_job_name"),
                ("user_name", "awx_user"), ("schedule_name", "awx_schedule"), ("launch_type", "awx_launch_type"))
@@ -131,20 +131,13 @@ CREATE TABLE host_latest (
 )""",
 )
 
-# Mean time to remediate reads the updates each run installed, over a window of runs: a partial
-# index holds only those rows (a few per host and run), so appends barely pay for it.
-_MIGRATION_2 = (
-    "CREATE INDEX updates_installed ON updates (run_id) WHERE state = 'installed'",
-)
-
 # Which AWX job each run was: what slices of one workflow job, or every run of one schedule, share.
-_MIGRATION_3 = tuple(
+_MIGRATION_2 = tuple(
     "ALTER TABLE runs ADD COLUMN %s %s" % (column, "INTEGER" if column.endswith("_id") else "TEXT")
     for _key, column in AWX_COLUMNS) + ("CREATE INDEX runs_by_awx_workflow ON runs (awx_workflow_job_id)",)
 
 # (version, name, statements), in order; append only.
 MIGRATIONS = (
     (1, "runs, hosts, updates and each host's latest run", _MIGRATION_1),
-    (2, "the updates each run installed (mean time to remediate)", _MIGRATION_2),
-    (3, "the AWX job of each run", _MIGRATION_3),
+    (2, "the AWX job of each run", _MIGRATION_2),
 )
