@@ -27,11 +27,9 @@ class ActionModule(WindowsDispatchAction):
     def run(self, tmp=None, task_vars=None):
         if not self._task.args.get("advisory_feed") or is_windows_host(self._connection, self._task.args):
             return super(ActionModule, self).run(tmp, task_vars)
-        feed, errors = _advisory_feed.validated(self._task.args["advisory_feed"])
-        if errors:
-            return {"failed": True, "msg": "Invalid arguments for %s: %s" % (self.MODULE, "; ".join(errors))}
-        args = dict(self._task.args)
-        del args["advisory_feed"]
+        feed, args, invalid = _advisory_feed.split_task_args(self._task.args, self.MODULE)
+        if invalid:
+            return invalid
         info, warning = None, None
         if self._task.async_val:
             warning = "advisory_feed is not joined to an async patch_apply run"

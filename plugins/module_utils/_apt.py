@@ -217,15 +217,22 @@ def mentioned(unmet):
     return names
 
 
-def parse_show(text):
-    """[{package, source, relations: set of names}] of `apt-cache show` stanzas."""
-    stanzas = []
+def show_stanzas(text):
+    """The fields of each `apt-cache show` stanza, {field: value}; continuation lines (a
+    Description's) are left out."""
     for block in re.split(r"\n\s*\n", text or ""):
         fields = {}
         for line in block.splitlines():
             if line[:1] not in (" ", "\t") and ":" in line:
                 key, value = line.split(":", 1)
                 fields[key] = value.strip()
+        yield fields
+
+
+def parse_show(text):
+    """[{package, source, relations: set of names}] of `apt-cache show` stanzas."""
+    stanzas = []
+    for fields in show_stanzas(text):
         if "Package" not in fields:
             continue
         relations = set()
@@ -243,12 +250,7 @@ def parse_show_sources(text):
     "Source: name (version)" field gives the source version when it differs from the binary's
     (binNMUs: bash 5.2.15-2+b8 is built from bash 5.2.15-2), else the binary's version is the source's."""
     sources = {}
-    for block in re.split(r"\n\s*\n", text or ""):
-        fields = {}
-        for line in block.splitlines():
-            if line[:1] not in (" ", "\t") and ":" in line:
-                key, value = line.split(":", 1)
-                fields[key] = value.strip()
+    for fields in show_stanzas(text):
         if not fields.get("Package") or not fields.get("Version"):
             continue
         match = _SOURCE_FIELD.match(fields.get("Source", ""))

@@ -306,6 +306,18 @@ def validated(value):
     return result.validated_parameters.get("advisory_feed"), result.error_messages
 
 
+def split_task_args(task_args, module):
+    """(the validated advisory_feed, the task's other arguments, None), or (None, None, the failed
+    result naming the invalid arguments): what patch_facts' and patch_apply's action plugins take
+    from a task that sets advisory_feed (the feed stays on the controller)."""
+    feed, errors = validated(task_args["advisory_feed"])
+    if errors:
+        return None, None, {"failed": True, "msg": "Invalid arguments for %s: %s" % (module, "; ".join(errors))}
+    args = dict(task_args)
+    del args["advisory_feed"]
+    return feed, args, None
+
+
 def join_record(record, feed):
     """(the apt record with the feed joined, info for its advisory_feed field). Raises FeedError
     (or whatever stops the feed: the callers keep the record as it was, with the cause)."""
