@@ -25,7 +25,7 @@ import operator
 import re
 import zlib
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _host_values
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
@@ -139,14 +139,6 @@ def _unpack(stored):
 # another column.
 _RUN_ROW = operator.itemgetter(*schema.RUN_COLUMNS)
 _HOST_ROW = operator.itemgetter(*schema.HOST_COLUMNS)
-
-
-def _days_between(earlier, later):
-    """Whole days from the date earlier to the date later (ISO texts), or None if either is no date."""
-    try:
-        return (datetime.date.fromisoformat(later[:10]) - datetime.date.fromisoformat(earlier[:10])).days
-    except (TypeError, ValueError):
-        return None
 
 
 def _check_report(report):
@@ -529,7 +521,7 @@ class HistoryStore(object):
                          "days_overdue": overdue, "severity": severity, "classification": classification,
                          "state": state, "run_id": run_id}
                         for host, name, arch, version, sla_due, severity, classification, state, run_id in rows
-                        for overdue in [_days_between(sla_due, today)] if overdue is not None]
+                        for overdue in [_host_values.days_between(sla_due, today)] if overdue is not None]
         breaches.sort(key=lambda b: (-b["days_overdue"], b["host"], b["name"], b["arch"] or ""))
         return breaches
 

@@ -212,7 +212,18 @@ class HostValues(object):
         return list(self.warnings)
 
 
+def days_between(earlier, later):
+    """Whole days from the date of `earlier` to the date of `later` (ISO dates or timestamps), or
+    None if either is no date."""
+    try:
+        return (datetime.date.fromisoformat(str(later)[:10]) - datetime.date.fromisoformat(str(earlier)[:10])).days
+    except ValueError:
+        return None
+
+
 def _seconds_between(earlier, later):
+    # Not _compliance_groups.parse_timestamp: this module is imported by the history store, which
+    # needs nothing outside the standard library (that one imports ansible).
     try:
         first = datetime.datetime.fromisoformat(earlier[:-1] + "+00:00" if earlier.endswith("Z") else earlier)
         second = datetime.datetime.fromisoformat(later[:-1] + "+00:00" if later.endswith("Z") else later)

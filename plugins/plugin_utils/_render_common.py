@@ -37,6 +37,8 @@ OPEN_STATES = ("missing", "failed")
 # run.problems shown at the top of a report (each is one sentence; a run has a handful at most)
 MAX_PROBLEMS = 5
 HELD_STATES = ("deferred", "rejected", "not_applicable")
+DASH = "\u2014"          # an empty cell or value
+NO_HOSTS = "no hosts"
 
 # C0 controls (bar tab, newline, carriage return), DEL, C1 controls, the code points XML 1.0
 # forbids, and the bidirectional controls (U+202E turns "fp-crypto\u202eexe.sh" into "fp-cryptohs.exe"
@@ -159,12 +161,26 @@ def awx_text(run):
     return text + (" (%s)" % ", ".join(details) if details else "")
 
 
-def compliant_text(group):
-    """'85% compliant', or 'no hosts' for a summary (or ring, or trend point) of no hosts: no hosts
-    is not 100 % compliant."""
+def compliant_share(group):
+    """'85%', or 'no hosts' for a summary (or ring, or trend point) of no hosts: no hosts is not
+    100 % compliant."""
     if not group.get("hosts") or group.get("compliant_percent") is None:
-        return "no hosts"
-    return "%s%% compliant" % percent(group.get("compliant_percent"))
+        return NO_HOSTS
+    return "%s%%" % percent(group.get("compliant_percent"))
+
+
+def compliant_text(group):
+    """'85% compliant', or 'no hosts' (compliant_share)."""
+    share = compliant_share(group)
+    return share if share == NO_HOSTS else share + " compliant"
+
+
+def in_order(names, order):
+    """names, those in `order` first and in that order (rings: summary.ring_order), then the
+    rest by name."""
+    names = set(names)
+    first = [name for name in order or () if name in names]
+    return first + sorted(names.difference(first))
 
 
 def html_text(value, none=""):

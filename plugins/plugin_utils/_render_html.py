@@ -23,8 +23,9 @@ import json
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_views_html as view_html
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    CLASSIFICATION_ORDER, HELD_STATES, MAX_PROBLEMS, awx_text, compliant_text, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER, STATUS_RANK, html_text as esc,
-    hosts_worst_first, open_count, percent, run_duration, status_label, top_open_updates)
+    CLASSIFICATION_ORDER, DASH, HELD_STATES, MAX_PROBLEMS, NO_HOSTS, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER,
+    STATUS_RANK, awx_text, compliant_share, compliant_text, html_text as esc, hosts_worst_first, in_order, open_count,
+    percent, run_duration, status_label, top_open_updates)
 
 # The drill-down lists at most this many rows over the whole fleet (about 230 bytes each), and
 # never fewer than the minimum per host: at 10,000 hosts the page stays near 15 MB.
@@ -34,7 +35,6 @@ UPDATE_ROW_BUDGET = 20000
 MAX_CHANGES = 20
 MIN_CHANGES = 5
 CHANGE_BUDGET = 40000
-DASH = "\u2014"
 
 CSS = """
 :root{--ink:#1f2933;--muted:#616e7c;--line:#e4e7eb;--bg:#f5f7fa;--card:#fff;--accent:#1f4e79}
@@ -373,9 +373,9 @@ def _status_card(report):
     summary = report.get("summary") or {}
     by_status = summary.get("by_status") or {}
     parts = [(s, status_label(s), int(by_status.get(s) or 0)) for s in STATUS_ORDER]
-    shown = compliant_text(summary)
-    chart = svg.donut(parts, svg.STATUS_COLORS, "Hosts by status", shown.split(" ")[0] if shown != "no hosts" else "\u2014",
-                      "compliant" if shown != "no hosts" else "no hosts")
+    share = compliant_share(summary)
+    chart = svg.donut(parts, svg.STATUS_COLORS, "Hosts by status", DASH if share == NO_HOSTS else share,
+                      NO_HOSTS if share == NO_HOSTS else "compliant")
     return ('<div class="card"><h2>Hosts by status</h2><div class="donut-row">%s%s</div></div>'
             % (chart, _legend(parts, "st")))
 
@@ -409,9 +409,7 @@ def _group_card(title, column, groups, order=None):
     """Stacked bars and the same figures as a table: in `order` (rings: rollout order), else the
     biggest group first in the bars and alphabetical in the table."""
     if order:
-        ordered = [(name, groups[name]) for name in order if name in groups]
-        ordered += sorted((n, g) for n, g in groups.items() if n not in set(order))
-        bars, table = ordered, ordered
+        bars = table = [(name, groups[name]) for name in in_order(groups, order)]
     else:
         bars = sorted(groups.items(), key=lambda item: (-(item[1].get("hosts") or 0), item[0]))
         table = sorted(groups.items())
@@ -425,7 +423,7 @@ def _group_card(title, column, groups, order=None):
         opened = group.get("open", group.get("missing"))
         body.append('<tr><td class="name">%s</td><td class="n">%d</td><td class="n">%s</td>%s<td class="n">%d</td>'
                     '<td class="n">%d</td><td class="n">%d</td></tr>' % (
-                        esc(name), int(group.get("hosts") or 0), compliant_text(group).replace(" compliant", ""),
+                        esc(name), int(group.get("hosts") or 0), compliant_share(group),
                         "".join('<td class="n">%d</td>' % int(by_status.get(s) or 0) for s in STATUS_ORDER),
                         int(opened or 0), int(group.get("critical_non_compliant") or 0),
                         int(group.get("sla_breached") or 0)))
@@ -442,7 +440,7 @@ def _trend_card(report):
     rows = "".join('<tr><td class="mono">%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td>'
                    '<td>%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>' % (
                        esc(p.get("run_id")), esc(p.get("ended_at")), esc(p.get("status")), esc(p.get("hosts")),
-                       compliant_text(p).replace(" compliant", ""), esc(", ".join(svg.ordered_rings(p, ring_order))),
+                       compliant_share(p), esc(", ".join(in_order(p.get("by_ring") or {}, ring_order))),
                        esc((p.get("open") or {}).get("critical", DASH)), esc((p.get("open") or {}).get("security", DASH)),
                        esc((p.get("open") or {}).get("sla_breached", DASH)))
                    for p in reversed(points[-svg.MAX_TREND_POINTS:]))
@@ -574,9 +572,8 @@ def host_anchors(report):
 def _hosts_section(report, max_updates_per_host):
     hosts = hosts_worst_first(report)
     max_updates, max_changes = detail_limits(hosts, max_updates_per_host)
-    by_ring = (report.get("summary") or {}).get("by_ring") or {}
-    order = [r for r in (report.get("summary") or {}).get("ring_order") or () if r in by_ring]
-    rings = order + sorted(r for r in by_ring if r not in set(order))
+    summary = report.get("summary") or {}
+    rings = in_order(summary.get("by_ring") or {}, summary.get("ring_order"))
     status_options = "".join('<option value="%s">%s</option>' % (s, status_label(s)) for s in STATUS_ORDER)
     ring_options = "".join('<option>%s</option>' % esc(r) for r in rings)
     header = "".join('<span><button type="button" data-col="%d" data-kind="%s" data-dir="%d">%s</button></span>'

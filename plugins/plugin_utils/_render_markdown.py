@@ -14,8 +14,8 @@ import re
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    MAX_PROBLEMS, STATUS_ORDER, awx_text, compliant_text, hosts_worst_first, one_line, open_count, run_duration, status_label, top_open_updates,
-    update_brief)
+    MAX_PROBLEMS, STATUS_ORDER, awx_text, compliant_share, compliant_text, hosts_worst_first, in_order, one_line,
+    open_count, run_duration, status_label, top_open_updates, update_brief)
 
 MAX_LINES = 60
 MAX_RINGS = 8
@@ -94,13 +94,11 @@ def _ring_lines(report):
              "| Ring | Hosts | Compliant | Non-compliant | Failed / rolled back | Unreachable | Open updates "
              "| Critical open |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    order = [r for r in (report.get("summary") or {}).get("ring_order") or () if r in by_ring]
-    order += sorted(r for r in by_ring if r not in set(order))     # rollout order, then by name
-    for ring in order[:MAX_RINGS]:
+    for ring in in_order(by_ring, (report.get("summary") or {}).get("ring_order"))[:MAX_RINGS]:
         group = by_ring[ring]
         by_status = group.get("by_status") or {}
         lines.append("| %s | %d | %s | %d | %d | %d | %d | %d |" % (
-            cell(ring), int(group.get("hosts") or 0), compliant_text(group).replace(" compliant", ""),
+            cell(ring), int(group.get("hosts") or 0), compliant_share(group),
             int(by_status.get("non_compliant") or 0),
             int(by_status.get("failed") or 0) + int(by_status.get("rolled_back") or 0),
             int(by_status.get("unreachable") or 0), int(group.get("open", group.get("missing")) or 0),

@@ -112,12 +112,6 @@ def _tone(value):
     return next(color for floor, color in TREND_TONES if value >= floor)
 
 
-def ordered_rings(point, ring_order=()):
-    """The rings a trend point covered, in rollout order."""
-    rings = list((point.get("by_ring") or {}) if isinstance(point.get("by_ring"), dict) else ())
-    return [r for r in ring_order if r in rings] + sorted(r for r in rings if r not in ring_order)
-
-
 def _scope(point):
     """The rings a run covered; None when the point does not say (a store from before rings)."""
     by_ring = point.get("by_ring")

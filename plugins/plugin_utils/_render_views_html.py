@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views as views
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import html_text as esc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import DASH, html_text as esc
 
 UPDATE_ROWS = 300
 HOSTS_NAMED = 5
 SLA_ROWS = 100
 CHANGE_ROWS = 50
 FLEET_ROWS = 500
-DASH = "\u2014"
 
 
 def host_anchor(index):

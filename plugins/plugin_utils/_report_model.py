@@ -386,20 +386,13 @@ def remediated(hosts, ended_at):
     """{severity: {count, days}}: the updates this run installed (and kept) that have a first-seen
     date, and their days from first seen to the run's end, summed: what mean time to remediate
     adds up over runs (HistoryStore.remediation_days)."""
-    try:
-        day = datetime.date.fromisoformat(str(ended_at)[:10])
-    except ValueError:
-        return {}
     totals = {}
     for host in hosts:
         for update in host["updates"]:
             if update["state"] != "installed" or not update["first_seen"]:
                 continue
-            try:
-                days = (day - datetime.date.fromisoformat(update["first_seen"][:10])).days
-            except ValueError:
-                continue
-            if days >= 0:
+            days = _host_values.days_between(update["first_seen"], ended_at)
+            if days is not None and days >= 0:
                 figures = totals.setdefault(update["severity"], {"count": 0, "days": 0})
                 figures["count"] += 1
                 figures["days"] += days

@@ -13,10 +13,9 @@ import collections
 import datetime
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    OPEN_STATES, SEVERITY_RANK, one_line)
+    HELD_STATES, OPEN_STATES, SEVERITY_RANK, one_line)
 
 SLA_SOON_DAYS = 3
-HELD = ("deferred", "rejected", "not_applicable")
 
 
 # ---- by update -----------------------------------------------------------------------------------
@@ -76,7 +75,7 @@ def by_update(report):
                     row["failed"].add(name)
                 elif state == "installed":
                     row["installed"].add(name)
-                elif state in HELD:
+                elif state in HELD_STATES:
                     row["held"].add(name)
                 if state in OPEN_STATES:
                     if update.get("sla_breached"):
