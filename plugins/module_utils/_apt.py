@@ -26,6 +26,7 @@ import re
 import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _rollback_cache
+from ansible_collections.fleetpatch.patching.plugins.module_utils._backend import Backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed, which
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
@@ -401,7 +402,8 @@ def updates_from_policy(installed, policy, releases):
     return updates
 
 
-class AptBackend:
+class AptBackend(Backend):
+    """The backend contract (_backend.Backend) for apt and dpkg."""
     name = "apt"
     compare = staticmethod(compare_deb)
 
@@ -473,7 +475,7 @@ class AptBackend:
         wait_for_locks(LOCKS, self.lock_timeout, "apt")
         packages = (installed or self.installed)()
         if not packages:
-            return [], {}
+            return []
         argv = POLICY + [p["query_name"] for p in packages]
         _rc, out, _err = self.runner.run(argv, "list apt updates")
         policy = parse_policy(out)
@@ -482,7 +484,7 @@ class AptBackend:
         updates = updates_from_policy(packages, policy, read_releases(self.lists_dir))
         if self.source_packages and updates:
             self.add_sources(updates, packages)
-        return updates, {}
+        return updates
 
     def add_sources(self, updates, packages):
         """Source package and versions of each update, from apt's own records of the installed and
@@ -563,12 +565,12 @@ class AptBackend:
         return [files.get(name) or "%s=%s" % (name, version) for name, version in sorted(versions.items())] + \
             ["%s-" % name for name in sorted(remove)]
 
-    def plan(self, versions, remove=(), downgrade=False):
+    def plan(self, versions, remove=()):
         """What installing exactly these versions (and removing these names) would change."""
         if not versions and not remove:
             return []
-        argv = ["apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true"] + \
-            (["--allow-downgrades"] if downgrade else []) + ["install"] + self._specs(versions, remove)
+        argv = ["apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true", "install"] + \
+            self._specs(versions, remove)
         _rc, out, _err = self.runner.run(argv, "plan the apt transaction")
         return parse_simulation(out)
 

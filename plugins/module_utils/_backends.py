@@ -5,29 +5,8 @@
 
 Choosing the package-manager backend: the user's choice (pkg_mgr) when given, else detection.
 
-What every backend (AptBackend, DnfBackend, ZypperBackend) provides, and _record, _apply and
-_preflight rely on:
-
-- name, compare(a, b): the manager's name and its version comparison;
-- incomplete: [str], why the answer may be incomplete (a source not refreshed or skipped,
-  metadata not parsed), each with the manager's own cause; filled by refresh() and updates();
-- unfinished: [str], packages an interrupted transaction left (dpkg states, rpm duplicates);
-  filled by every installed() call;
-- refresh(cache_valid_time) -> bool: True when every source was refreshed now;
-- cache_age() -> seconds since metadata last arrived, or None;
-- installed() -> [{name, version, arch, ...}];
-- updates(installed) -> ([update], {}): installed is a callable giving installed(); each update
-  has name, arch, installed_version, available_version, classification, severity, advisories,
-  cves, issued, repository, reboot_suggested (and may have installable/blocked_reason);
-- resolve(updates) -> (new_packages, removals): marks each update installable or not
-  (_resolution.resolve_updates);
-- plan(versions, remove, downgrade), apply(versions, remove, downgrade, files), recover(journal),
-  available_versions(names), reboot_status() -> (reasons, services): patch_apply's and
-  patch_rollback's part; apply's files {name: package file} installs those versions from files;
-- runner: the CommandRunner every command goes through;
-- the rollback cache's part (_rollback_cache, which documents each): package_file_name,
-  package_cache_paths, package_file_identity, download_package, installed_sizes, and optionally
-  can_rebuild / rebuild_package (apt: dpkg-repack).
+What every backend provides is written down once, in _backend.Backend (the contract: each
+method's inputs, return shape and errors); AptBackend, DnfBackend and ZypperBackend subclass it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -91,11 +70,12 @@ def select(runner, pkg_mgr="auto", root=None, lock_timeout=120):
     if binary is None:
         raise PatchError("pkg_mgr is %s but none of %s is installed on this host" % (pkg_mgr, ", ".join(candidates)))
     generation = probe_generation(runner, binary)
-    if binary == "yum" and generation == 4 and not _yum_is_dnf(runner):
+    if binary == "yum" and generation == 4 and not _yum_is_dnf():
         raise PatchError("yum 3 (Enterprise Linux 7) is not supported: fleetpatch needs dnf or yum as an alias of dnf")
     return DnfBackend(runner, root, lock_timeout, binary=binary, generation=generation)
 
 
-def _yum_is_dnf(runner):
+def _yum_is_dnf():
+    """yum is a link to dnf (Enterprise Linux 8 and later), not yum 3."""
     target = os.path.realpath(which("yum") or "")
     return "dnf" in os.path.basename(target)

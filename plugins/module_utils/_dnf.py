@@ -25,8 +25,10 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    DNF_CACHE_GLOBS, RpmPackageFiles, blame_problems, duplicate_problems, evr, installed_rpms, merge_advisories,
-    normalize_severity, normalize_type, parse_nevra, repair_duplicates)
+    DNF_CACHE_GLOBS, RpmBackend, blame_problems, duplicate_problems, evr, normalize_severity, normalize_type,
+    parse_nevra)
+from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
+    attach_advisories as rpm_attach_advisories)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 REPOQUERY_FORMAT = "%{name}|%{epoch}|%{version}|%{release}|%{arch}|%{reponame}"
@@ -309,32 +311,22 @@ class LogWatch:
 
 
 def attach_advisories(upgrades, installed, pairs, infos):
-    """Complete each upgrade with its installed version and the advisories it covers."""
+    """Complete each upgrade with its installed version (the newest of its name and arch, else
+    noarch) and the advisories it covers (_rpm_common.attach_advisories)."""
     installed_by_key = {}
     for pkg in installed:
         key = (pkg["name"], pkg["arch"])
         if key not in installed_by_key or compare_rpm_evr(pkg["version"], installed_by_key[key]) > 0:
             installed_by_key[key] = pkg["version"]
-    result = []
-    for upgrade in upgrades:
-        key = (upgrade["name"], upgrade["arch"])
-        current = installed_by_key.get(key) or installed_by_key.get((upgrade["name"], "noarch"))
-        covered = []
-        for adv_id, (name, adv_evr, arch) in pairs:
-            if name == upgrade["name"] and arch in (upgrade["arch"], "noarch") \
-                    and compare_rpm_evr(adv_evr, upgrade["available_version"]) <= 0 \
-                    and (current is None or compare_rpm_evr(adv_evr, current) > 0):
-                info = infos.get(adv_id) or {"id": adv_id, "classification": "other", "severity": "unknown",
-                                             "cves": [], "issued": None, "reboot_suggested": False}
-                covered.append(info)
-        entry = dict(upgrade, installed_version=current)
-        result.append(merge_advisories(entry, covered))
-    return result
+    completed = [dict(upgrade, installed_version=installed_by_key.get((upgrade["name"], upgrade["arch"]))
+                      or installed_by_key.get((upgrade["name"], "noarch"))) for upgrade in upgrades]
+    fixes = [(adv_id, name, fixed, arch) for adv_id, (name, fixed, arch) in pairs]
+    return rpm_attach_advisories(completed, fixes, infos)
 
 
-class DnfBackend(RpmPackageFiles):
+class DnfBackend(RpmBackend):
+    """The backend contract (_backend.Backend) for dnf 4, dnf 5 and yum as an alias of dnf."""
     name = "dnf"
-    compare = staticmethod(compare_rpm_evr)
     PACKAGE_CACHE_GLOBS = DNF_CACHE_GLOBS
 
     def __init__(self, runner, root=None, lock_timeout=120, binary="dnf", generation=4):
@@ -414,15 +406,12 @@ class DnfBackend(RpmPackageFiles):
                 continue
         return max(0, int(time.time() - max(times))) if times else None
 
-    def installed(self):
-        # every reader of the installed list learns of duplicates (preflight and repair read no updates)
-        packages = installed_rpms(self.runner, self.root)
-        self.unfinished[:] = duplicate_problems(packages)
-        return packages
+    # installed(), recover(): RpmBackend
 
     def updates(self, installed=None):
-        """installed: a callable giving the installed packages (the caller may be reading them
-        concurrently); by default they are read here."""
+        """repoquery --upgrades, the obsoleting packages, and updateinfo (dnf 4) or advisory info
+        --json (dnf 5); a repository dnf could not load, or metadata libsolv could not parse
+        (hawkey.log), goes to incomplete (_backend.Backend.updates)."""
         self._wait()
         watch = LogWatch(self.root)
         qf = REPOQUERY_FORMAT + ("\\n" if self.generation >= 5 else "")
@@ -452,7 +441,7 @@ class DnfBackend(RpmPackageFiles):
                                     % (self.binary, parser, error, parser.replace("repo_", "").replace("xml", "")))
                                    [:PROBLEM_CHARS])
         self.unfinished[:] = duplicate_problems(installed_packages)
-        return attach_advisories(upgrades, installed_packages, pairs, infos), {}
+        return attach_advisories(upgrades, installed_packages, pairs, infos)
 
     def _obsoleters(self, installed_packages):
         """Packages that obsolete an installed one (repoquery --upgrades leaves them out; an
@@ -523,7 +512,7 @@ class DnfBackend(RpmPackageFiles):
             steps.append(("remove", sorted(remove)))
         return steps
 
-    def plan(self, versions, remove=(), downgrade=False):
+    def plan(self, versions, remove=()):
         installed = self.installed()
         current = dict((p["name"], p["version"]) for p in installed)
         changes = []
@@ -541,19 +530,13 @@ class DnfBackend(RpmPackageFiles):
 
     def apply(self, versions, remove=(), downgrade=False, files=None):
         """Install exactly these versions (files: {name: package file} for those a file carries),
-        remove these names. downgrade: unused, dnf downgrades by the verb (_transactions)."""
+        remove these names. downgrade: not needed, dnf downgrades by the verb (_transactions); the
+        contract (_backend.Backend.apply) has it for apt and zypper."""
         self._wait()
         for verb, specs in self._transactions(versions, remove, self.installed(), files):
             argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \
                 [verb] + specs
             self.runner.run(argv, "%s with %s" % (verb, self.binary), transaction=True)
-
-    def recover(self, journal=None):
-        """A dnf killed mid-transaction leaves old and new versions of a package both in the rpm
-        database; keep the journal's version of each."""
-        keep = (journal or {}).get("before") or {}
-        repair_duplicates(self.runner, self.installed(), dict((n, v) for n, v in keep.items() if v),
-                          compare_rpm_evr, self._reinstall, self.root)
 
     def _reinstall(self, name, version):
         argv = [self.binary, "--assumeyes"] + (["--installroot=%s" % self.root] if self.root else []) + \

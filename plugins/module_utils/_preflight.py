@@ -99,7 +99,7 @@ def check_rollback(backend, state_dir):
     (the installed size: an upper bound of the package file). Warns, naming them, for updates that
     could not be rolled back; blocking it refuses such a host."""
     installed = backend.installed()
-    updates, _unused = backend.updates(lambda: installed)
+    updates = backend.updates(lambda: installed)
     touched = dict((u["name"], u["installed_version"]) for u in updates if u.get("installed_version"))
     wanted = _rollback_cache.wanted_versions(touched, installed)
     if not wanted:

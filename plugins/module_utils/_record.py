@@ -73,7 +73,7 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
     # dnf and zypper find updates without the installed list, so read it meanwhile (rpm -qa
     # costs nothing then); apt asks about the installed packages and waits for the list.
     installed_reader = _Background(backend.installed)
-    updates, extra = backend.updates(installed_reader.result)
+    updates = backend.updates(installed_reader.result)
     installed = installed_reader.result()
     check_complete(backend, on_incomplete)
     if record_first_seen:
@@ -99,8 +99,9 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         "unfinished": list(backend.unfinished),
         "installed_count": len(installed),
         "updates": sorted(updates, key=lambda u: (u["name"], u.get("arch") or "")),
-        "new_packages": extra.get("new_packages", []),
-        "removals": extra.get("removals", []),
+        # what installing the approved updates would add and remove: resolve() below fills them in
+        "new_packages": [],
+        "removals": [],
         "reboot_required": bool(reasons),
         "reboot_reasons": reasons,
         "services_needing_restart": services,

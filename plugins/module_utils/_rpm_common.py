@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private to fleetpatch.patching; may change without notice.
 
-What the dnf and zypper backends share: the rpm database query, advisory merging, severities.
+What the dnf and zypper backends share: the rpm database query, advisory attachment and
+merging, severities, recovery from a killed transaction (RpmBackend) and package files.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,7 +16,9 @@ import glob
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _rollback_cache
+from ansible_collections.fleetpatch.patching.plugins.module_utils._backend import Backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
+from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 RPM_QUERY_FORMAT = "%{NAME}|%{EPOCHNUM}|%{VERSION}|%{RELEASE}|%{ARCH}\\n"
 CLASS_RANK = {"other": 0, "enhancement": 1, "bugfix": 2, "security": 3}
@@ -93,6 +96,36 @@ def merge_advisories(update, advisories):
     update.update({"classification": classification, "severity": severity, "advisories": sorted(ids),
                    "cves": sorted(cves), "issued": issued, "reboot_suggested": reboot})
     return update
+
+
+UNLISTED_ADVISORY = {"classification": "other", "severity": "unknown", "cves": [], "issued": None,
+                     "reboot_suggested": False}
+
+
+def attach_advisories(updates, fixes, advisories):
+    """Each update (a copy) completed with the advisories it covers (merge_advisories).
+
+    fixes: [(advisory id, package name, fixed version, arch or None for any)], from dnf's
+    updateinfo or zypper's patch Conflicts; advisories: {advisory id: advisory}. An advisory
+    covers an update when it fixes the update's package (its arch, noarch, or any) in a version
+    not newer than the available one and newer than the installed one (any, for a package not
+    installed). An id the advisories do not describe counts as classification other, severity
+    unknown: the metadata named it, but said nothing more."""
+    by_name = {}
+    for adv_id, name, fixed, arch in fixes:
+        by_name.setdefault(name, []).append((adv_id, fixed, arch))
+    result = []
+    for update in updates:
+        current = update.get("installed_version")
+        covered = []
+        for adv_id, fixed, arch in by_name.get(update["name"], ()):
+            if arch not in (None, update["arch"], "noarch") \
+                    or compare_rpm_evr(fixed, update["available_version"]) > 0 \
+                    or (current and compare_rpm_evr(fixed, current) <= 0):
+                continue
+            covered.append(advisories.get(adv_id) or dict(UNLISTED_ADVISORY, id=adv_id))
+        result.append(merge_advisories(dict(update), covered))
+    return result
 
 
 def duplicates(packages):
@@ -202,3 +235,28 @@ class RpmPackageFiles:
             (["--root", self.root] if self.root else []) + sorted(names)
         _rc, out, _err = self.runner.run(argv, "read installed sizes", ok_rcs=(0, 1))
         return _rollback_cache.sizes_from(out, 1)
+
+
+class RpmBackend(RpmPackageFiles, Backend):
+    """What the dnf and zypper backends share of the contract (_backend.Backend): rpm's version
+    comparison, the installed list from the rpm database, recovery from a killed transaction and
+    the package files (RpmPackageFiles). A subclass provides _reinstall(name, version)."""
+
+    compare = staticmethod(compare_rpm_evr)
+
+    def installed(self):
+        # every reader of the installed list learns of duplicates (preflight and repair read no updates)
+        packages = installed_rpms(self.runner, self.root)
+        self.unfinished[:] = duplicate_problems(packages)
+        return packages
+
+    def recover(self, journal=None):
+        """A dnf or zypper killed mid-transaction leaves old and new versions of a package both in
+        the rpm database; keep the journal's version of each."""
+        keep = (journal or {}).get("before") or {}
+        repair_duplicates(self.runner, self.installed(), dict((n, v) for n, v in keep.items() if v),
+                          compare_rpm_evr, self._reinstall, self.root)
+
+    def _reinstall(self, name, version):
+        """Install that version again over what is on disk (repair_duplicates)."""
+        raise NotImplementedError

@@ -25,8 +25,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._commands impo
 from ansible_collections.fleetpatch.patching.plugins.module_utils._locks import wait_for_locks
 from ansible_collections.fleetpatch.patching.plugins.module_utils._resolution import resolve_updates
 from ansible_collections.fleetpatch.patching.plugins.module_utils._rpm_common import (
-    ZYPPER_CACHE_GLOBS, RpmPackageFiles, blame_problems, duplicate_problems, installed_rpms, merge_advisories,
-    normalize_severity, normalize_type, repair_duplicates)
+    ZYPPER_CACHE_GLOBS, RpmBackend, attach_advisories, blame_problems, duplicate_problems, merge_advisories,
+    normalize_severity, normalize_type)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
 
 INFO_RCS = (0, 100, 101, 102, 103, 104, 105, 106)
@@ -190,20 +190,10 @@ def parse_search(text):
 
 
 def attach_patches(updates, patches, fixes):
-    result = []
-    for update in updates:
-        covered = []
-        for patch_id, pairs in fixes.items():
-            if patch_id not in patches:
-                continue
-            for name, fixed in pairs:
-                if name == update["name"] and compare_rpm_evr(fixed, update["available_version"]) <= 0 and (
-                        not update.get("installed_version")
-                        or compare_rpm_evr(fixed, update["installed_version"]) > 0):
-                    covered.append(patches[patch_id])
-                    break
-        result.append(merge_advisories(dict(update), covered))
-    return result
+    """Each update with the needed patches that fix it (_rpm_common.attach_advisories); zypper's
+    Conflicts name no architecture."""
+    return attach_advisories(updates, [(patch_id, name, fixed, None) for patch_id, pairs in fixes.items()
+                                       if patch_id in patches for name, fixed in pairs], patches)
 
 
 NOT_OFFERED = ("zypper list-updates offers no version that fixes it (a package lock, or a dependency "
@@ -244,9 +234,9 @@ def blocked_by_patches(updates, patches, fixes, installed):
     return result
 
 
-class ZypperBackend(RpmPackageFiles):
+class ZypperBackend(RpmBackend):
+    """The backend contract (_backend.Backend) for zypper."""
     name = "zypper"
-    compare = staticmethod(compare_rpm_evr)
     PACKAGE_CACHE_GLOBS = ZYPPER_CACHE_GLOBS
 
     def __init__(self, runner, root=None, lock_timeout=120):
@@ -300,11 +290,7 @@ class ZypperBackend(RpmPackageFiles):
                 continue
         return max(0, int(time.time() - max(times))) if times else None
 
-    def installed(self):
-        # every reader of the installed list learns of duplicates (preflight and repair read no updates)
-        packages = installed_rpms(self.runner, self.root)
-        self.unfinished[:] = duplicate_problems(packages)
-        return packages
+    # installed(), recover(): RpmBackend
 
     def _xml_command(self, action, *args):
         """A query in XML; exit 106 means it answered without a repository it had to skip."""
@@ -335,7 +321,7 @@ class ZypperBackend(RpmPackageFiles):
         # an offered update below what a patch needs is replaced by the blocked patch version
         held_keys = set((u["name"], u["arch"]) for u in held_back)
         kept = [u for u in updates if (u["name"], u["arch"]) not in held_keys]
-        return attach_patches(kept, patches, fixes) + held_back, {}
+        return attach_patches(kept, patches, fixes) + held_back
 
     def resolve(self, updates):
         """Ask zypper what installing exactly these updates would do (`install --dry-run
@@ -377,11 +363,10 @@ class ZypperBackend(RpmPackageFiles):
         return [files.get(n) or "%s=%s" % (n, v) for n, v in sorted(versions.items())] + \
             ["!%s" % n for n in sorted(remove)]
 
-    def plan(self, versions, remove=(), downgrade=False):
+    def plan(self, versions, remove=()):
         if not versions and not remove:
             return []
-        argv = self._argv("install", "--dry-run", *((["--oldpackage"] if downgrade else []) +
-                                                    self._specs(versions, remove)), xml=True)
+        argv = self._argv("install", "--dry-run", *self._specs(versions, remove), xml=True)
         _rc, out, _err = self.runner.run(argv, "plan the zypper transaction", ok_rcs=INFO_RCS)
         try:
             return parse_install_summary(out)
@@ -397,13 +382,6 @@ class ZypperBackend(RpmPackageFiles):
         argv = self._argv("install", *((["--oldpackage"] if downgrade else []) +
                                        (["--allow-unsigned-rpm"] if files else []) + self._specs(versions, remove, files)))
         self.runner.run(argv, "install with zypper", ok_rcs=INFO_RCS, transaction=True)
-
-    def recover(self, journal=None):
-        """A zypper killed mid-transaction leaves old and new versions of a package both in the
-        rpm database; keep the journal's version of each."""
-        keep = (journal or {}).get("before") or {}
-        repair_duplicates(self.runner, self.installed(), dict((n, v) for n, v in keep.items() if v),
-                          compare_rpm_evr, self._reinstall, self.root)
 
     def _reinstall(self, name, version):
         self.runner.run(self._argv("install", "--force", "%s=%s" % (name, version)),

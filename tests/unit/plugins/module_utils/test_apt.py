@@ -14,7 +14,7 @@ backend = apt_replay_backend
 
 @pytest.mark.parametrize("scenario", ["apt-security", "apt-security-archive"])
 def test_security_wave_classifies_by_pocket(scenario, tmp_path, monkeypatch):
-    updates, _extra = backend(scenario, tmp_path, monkeypatch).updates()
+    updates = backend(scenario, tmp_path, monkeypatch).updates()
     by = {u["name"]: u for u in updates}
     assert sorted(by) == ["fp-agent", "fp-clock", "fp-crypto", "fp-firmware", "fp-tools"]
     assert by["fp-crypto"]["classification"] == "security"
@@ -27,13 +27,13 @@ def test_security_wave_classifies_by_pocket(scenario, tmp_path, monkeypatch):
 
 
 def test_fixed_wave_offers_the_newest_versions(tmp_path, monkeypatch):
-    updates, _extra = backend("apt-fixed", tmp_path, monkeypatch).updates()
+    updates = backend("apt-fixed", tmp_path, monkeypatch).updates()
     versions = dict((u["name"], u["available_version"]) for u in updates)
     assert (versions["fp-crypto"], versions["fp-db"], versions["fp-webapp"]) == ("1.0-3", "1.2-1", "1.2-1")
 
 
 def test_baseline_has_no_updates(tmp_path, monkeypatch):
-    assert backend("apt-baseline", tmp_path, monkeypatch).updates() == ([], {})
+    assert backend("apt-baseline", tmp_path, monkeypatch).updates() == []
 
 
 def test_dpkg_query_lists_installed_packages():

@@ -37,7 +37,7 @@ def oracle_dist_upgrade(scenario):
 # --- apt on a real Debian 12 host ----------------------------------------------------------
 
 def test_real_host_updates_equal_what_apt_would_install(tmp_path, monkeypatch):
-    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()[0]
+    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()
     ours = dict(((u["name"], u["arch"]), (u["installed_version"], u["available_version"])) for u in updates)
     oracle = dict((key, value[:2]) for key, value in oracle_dist_upgrade("apt-real-bookworm").items())
     assert len(oracle) > 50
@@ -50,7 +50,7 @@ def test_multi_arch_same_libraries_are_not_dropped(tmp_path, monkeypatch):
     multi_arch = set(line.split("\t")[1].split(":")[0] for line in read("apt-real-bookworm", "dpkg-query.stdout").splitlines()
                      if ":amd64\t" in line)
     assert multi_arch, "the fixture must hold Multi-Arch: same packages"
-    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()[0]
+    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()
     updated_multi_arch = [u["name"] for u in updates if u["name"] in multi_arch]
     oracle_multi_arch = [name for name, _arch in oracle_dist_upgrade("apt-real-bookworm") if name in multi_arch]
     assert oracle_multi_arch and sorted(updated_multi_arch) == sorted(oracle_multi_arch)
@@ -61,7 +61,7 @@ def test_security_fix_whose_candidate_is_a_point_release_is_security(tmp_path, m
     """unattended-upgrades installs the security version when the candidate comes from another
     pocket: the update is a security update (openssh-client deb12u6 -> security deb12u9, point
     release deb12u10 on the captured host)."""
-    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()[0]
+    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()
     policy = _apt.parse_policy(read("apt-real-bookworm", "policy.stdout"))
     behind = [u for u in updates if u.get("security_version")]
     assert behind, "the captured host has a security fix behind a point release"
@@ -78,7 +78,7 @@ def test_security_fix_whose_candidate_is_a_point_release_is_security(tmp_path, m
 def test_classification_follows_the_security_pocket_for_every_update(tmp_path, monkeypatch):
     """For every update of the real host: security exactly when a security pocket offers a
     version newer than the installed one and not newer than the candidate (u-u 2.9)."""
-    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()[0]
+    updates = apt_backend("apt-real-bookworm", tmp_path, monkeypatch).updates()
     policy = _apt.parse_policy(read("apt-real-bookworm", "policy.stdout"))
     counted = {"security": 0, "other": 0}
     for update in updates:
@@ -220,7 +220,7 @@ def test_dnf_query_with_a_repository_down_is_incomplete(monkeypatch):
                             for k, v in ReplayRunner("dnf-security").recorded.items() if k[:1] == ("dnf",))
     answers.update(tolerant_queries)
     backend = _dnf.DnfBackend(ReplayRunner("dnf-security", answers))
-    updates = backend.updates()[0]
+    updates = backend.updates()
     assert updates and backend.incomplete == [
         "dnf: repository 'dead' was not refreshed: Cannot download repomd.xml: Cannot download "
         "repodata/repomd.xml: All mirrors were tried"]

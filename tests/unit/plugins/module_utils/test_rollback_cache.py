@@ -290,7 +290,7 @@ class PendingUpdates(FileBackend):
         return INSTALLED
 
     def updates(self, installed):
-        return [{"name": p["name"], "installed_version": p["version"]} for p in installed()], {}
+        return [{"name": p["name"], "installed_version": p["version"]} for p in installed()]
 
     def installed_sizes(self, names):
         return dict((n, 3 << 20) for n in names)
