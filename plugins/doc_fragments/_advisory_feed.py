@@ -15,11 +15,13 @@ class ModuleDocFragment(object):
 options:
   advisory_feed:
     description:
-      - apt hosts. Debian's security data, joined to the updates on the controller by the action plugin (never sent
-        to a host). Each update whose source version between the installed (exclusive) and the available version
-        (inclusive) carries fixes gets their DSA/DLA ids in C(advisories), their CVEs, C(issued) (the newest
-        advisory's date), a severity from Debian's urgency and whether an advisory was issued, and
-        C(classification=security); the baseline is then evaluated again with them. See C(docs/assessment.md).
+      - apt hosts. Debian's or Ubuntu's security data (an Ubuntu host, by os-release C(NAME), gets Ubuntu's; every
+        other apt host Debian's), joined to the updates on the controller by the action plugin (never sent to a
+        host). Each update whose source version between the installed (exclusive) and the available version
+        (inclusive) carries fixes gets their advisory ids (DSA/DLA, USN) in C(advisories), their CVEs, C(issued)
+        (the newest advisory's date), a severity (Debian - from the urgency and whether an advisory was issued;
+        Ubuntu - from the CVEs' priorities), and C(classification=security); the baseline is then evaluated
+        again with them. See C(docs/assessment.md).
       - M(fleetpatch.patching.patch_apply) first asks the host for its updates (the patch_facts module, which also
         refreshes the metadata as O(update_cache) says), joins the feed, and hands the result to the module
         (C(advisory_data)), so that O(fleetpatch.patching.patch_apply#module:cves),
@@ -43,6 +45,26 @@ options:
         type: list
         elements: str
         default: []
+      ubuntu_usn:
+        description:
+          - The Ubuntu Security Notices database, a path on the controller or an http(s) URL
+            (V(https://usn.ubuntu.com/usn-db/database.json.bz2), or an internal mirror of it; bzip2 or plain JSON).
+            It gives the USN ids, dates, CVEs and fixed source versions per release.
+        type: str
+      ubuntu_oval:
+        description:
+          - Ubuntu's OVAL files for the CVEs' priorities, paths or http(s) URLs, one per release the fleet runs
+            (V(https://security-metadata.canonical.com/oval/com.ubuntu.jammy.usn.oval.xml.bz2), or the
+            C(cve.oval.xml) files). Without them Ubuntu updates get their USNs and CVEs with severity C(unknown).
+        type: list
+        elements: str
+        default: []
+      ubuntu_esm:
+        description:
+          - Count Ubuntu ESM (Ubuntu Pro) fixes, versions with C(~esmN)/C(+esmN), for hosts that have ESM enabled.
+            Off, they are left out of the index.
+        type: bool
+        default: false
       max_age:
         description:
           - Seconds. A URL's cached copy older than this is fetched again; data older than this is not used.

@@ -65,6 +65,9 @@ def advisory_feed_option():
     return dict(type="dict", options=dict(
         debian_tracker=dict(type="str"),
         debian_advisories=dict(type="list", elements="str", default=[]),
+        ubuntu_usn=dict(type="str"),
+        ubuntu_oval=dict(type="list", elements="str", default=[]),
+        ubuntu_esm=dict(type="bool", default=False),
         max_age=dict(type="int", default=86400),
         timeout=dict(type="int", default=60),
         cache_dir=dict(type="path"),

@@ -4,8 +4,10 @@
 """Private to fleetpatch.patching; may change without notice.
 
 The advisory feed for apt hosts, on the controller: patch_facts' advisory_feed option names
-Debian's security data (a file path or an http(s) URL each); this fetches it (with a timeout, into
-a cache on the controller), indexes it once and joins it to a host's record
+Debian's and Ubuntu's security data (a file path or an http(s) URL each); this fetches it (with a
+timeout, into a cache on the controller), indexes it once and joins it to a host's record: a
+Debian host to Debian's data (_advisory_feed_debian.py), an Ubuntu host to Ubuntu's
+(_advisory_feed_ubuntu.py), both through one index (_advisory_feed_index.py)
 (docs/assessment.md, "Advisory feed for apt hosts").
 
 Ansible runs each host's task in a worker process of its own, so "once per run" cannot be a
@@ -18,6 +20,7 @@ process the open index stays in memory (tests, the bench).
 
 from __future__ import annotations
 
+import bz2
 import datetime
 import fcntl
 import hashlib
@@ -37,12 +40,25 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._apply import 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import advisory_feed_option
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_debian import FeedError
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_ubuntu as ubuntu
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import FeedError, dpkg_key
 
 DEFAULT_CACHE_DIR = "~/.cache/fleetpatch/advisory-feed"
-INDEX_FORMAT = 2          # bump when the index file changes shape
+INDEX_FORMAT = 3          # bump when the index file changes shape
 _URL = re.compile(r"^https?://", re.I)
 _LOADED = {}              # {index key: IndexStore}: this process's open index
+# each distribution's data: its module (INPUTS: the option naming the main file, the option listing
+# the others; parse; its index class), and the options of which at least one must be set
+DISTRIBUTIONS = {
+    "debian": (debian, ("debian_tracker", "debian_advisories")),
+    "ubuntu": (ubuntu, ("ubuntu_usn",)),
+}
+
+
+def distribution_of(record):
+    """Whose data a host's record is joined to: Ubuntu's for an Ubuntu host (os-release NAME), else
+    Debian's (Debian and what the record cannot tell)."""
+    return "ubuntu" if str(record.get("distribution") or "").lower().startswith("ubuntu") else "debian"
 
 
 def _now():
@@ -96,11 +112,18 @@ def locate(location, cache_dir, max_age, timeout, now):
 
 
 def _read_text(path, what):
+    """The file's text; a bzip2 file (Ubuntu publishes database.json.bz2 and the OVAL as .xml.bz2)
+    is decompressed, whatever its name."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise FeedError("Failed to read %s: %s" % (what, exc.strerror or exc))
+    if data[:3] == b"BZh":
+        try:
+            data = bz2.decompress(data)
+        except (OSError, ValueError, EOFError) as exc:
+            raise FeedError("%s is not a whole bzip2 file: %s" % (what, exc))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -112,7 +135,8 @@ class IndexStore:
     per source package, so a worker reads what its host's updates need and nothing else."""
 
     SCHEMA = (
-        # key: _advisory_feed_debian.dpkg_key(fixed), so that SQL selects a dpkg version range
+        # key: _advisory_feed_index.dpkg_key(fixed), so that SQL selects a dpkg version range;
+        # urgency: the distribution's rating (Debian's urgency, Ubuntu's priority)
         "CREATE TABLE fixes (release TEXT, source TEXT, key BLOB, cve TEXT, urgency TEXT, nodsa INTEGER)",
         "CREATE TABLE advisories (release TEXT, source TEXT, key BLOB, fixed TEXT, id TEXT, date TEXT, cves TEXT)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -135,7 +159,7 @@ class IndexStore:
         ranges = []
         for source, installed, available in queries:
             try:
-                ranges.append((source, installed, available, debian.dpkg_key(installed), debian.dpkg_key(available)))
+                ranges.append((source, installed, available, dpkg_key(installed), dpkg_key(available)))
             except ValueError:
                 continue
         by_source = {}
@@ -176,7 +200,7 @@ class IndexStore:
                 # a fixed version no Debian version can be (bad data) fixes nothing: None, left out
                 if version not in keys:
                     try:
-                        keys[version] = debian.dpkg_key(version)
+                        keys[version] = dpkg_key(version)
                     except ValueError:
                         keys[version] = None
                 return keys[version]
@@ -193,7 +217,7 @@ class IndexStore:
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('meta', ?)", (json.dumps(
                 {"format": INDEX_FORMAT, "entries": index.entries, "advisories": index.advisory_count,
-                 "releases": index.releases()}),))
+                 "releases": index.releases(), "left_out": getattr(index, "counts", None) or {}}),))
             db.commit()
             db.close()
             with open(tmp, "rb") as handle:
@@ -213,48 +237,50 @@ def _open_store(path):
         return None       # absent, or from another format: built (again)
 
 
-def _remove_other_indexes(cache_dir, keep):
-    """Indexes of earlier feed versions (tens of MB each) go once a new one is written; a worker that
-    still has one open keeps reading it (POSIX unlink)."""
+def _remove_other_indexes(cache_dir, keep, distribution):
+    """The distribution's indexes of earlier feed versions (tens of MB each) go once a new one is
+    written; a worker that still has one open keeps reading it (POSIX unlink)."""
     for name in os.listdir(cache_dir):
         path = os.path.join(cache_dir, name)
-        if name.startswith("index-") and name.endswith(".sqlite") and path != keep:
+        if name.startswith("index-%s-" % distribution) and name.endswith(".sqlite") and path != keep:
             try:
                 os.unlink(path)
             except OSError:
                 pass
 
 
-def _parse(inputs):
-    tracker = [(location, path) for kind, location, path, _w in inputs if kind == "tracker"]
-    lists = [(location, _read_text(path, location)) for kind, location, path, _w in inputs if kind == "advisories"]
-    if tracker:
-        return debian.build_index(_read_text(tracker[0][1], tracker[0][0]), lists, tracker[0][0])
-    return debian.build_index(None, lists)
+def _inputs(feed, distribution):
+    """[(option, location)] of one distribution's data in the advisory_feed option."""
+    main, listed = DISTRIBUTIONS[distribution][0].INPUTS
+    return [(option, location) for option, location in [(main, feed.get(main))] +
+            [(listed, location) for location in feed.get(listed) or []] if location]
 
 
-def load(feed, release, now=None):
-    """(DebianIndex of this release, info) for patch_facts' advisory_feed option.
-    info: {source, cache_dir, loaded_at, age_seconds, entries, advisories}. Raises FeedError."""
+def load(feed, release, distribution="debian", now=None):
+    """(the distribution's index, info) for patch_facts' advisory_feed option and a host's release.
+    info: {source, cache_dir, index, loaded_at, age_seconds, entries, advisories, release, left_out,
+    warning}. Raises FeedError."""
     now = _now() if now is None else now
-    if not feed.get("debian_tracker") and not feed.get("debian_advisories"):
-        raise FeedError("advisory_feed names no data: set debian_tracker and/or debian_advisories")
+    module, needed = DISTRIBUTIONS[distribution]
+    if not any(feed.get(option) for option in needed):
+        raise FeedError("advisory_feed names no %s data for this %s host: set %s"
+                        % (distribution.capitalize(), distribution.capitalize(), " and/or ".join(needed)))
     cache_dir = private_directory(os.path.expanduser(feed.get("cache_dir") or DEFAULT_CACHE_DIR))
     max_age, timeout = feed.get("max_age") or 0, feed.get("timeout") or 60
     inputs = []
-    for kind, location in [("tracker", feed.get("debian_tracker"))] + \
-            [("advisories", a) for a in feed.get("debian_advisories") or []]:
-        if location:
-            path, written = locate(location, cache_dir, max_age, timeout, now)
-            inputs.append((kind, location, path, written))
+    for option, location in _inputs(feed, distribution):
+        path, written = locate(location, cache_dir, max_age, timeout, now)
+        inputs.append((option, location, path, written))
     oldest = min(written for _k, _l, _p, written in inputs)
     age = max(0, int(now - oldest))
     if max_age and age > max_age:
         raise FeedError("the feed is stale: %s is %d s old, more than max_age %d s"
                         % (min(inputs, key=lambda i: i[3])[1], age, max_age))
-    identity = [(kind, location, os.stat(path).st_size, os.stat(path).st_mtime) for kind, location, path, _w in inputs]
+    options = module.parse_options(feed)
+    identity = [distribution, options] + [
+        (kind, location, os.stat(path).st_size, os.stat(path).st_mtime) for kind, location, path, _w in inputs]
     key = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:24]
-    index_path = os.path.join(cache_dir, "index-%s.sqlite" % key)
+    index_path = os.path.join(cache_dir, "index-%s-%s.sqlite" % (distribution, key))
     if key not in _LOADED:
         store = _open_store(index_path) if os.path.exists(index_path) else None
         if store is None:
@@ -262,18 +288,19 @@ def load(feed, release, now=None):
                 fcntl.flock(lock, fcntl.LOCK_EX)     # one worker builds, the others wait and read
                 store = _open_store(index_path) if os.path.exists(index_path) else None
                 if store is None:
-                    IndexStore.write(index_path, _parse(inputs))
+                    readings = [(option, location, _read_text(path, location)) for option, location, path, _w in inputs]
+                    IndexStore.write(index_path, module.parse(readings, options))
                     store = IndexStore(index_path)
-                    _remove_other_indexes(cache_dir, index_path)
+                    _remove_other_indexes(cache_dir, index_path, distribution)
         _LOADED[key] = store
     store = _LOADED[key]
-    index = debian.DebianIndex({}, {}, store.meta["entries"], store.meta["advisories"], store=store)
+    index = module.Index({}, {}, store.meta["entries"], store.meta["advisories"], store=store)
     covered = release in store.meta["releases"]
     info = {"source": [location for _k, location, _p, _w in inputs], "cache_dir": cache_dir, "index": index_path,
             "loaded_at": _iso(oldest), "age_seconds": age, "entries": index.entries,
-            "advisories": index.advisory_count, "release": release,
-            "warning": None if covered else "the feed has no data for release %s (it covers %s)"
-            % (release, ", ".join(store.meta["releases"]) or "none")}
+            "advisories": index.advisory_count, "release": release, "left_out": store.meta.get("left_out") or {},
+            "warning": None if covered else "the %s data has no release %s (it covers %s)"
+            % (distribution.capitalize(), release, ", ".join(store.meta["releases"]) or "none")}
     return index, info
 
 
@@ -323,7 +350,7 @@ def join_record(record, feed):
     (or whatever stops the feed: the callers keep the record as it was, with the cause)."""
     if not record.get("codename"):
         raise FeedError("the host's os-release names no VERSION_CODENAME, the release the feed is keyed by")
-    index, info = load(feed, record["codename"])
+    index, info = load(feed, record["codename"], distribution_of(record))
     joined, info["joined"], info["without_source"] = join(record, index)
     return joined, info
 
@@ -339,6 +366,6 @@ def advisory_data(record):
 
 def feed_info_unused(feed, warning):
     """The record's advisory_feed when no data could be used: what was asked, and why not."""
-    return {"source": [s for s in [feed.get("debian_tracker")] + list(feed.get("debian_advisories") or []) if s],
+    return {"source": [location for distribution in sorted(DISTRIBUTIONS) for _o, location in _inputs(feed, distribution)],
             "cache_dir": None, "index": None, "loaded_at": None, "age_seconds": None, "entries": 0,
             "advisories": 0, "release": None, "warning": warning}

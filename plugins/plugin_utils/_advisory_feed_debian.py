@@ -22,15 +22,12 @@ Versions are source versions, compared by dpkg's rules (_versions.compare_deb).
 from __future__ import annotations
 
 import datetime
-import json
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils._policy import SEVERITIES
-from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb, split_evr
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import (
+    CVE, AdvisoryIndex, FeedError, highest, json_members, newest_date)
 
-
-class FeedError(Exception):
-    """The feed cannot be used: the message says which file and why."""
+INPUTS = ("debian_tracker", "debian_advisories")     # advisory_feed's options naming Debian's data
 
 
 # Debian urgency (the tracker's "urgency") and whether Debian published an advisory (DSA/DLA) for
@@ -64,93 +61,6 @@ def severity_of(urgency, with_advisory, nodsa=False):
     return "unknown"
 
 
-def highest(severities):
-    return max(severities, key=SEVERITIES.index, default="unknown")
-
-
-# --- dpkg's order as bytes ------------------------------------------------------------------
-
-def _dpkg_order_table():
-    """dpkg's order() of each non-digit character, as one byte: "~" (1) before the end of a segment
-    (2), before letters, before every other printable character; 0 for what no version may hold."""
-    table = bytearray(256)
-    for code in range(ord("!"), ord("~") + 1):
-        c = chr(code)
-        table[code] = 1 if c == "~" else code if c.isalpha() else code + 128
-    return bytes(table)
-
-
-_DPKG_ORDER = _dpkg_order_table()
-_SEGMENTS = re.compile(r"([^0-9]*)([0-9]*)")
-
-
-def _dpkg_part_key(text, out):
-    pairs = _SEGMENTS.findall(text)       # (non-digits, digits)..., then ("", "") at the end
-    if len(pairs) == 1:
-        pairs.insert(0, ("", ""))         # "" is read as one empty segment and 0, as "0" is
-    for nondigits, digits in pairs:
-        encoded = nondigits.encode("ascii").translate(_DPKG_ORDER)
-        if 0 in encoded:
-            raise ValueError("not a Debian version character in %r" % text)
-        number = digits.lstrip("0")      # a number: its length, then its digits
-        if len(number) > 255:
-            raise ValueError("a number of more than 255 digits")
-        out += encoded
-        out.append(2)                     # the segment's end: after "~", before any character
-        out.append(len(number))
-        out += number.encode("ascii")
-
-
-def dpkg_key(version):
-    """bytes that sort as dpkg --compare-versions orders versions (epoch, upstream, revision; each part
-    as dpkg's verrevcmp: non-digit segments by order(), digit segments by value). It lets the index on
-    disk select a version range in SQL instead of comparing every fixed version in Python
-    (bench/advisory_feed_bench.py); test_advisory_feed.py checks it against compare_deb, which is
-    checked against dpkg itself. Raises ValueError for a character no Debian version has."""
-    epoch, upstream, revision = split_evr(version)
-    out = bytearray()
-    _dpkg_part_key(str(epoch), out)
-    _dpkg_part_key(upstream, out)
-    _dpkg_part_key(revision, out)
-    return bytes(out)
-
-
-# --- the tracker's JSON export ------------------------------------------------------------
-
-_DECODER = json.JSONDecoder()
-_WS = re.compile(r"[ \t\n\r]*")
-
-
-def _members(text, what):
-    """(key, value) of a JSON object's top-level members, one at a time: each package's value is
-    indexed and dropped before the next is decoded, so the whole export never lives as Python
-    objects at once (bench/advisory_feed_bench.py: json.load of the export peaks at several times
-    the memory of this)."""
-    pos = _WS.match(text, 0).end()
-    if text[pos:pos + 1] != "{":
-        raise FeedError("%s: not a JSON object" % what)
-    pos = _WS.match(text, pos + 1).end()
-    if text[pos:pos + 1] == "}":
-        return
-    while True:
-        try:
-            key, pos = _DECODER.raw_decode(text, pos)
-            pos = _WS.match(text, pos).end()
-            if text[pos:pos + 1] != ":" or not isinstance(key, str):
-                raise ValueError("expected a string key and ':'")
-            value, pos = _DECODER.raw_decode(text, _WS.match(text, pos + 1).end())
-        except ValueError as exc:
-            raise FeedError("%s: does not parse as JSON near character %d: %s" % (what, pos, exc))
-        yield key, value
-        pos = _WS.match(text, pos).end()
-        if text[pos:pos + 1] == ",":
-            pos = _WS.match(text, pos + 1).end()
-            continue
-        if text[pos:pos + 1] == "}" and not text[pos + 1:].strip():
-            return
-        raise FeedError("%s: does not parse as JSON near character %d" % (what, pos))
-
-
 def parse_tracker(text, what="tracker JSON"):
     """{(source, release): {fixed version: [(CVE, urgency, nodsa)]}} of the fixes the export lists
     (status resolved with a real fixed_version). Open and undetermined issues, and releases never
@@ -158,7 +68,7 @@ def parse_tracker(text, what="tracker JSON"):
     index = {}
     intern = {}
     entries = 0
-    for source, issues in _members(text, what):
+    for source, issues in json_members(text, what):
         if not isinstance(issues, dict):
             raise FeedError("%s: package %s is not an object of issues" % (what, source))
         for cve, issue in issues.items():
@@ -184,7 +94,6 @@ def parse_tracker(text, what="tracker JSON"):
 _ADVISORY_HEAD = re.compile(r"^\[(?P<date>\d{1,2} [A-Z][a-z]{2} \d{4})\] (?P<id>\S+) (?P<source>\S+)(?: - .*)?$")
 _ADVISORY_CVES = re.compile(r"^\s+\{(?P<cves>[^}]*)\}\s*$")
 _ADVISORY_FIX = re.compile(r"^\s+\[(?P<release>[a-z0-9-]+)\] - (?P<source>\S+) (?P<version>\S+)(?: .*)?$")
-_CVE = re.compile(r"^CVE-\d{4}-\d+$")
 
 
 _MONTHS = dict((name, number) for number, name in enumerate(
@@ -220,7 +129,7 @@ def parse_advisory_list(text, what="DSA list"):
             raise FeedError("%s line %d: an indented line before the first advisory" % (what, number))
         cves = _ADVISORY_CVES.match(line)
         if cves:
-            current["cves"] = tuple(c for c in cves.group("cves").split() if _CVE.match(c))
+            current["cves"] = tuple(c for c in cves.group("cves").split() if CVE.match(c))
             continue
         fix = _ADVISORY_FIX.match(line)
         if fix and not fix.group("version").startswith("<"):
@@ -232,62 +141,12 @@ def parse_advisory_list(text, what="DSA list"):
 
 # --- the index and the join -------------------------------------------------------------------
 
-class DebianIndex:
-    """The tracker's fixes and the advisories, by (source package, release codename): in memory
-    (fixes, advisories: the dicts parse_tracker and parse_advisory_list return), or on disk
-    (store: _advisory_feed.IndexStore, whose rows_between answers a host's version ranges)."""
+class DebianIndex(AdvisoryIndex):
+    """The tracker's fixes (rating: Debian's urgency) and the DSA/DLA advisories."""
 
-    def __init__(self, fixes, advisories, entries=0, advisory_count=0, store=None):
-        self.fixes = fixes
-        self.advisories = advisories
-        self.entries = entries
-        self.advisory_count = advisory_count
-        self.store = store
-        self._memo = {}
-
-    def releases(self):
-        return sorted(set(release for _source, release in self.fixes) | set(release for _source, release in self.advisories))
-
-    def fixes_for(self, source, release):
-        """{fixed version: [(CVE, urgency, nodsa)]} (in memory)"""
-        return self.fixes.get((source, release), {})
-
-    def advisories_for(self, source, release):
-        """[(fixed version, advisory id, ISO date, (CVEs...))] (in memory)"""
-        return self.advisories.get((source, release), ())
-
-    def lookup(self, source, release, installed, available):
-        """What updating source package `source` on `release` from source version `installed` to
-        `available` brings: {advisories, cves, issued, severity}, or None when it fixes nothing the
-        data knows. A fix counts when installed < fixed version <= available (dpkg's order)."""
-        return self.lookup_many(release, [(source, installed, available)])[(source, installed, available)]
-
-    def lookup_many(self, release, queries):
-        """{(source, installed, available): lookup's answer} for one host's updates: from the store in
-        one query per table, else from memory. Hosts share versions, so answers are kept per process."""
-        todo = [q for q in set(queries) if (release,) + q not in self._memo]
-        if todo:
-            rows = self.store.rows_between(release, todo) if self.store is not None else self._rows_between(release, todo)
-            for query in todo:
-                advisories, fixed = rows.get(query, ((), ()))
-                self._memo[(release,) + query] = fold(advisories, fixed)
-        return dict((q, self._memo[(release,) + q]) for q in queries)
-
-    def _rows_between(self, release, queries):
-        result = {}
-        for source, installed, available in queries:
-            decided = {}
-
-            def brought(version):
-                # once per distinct version (advisories repeat the tracker's fixed versions)
-                if version not in decided:
-                    decided[version] = compare_deb(version, installed) > 0 and compare_deb(version, available) <= 0
-                return decided[version]
-
-            result[(source, installed, available)] = (
-                [a for a in self.advisories_for(source, release) if brought(a[0])],
-                [row for version, rows in self.fixes_for(source, release).items() if brought(version) for row in rows])
-        return result
+    @staticmethod
+    def fold(advisories, fixed):
+        return fold(advisories, fixed)
 
 
 def fold(advisories, fixed):
@@ -305,8 +164,7 @@ def fold(advisories, fixed):
     return {
         "advisories": sorted(set(adv[1] for adv in advisories)),
         "cves": cves,
-        # the newest advisory's date, as the dnf and zypper backends fold several advisories
-        "issued": max((adv[2] for adv in advisories), default=None),
+        "issued": newest_date(advisories),
         "severity": highest(severities),
     }
 
@@ -321,3 +179,20 @@ def build_index(tracker_text, advisory_texts, tracker_what="tracker JSON"):
         for key, rows in parsed.items():
             advisories.setdefault(key, []).extend(rows)
     return DebianIndex(fixes, advisories, entries, count)
+
+
+Index = DebianIndex
+
+
+def parse_options(feed):
+    """The advisory_feed options that change what parse builds (none for Debian's data)."""
+    return {}
+
+
+def parse(readings, options):
+    """The DebianIndex of the feed's files [(option, location, text)] (INPUTS)."""
+    tracker = [(location, text) for option, location, text in readings if option == "debian_tracker"]
+    lists = [(location, text) for option, location, text in readings if option == "debian_advisories"]
+    if tracker:
+        return build_index(tracker[0][1], lists, tracker[0][0])
+    return build_index(None, lists)

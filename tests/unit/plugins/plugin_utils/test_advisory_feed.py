@@ -14,6 +14,8 @@ from ansible_collections.fleetpatch.patching.plugins.action.patch_facts import A
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt, _policy
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_index as feed_index
+from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "advisory_feed")
@@ -118,7 +120,7 @@ def test_a_list_that_does_not_parse_is_refused():
 
 def test_the_streaming_parser_equals_json_load():
     text = read("tracker.json")
-    assert dict(debian._members(text, "t")) == json.loads(text)
+    assert dict(feed_index.json_members(text, "t")) == json.loads(text)
 
 
 # --- the source packages apt names (captured apt-cache show) -----------------------------------
@@ -214,7 +216,7 @@ def test_a_release_the_feed_does_not_cover_is_a_warning(tmp_path):
     result = plugin().join_feed({"ansible_facts": {"fleetpatch": record([LIBSSL], codename="jammy")}},
                                 feed_files(tmp_path), None)
     rec = result["ansible_facts"]["fleetpatch"]
-    assert "no data for release jammy" in rec["advisory_feed"]["warning"]
+    assert "has no release jammy" in rec["advisory_feed"]["warning"]
     assert rec["updates"][0]["severity"] == "unknown"
 
 
@@ -280,8 +282,8 @@ DPKG_VERSIONS = ["", "0", "1", "1.0", "1.0.0", "1.0~rc1", "1.0~~", "1.0~", "1.0a
 @pytest.mark.parametrize("a", DPKG_VERSIONS)
 def test_the_sort_key_orders_as_compare_deb(a):
     for b in DPKG_VERSIONS:
-        expected = debian.compare_deb(a, b)
-        key_a, key_b = debian.dpkg_key(a), debian.dpkg_key(b)
+        expected = compare_deb(a, b)
+        key_a, key_b = feed_index.dpkg_key(a), feed_index.dpkg_key(b)
         assert ((key_a > key_b) - (key_a < key_b)) == expected, (a, b)
 
 
@@ -296,15 +298,15 @@ def test_the_sort_key_orders_as_compare_deb_on_random_versions():
     @hypothesis.settings(max_examples=300, deadline=None)
     @hypothesis.given(version, version)
     def check(a, b):
-        key_a, key_b = debian.dpkg_key(a), debian.dpkg_key(b)
-        assert ((key_a > key_b) - (key_a < key_b)) == debian.compare_deb(a, b), (a, b)
+        key_a, key_b = feed_index.dpkg_key(a), feed_index.dpkg_key(b)
+        assert ((key_a > key_b) - (key_a < key_b)) == compare_deb(a, b), (a, b)
 
     check()
 
 
 def test_a_version_with_characters_dpkg_does_not_order_matches_nothing(tmp_path):
     with pytest.raises(ValueError):
-        debian.dpkg_key("1.0\u00e9")
+        feed_index.dpkg_key("1.0\u00e9")
     index, _info = _advisory_feed.load(feed_files(tmp_path), "bookworm")
     assert index.lookup("openssl", "bookworm", "3.0.11-1~deb12u2", "3.0.14-1 deb12u1") is None
 
