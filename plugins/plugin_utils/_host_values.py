@@ -52,6 +52,9 @@ _TEXTS = operator.itemgetter("name", "arch", "installed_version", "available_ver
 _CHOICES = operator.itemgetter("severity", "classification", "decision", "advisories", "cves")
 _DATES = operator.itemgetter(*_DATE_FIELDS)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
+# the record's advisory_feed (HostValues.advisory_feed): its texts and its counts
+_FEED_TEXTS = ("cache_dir", "index", "release", "warning")
+_FEED_COUNTS = ("age_seconds", "entries", "advisories", "joined", "without_source")
 
 
 def text(value, limit=TEXT_CHARS):
@@ -197,6 +200,8 @@ class HostValues(object):
             reported = None
         record["host_clock"] = reported
         record["collected_at"] = received_at
+        if "advisory_feed" in record:
+            record["advisory_feed"] = self.advisory_feed(record["advisory_feed"])
         if reported:
             skew = _seconds_between(reported, received_at)
             if skew is not None and abs(skew) > CLOCK_SKEW_SECONDS:
@@ -204,6 +209,55 @@ class HostValues(object):
                                      "assessment is dated by the controller" % (
                                          abs(skew), "behind" if skew > 0 else "ahead of", text(reported, 40)))
         return record
+
+    def advisory_feed(self, feed):
+        """The record's advisory_feed (docs/schemas/host_patch_record.schema.json), which the report
+        shows (its warning, its age): written by the controller's action plugin, but it travels in
+        the host's facts (a fact cache, a document from elsewhere), so it is checked as they are.
+        Fields outside the schema are left out; a value of the wrong type becomes null (0 for the
+        counts, none for the sources and left_out), with a warning; texts are capped as every text."""
+        where = "advisory_feed: "
+        if feed is None:
+            return None
+        if not isinstance(feed, dict):
+            self.warn("", "advisory_feed", feed, "ignored")
+            return None
+        checked = {}
+        for field in _FEED_TEXTS:
+            value = feed.get(field)
+            if value is not None and not isinstance(value, str):
+                self.warn(where, field, value, "taken as unknown (null)")
+                value = None
+            checked[field] = text(value)
+        for field in _FEED_COUNTS:
+            if field not in feed:
+                continue
+            value = feed[field]
+            if (value is not None or field != "age_seconds") and (
+                    isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                # the age may be unknown (null); a count the schema says is a number counts nothing
+                self.warn(where, field, value, "taken as unknown (null)" if field == "age_seconds" else "taken as 0")
+                value = None if field == "age_seconds" else 0
+            checked[field] = value
+        loaded = feed.get("loaded_at")
+        checked["loaded_at"] = loaded if real_date(loaded) else None
+        if loaded is not None and checked["loaded_at"] is None:
+            self.warn(where, "loaded_at", loaded, "taken as unknown (null)")
+        sources = feed.get("source")
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            if sources is not None:
+                self.warn(where, "source", sources, "taken as none")
+            sources = []
+        checked["source"] = [text(s) for s in sources[:IDS_SHOWN]]
+        left_out = feed.get("left_out")
+        if left_out is not None:
+            if not isinstance(left_out, dict) or not all(
+                    isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                    for k, n in left_out.items()):
+                self.warn(where, "left_out", left_out, "taken as none")
+                left_out = {}
+            checked["left_out"] = dict((text(k, VALUE_SHOWN), n) for k, n in list(left_out.items())[:IDS_SHOWN])
+        return checked
 
     def summary(self):
         """The host's warnings for its report entry: at most WARNINGS_KEPT, then how many more."""
