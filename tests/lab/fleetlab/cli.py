@@ -1,5 +1,7 @@
 """lab: the fleetpatch test lab. Usage: lab up | down | status | stage WAVE [--latest-only] | reset | ssh HOST [CMD...]"""
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import sys
@@ -181,6 +183,19 @@ def parser():
     return p
 
 
+# Two of these at once provision the same guests twice (apt-get against apt-get in one host:
+# "Could not get lock /var/lib/dpkg/lock-frontend"); a second one waits for the first.
+CHANGING_COMMANDS = ("up", "down", "stage", "reset")
+
+
+@contextlib.contextmanager
+def one_at_a_time():
+    os.makedirs(config.STATE, exist_ok=True)
+    with open(os.path.join(config.STATE, "lab.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 COMMANDS = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "stage": cmd_stage,
             "reset": cmd_reset, "ssh": cmd_ssh}
 
@@ -196,6 +211,9 @@ def main(argv=None):
         sys.stderr.write("lab: error: '%s' needs root (it mounts overlays and boots containers)\n" % args.command)
         return 2
     try:
+        if args.command in CHANGING_COMMANDS:
+            with one_at_a_time():
+                return COMMANDS[args.command](args)
         return COMMANDS[args.command](args)
     except LabError as exc:
         sys.stderr.write("lab: error: %s\n" % exc)

@@ -129,3 +129,28 @@ def test_a_failed_halt_is_seen_in_the_console_written_since_the_stop(tmp_path):
         f.write(b"Starting systemd-halt.service\n[DEPEND] Dependency failed for halt.target - System Halt.\n")
     assert hosts._halt_failed(paths, since)
     assert not hosts._halt_failed({"console": str(tmp_path / "missing")}, 0)
+
+
+def test_two_changing_lab_commands_run_one_after_the_other(tmp_path, monkeypatch):
+    """A `lab up` racing another lab command provisioned guests twice (apt-get against apt-get in
+    one host). The second changing command waits until the first has finished."""
+    import threading
+    import time
+
+    from fleetlab import cli
+    monkeypatch.setattr(config, "STATE", str(tmp_path))
+    events = []
+
+    def command(name, hold):
+        with cli.one_at_a_time():
+            events.append(name + " start")
+            time.sleep(hold)
+            events.append(name + " end")
+
+    first = threading.Thread(target=command, args=("first", 0.5))
+    first.start()
+    time.sleep(0.1)
+    command("second", 0)
+    first.join()
+    assert events == ["first start", "first end", "second start", "second end"]
+    assert set(cli.CHANGING_COMMANDS) == {"up", "down", "stage", "reset"}
