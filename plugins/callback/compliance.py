@@ -149,7 +149,8 @@ from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
 try:
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _report_model, _report_run
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _report_location
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model, _report_run
     IMPORT_ERROR = None
 except ImportError as exc:      # reported as a warning: a callback must never break the playbook
     IMPORT_ERROR = exc
@@ -187,6 +188,8 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         self._run_id = self.get_option("run_id") or "%s-%s" % (
             self._started_at.replace("-", "").replace(":", ""), secrets.token_hex(4))
+        if IMPORT_ERROR is None:     # for the report_location lookup (a job's set_stats artifacts)
+            _report_location.publish(self._run_id, self.get_option("report_dir"), self.get_option("formats"))
 
     # --- collecting -------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ import json
 import os
 import threading
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _report_files, _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _report_files, _report_location
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 
 COLLECTION_PREFIX = "fleetpatch.patching."
 RING_GROUP_PREFIX = "fleetpatch_ring_"
@@ -220,7 +221,7 @@ def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=
             problems.append("the fleet's known state is not in this report: %s" % exc)
     # The same list object: a problem met while writing below reaches every file drawn after it.
     report["run"]["problems"] = problems
-    report_dir = os.path.expanduser(options.get("report_dir") or "~/.ansible/fleetpatch/reports")
+    report_dir = _report_location.report_dir(options.get("report_dir"))
     mode = int(str(options.get("file_mode") or "0600"), 8)
     formats = sorted(formats - unknown)
     files, closing = {}, None
