@@ -138,7 +138,6 @@ options:
         key: print_summary
 """
 
-import datetime
 import os
 import secrets
 import signal
@@ -147,6 +146,9 @@ import socket
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
+
+# stdlib only, and shipped beside this file: the callback's own clock needs no guard
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 
 try:
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _report_location
@@ -158,10 +160,6 @@ except ImportError as exc:      # reported as a warning: a callback must never b
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -170,7 +168,7 @@ class CallbackModule(CallbackBase):
 
     def __init__(self, display=None):
         super(CallbackModule, self).__init__(display=display)
-        self._started_at = utc_now()
+        self._started_at = utc_stamp()
         self._run_id = None
         self._playbooks = []
         self._hosts = {}             # inventory name -> HostObservations
@@ -277,7 +275,7 @@ class CallbackModule(CallbackBase):
         return {
             "run_id": self._run_id,
             "started_at": self._started_at,
-            "ended_at": utc_now(),
+            "ended_at": utc_stamp(),
             "playbooks": list(self._playbooks),
             "check_mode": bool(context.CLIARGS.get("check", False)),
             "controller": socket.gethostname(),

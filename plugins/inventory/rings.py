@@ -245,7 +245,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             rules = _rings.parse_group_rules(self.get_option("group_rules"), rings)
             # A host an earlier source put in fleetpatch_ring_excluded by hand stays excluded,
             # as hand-made ring groups keep their hosts (docs/inventory.md).
-            exclude_groups = frozenset(self.get_option("exclude_groups") or ()) | {_rings.EXCLUDED_GROUP}
+            exclude_groups = frozenset(self.get_option("exclude_groups") or ()) | {_rings.EXCLUDED_RING_GROUP}
             min_hosts = self.get_option("spread_min_hosts")
             if min_hosts is not None and min_hosts < 1:
                 raise _rings.RingsConfigError("spread_min_hosts must be 1 or more, got %r" % (min_hosts,))
@@ -358,11 +358,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         inventory = self.inventory
         ring_groups = {ring.name: _rings.ring_group(ring.name) for ring in rings}
         ring_names = frozenset(ring_groups.values())
-        for group in list(ring_groups.values()) + [_rings.EXCLUDED_GROUP]:
+        for group in list(ring_groups.values()) + [_rings.EXCLUDED_RING_GROUP]:
             inventory.add_group(group)
         for name, assignment in result.items():
             host = inventory.hosts[name]
-            target = ring_groups.get(assignment.ring, _rings.EXCLUDED_GROUP)
+            target = ring_groups.get(assignment.ring, _rings.EXCLUDED_RING_GROUP)
             # Each host in exactly one ring group, even if an earlier source put it in another.
             others = [g for g in host.get_groups() if g.name in ring_names and g.name != target]
             for group in others:

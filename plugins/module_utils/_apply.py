@@ -18,6 +18,7 @@ import fnmatch
 from ansible_collections.fleetpatch.patching.plugins.module_utils import (
     _journal, _policy, _record, _rollback_cache, _script_failures, _snapshot)
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import SEVERITY_RANK
 
 # A re-run of an already patched ring promotes what its completed cycles installed this long ago at
 # most: one monthly patch cycle, so a ring patched last quarter promotes nothing stale.
@@ -204,7 +205,7 @@ def merge_advisory_data(record, advisory_data, policy=None, now=None):
             severity = data.get("severity")
             update = dict(update, advisories=[str(a) for a in data.get("advisories") or []],
                           cves=[str(c) for c in data.get("cves") or []], issued=data.get("issued") or None,
-                          severity=severity if severity in _policy.SEVERITIES else "unknown", classification="security")
+                          severity=severity if severity in SEVERITY_RANK else "unknown", classification="security")
         updates.append(update)
     return _policy.evaluate(dict(record, updates=updates), policy, now=now)
 

@@ -26,9 +26,9 @@ import uuid
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 
 FORMAT_VERSION = 1
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"      # created, updated, rolled_back_at, completed_at (UTC)
 ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"       # a journal id starts with its creation time (UTC): ids sort by creation
 # applying: written before the install, still so if the run died during it; applied / failed: the
 # install ended; rolled_back: restored; completed: applied, rebooted if needed and healthy;
@@ -44,7 +44,8 @@ def _dir(state_dir):
 
 
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime(TIME_FORMAT)
+    """created, updated, rolled_back_at, completed_at: _vocabulary.utc_stamp()."""
+    return utc_stamp()
 
 
 def new_id(existing=(), now=None):

@@ -16,13 +16,14 @@ __metaclass__ = type
 import datetime
 import fnmatch
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    CLASSIFICATIONS, DECISIONS, SEVERITY_RANK)
 
-SEVERITIES = ("unknown", "low", "moderate", "important", "critical")   # ascending
-CLASSIFICATIONS = ("security", "bugfix", "enhancement", "other")
-# blocked: the baseline approves it, but the package manager cannot install it (held back, a
-# lock, a dependency it cannot resolve). Still missing: the host stays exposed and non-compliant.
-DECISIONS = ("approved", "blocked", "deferred", "rejected", "not_applicable")
+# Least severe first, for plugin_utils/_host_values only, which reverses it again: it goes when
+# _host_values imports _vocabulary.SEVERITIES (issue 17; _host_values was another session's file).
+SEVERITIES = tuple(reversed(_vocabulary.SEVERITIES))
 
 DEFAULT_POLICY = {
     "name": "default",
@@ -51,15 +52,15 @@ def _per_severity(value, key):
     if isinstance(value, int):
         if value < 0:
             raise PatchError("Invalid policy: %s must not be negative" % key)
-        return dict((s, value) for s in SEVERITIES)
+        return dict((s, value) for s in _vocabulary.SEVERITIES)
     if not isinstance(value, dict):
         raise PatchError("Invalid policy: %s must be a number of days or a mapping by severity, got %r" % (key, value))
-    unknown = sorted(set(value) - set(SEVERITIES) - {"default"})
+    unknown = sorted(set(value) - set(SEVERITY_RANK) - {"default"})
     if unknown:
         raise PatchError("Invalid policy: %s has unknown severities %s (use %s or default)"
-                         % (key, ", ".join(unknown), ", ".join(SEVERITIES)))
+                         % (key, ", ".join(unknown), ", ".join(_vocabulary.SEVERITIES)))
     result = {}
-    for sev in SEVERITIES:
+    for sev in _vocabulary.SEVERITIES:
         days = value.get(sev, value.get("default", 0))
         if isinstance(days, bool) or not isinstance(days, int) or days < 0:
             raise PatchError("Invalid policy: %s.%s must be a non-negative number of days, got %r" % (key, sev, days))
@@ -83,9 +84,9 @@ def normalize_policy(policy):
     if isinstance(classes, str) or not isinstance(classes, list) or not set(classes) <= set(CLASSIFICATIONS):
         raise PatchError("Invalid policy: classifications must be a list of %s, got %r"
                          % (", ".join(CLASSIFICATIONS), classes))
-    if result["min_severity"] is not None and result["min_severity"] not in SEVERITIES:
+    if result["min_severity"] is not None and result["min_severity"] not in SEVERITY_RANK:
         raise PatchError("Invalid policy: min_severity must be one of %s, got %r"
-                         % (", ".join(SEVERITIES), result["min_severity"]))
+                         % (", ".join(_vocabulary.SEVERITIES), result["min_severity"]))
     for key in ("include", "exclude"):
         if isinstance(result[key], str) or not isinstance(result[key], list):
             raise PatchError("Invalid policy: %s must be a list of name patterns" % key)
@@ -178,7 +179,7 @@ def decide(update, policy, today):
         if severity == "unknown":
             if not policy["include_unknown_severity"]:
                 return "not_applicable", "severity unknown and the baseline requires %s or higher" % minimum
-        elif SEVERITIES.index(severity) < SEVERITIES.index(minimum):
+        elif SEVERITY_RANK[severity] > SEVERITY_RANK[minimum]:
             return "not_applicable", "severity %s is below the baseline's %s" % (severity, minimum)
     delay = policy["approve_after_days"][severity]
     base, basis = _age_base(update)
@@ -253,7 +254,7 @@ def count(record):
         "deferred": sum(1 for u in updates if u.get("decision") == "deferred"),
         "rejected": sum(1 for u in updates if u.get("decision") == "rejected"),
         "not_applicable": sum(1 for u in updates if u.get("decision") == "not_applicable"),
-        "missing_by_severity": tally("severity", SEVERITIES, "unknown"),
+        "missing_by_severity": tally("severity", _vocabulary.SEVERITIES, "unknown"),
         "missing_by_classification": tally("classification", CLASSIFICATIONS, "other"),
         "critical_non_compliant": sum(1 for u in missing if u.get("severity") == "critical"),
         "security_non_compliant": sum(1 for u in missing if u.get("classification") == "security"),

@@ -17,6 +17,7 @@ import threading
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _host, _policy, _rollback_cache
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 
 SCHEMA_VERSION = 1
 
@@ -92,7 +93,7 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         "root": root or "/",
         "kernel_running": running,
         "kernel_latest": newest,
-        "collected_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "collected_at": utc_stamp(now),
         "cache_refreshed": refreshed and not backend.incomplete,
         "cache_age": backend.cache_age(),
         "incomplete": list(backend.incomplete),

@@ -19,10 +19,9 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils import _rollba
 from ansible_collections.fleetpatch.patching.plugins.module_utils._backend import Backend
 from ansible_collections.fleetpatch.patching.plugins.module_utils._commands import malformed
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_rpm_evr
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import CLASSIFICATION_RANK, SEVERITY_RANK
 
 RPM_QUERY_FORMAT = "%{NAME}|%{EPOCHNUM}|%{VERSION}|%{RELEASE}|%{ARCH}\\n"
-CLASS_RANK = {"other": 0, "enhancement": 1, "bugfix": 2, "security": 3}
-SEVERITY_RANK = {"unknown": 0, "low": 1, "moderate": 2, "important": 3, "critical": 4}
 _TYPES = {"security": "security", "bugfix": "bugfix", "enhancement": "enhancement",
           "recommended": "bugfix", "optional": "enhancement", "feature": "enhancement",
           "newpackage": "enhancement", "yast": "other", "document": "other"}
@@ -83,9 +82,9 @@ def merge_advisories(update, advisories):
     classification, severity = "other", "unknown"
     ids, cves, issued, reboot = [], [], None, False
     for adv in advisories:
-        if CLASS_RANK[adv["classification"]] > CLASS_RANK[classification]:
+        if CLASSIFICATION_RANK[adv["classification"]] < CLASSIFICATION_RANK[classification]:
             classification = adv["classification"]
-        if SEVERITY_RANK[adv["severity"]] > SEVERITY_RANK[severity]:
+        if SEVERITY_RANK[adv["severity"]] < SEVERITY_RANK[severity]:
             severity = adv["severity"]
         if adv["id"] not in ids:
             ids.append(adv["id"])

@@ -27,7 +27,7 @@ import time
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
-from ansible_collections.fleetpatch.patching.plugins.module_utils._journal import TIME_FORMAT
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import parse_utc_stamp, utc_stamp
 
 LOCK_FILE = "run.lock"
 GUARD_FILE = ".run.lock.guard"      # held while a lock is read and replaced, so two runs never both win
@@ -65,7 +65,7 @@ def age_seconds(lock, now=None, boot=None):
     if boot_id and lock.get("boot_id") == boot_id and isinstance(lock.get("since_boot"), (int, float)):
         return since_boot - lock["since_boot"]
     try:
-        started = datetime.datetime.strptime(lock.get("refreshed") or lock["started"], TIME_FORMAT)
+        started = parse_utc_stamp(lock.get("refreshed") or lock["started"])
     except (KeyError, TypeError, ValueError):
         return None
     return ((now or _now()) - started.replace(tzinfo=datetime.timezone.utc)).total_seconds()
@@ -116,8 +116,8 @@ def acquire(state_dir, owner, controller=None, pid=None, ttl=3600, check_mode=Fa
                     raise error
                 replaced = held
             lock = dict(held) if held and held.get("owner") == owner else {
-                "owner": owner, "controller": controller, "pid": pid, "started": now.strftime(TIME_FORMAT)}
-            lock["refreshed"] = now.strftime(TIME_FORMAT)
+                "owner": owner, "controller": controller, "pid": pid, "started": utc_stamp(now)}
+            lock["refreshed"] = utc_stamp(now)
             lock["boot_id"], lock["since_boot"] = boot
             if replaced:
                 lock["replaced_stale"] = replaced

@@ -10,16 +10,14 @@ and the Markdown "worst hosts" always name the same hosts and updates first.
 
 from __future__ import annotations
 
-import datetime
 import html
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
+# The report's vocabulary (worst-first orders and ranks, open and held states) is _vocabulary's;
+# STATUS_ORDER is also read here by the renderers' tests.
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (  # pylint: disable=unused-import
+    OPEN_STATES, SEVERITIES, SEVERITY_RANK, STATUS_ORDER, STATUS_RANK, parse_utc_stamp)
 
-# Worst first. unknown (never assessed) ranks below the hosts known to be broken or behind, and
-# above those known to be fine.
-STATUS_ORDER = ("failed", "rolled_back", "unreachable", "non_compliant", "unknown", "pending_reboot", "compliant")
-STATUS_RANK = dict((status, rank) for rank, status in enumerate(STATUS_ORDER))
 STATUS_LABELS = {
     "compliant": "Compliant",
     "non_compliant": "Non-compliant",
@@ -29,14 +27,8 @@ STATUS_LABELS = {
     "unreachable": "Unreachable",
     "unknown": "Unknown",
 }
-SEVERITY_ORDER = _host_values.SEVERITIES                # the report's vocabularies, defined once
-
-SEVERITY_RANK = dict((severity, rank) for rank, severity in enumerate(SEVERITY_ORDER))
-CLASSIFICATION_ORDER = _host_values.CLASSIFICATIONS
-OPEN_STATES = ("missing", "failed")
 # run.problems shown at the top of a report (each is one sentence; a run has a handful at most)
 MAX_PROBLEMS = 5
-HELD_STATES = ("deferred", "rejected", "not_applicable")
 DASH = "\u2014"          # an empty cell or value
 NO_HOSTS = "no hosts"
 
@@ -72,7 +64,7 @@ def open_updates(host):
 
 def update_rank(update):
     """Most urgent first: severity, then past its SLA, then security before the rest."""
-    return (SEVERITY_RANK.get(update.get("severity"), len(SEVERITY_ORDER)),
+    return (SEVERITY_RANK.get(update.get("severity"), len(SEVERITIES)),
             not update.get("sla_breached"),
             update.get("classification") != "security",
             update.get("name") or "")
@@ -115,8 +107,8 @@ def update_brief(update):
 def run_duration(run):
     """'5 min 3 s' between the run's start and end, or '' when a timestamp is unusable."""
     try:
-        start = datetime.datetime.strptime(run.get("started_at") or "", "%Y-%m-%dT%H:%M:%SZ")
-        end = datetime.datetime.strptime(run.get("ended_at") or "", "%Y-%m-%dT%H:%M:%SZ")
+        start = parse_utc_stamp(run.get("started_at") or "")
+        end = parse_utc_stamp(run.get("ended_at") or "")
     except ValueError:
         return ""
     seconds = int((end - start).total_seconds())

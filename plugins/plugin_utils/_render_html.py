@@ -20,11 +20,12 @@ import base64
 import hashlib
 import json
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    HELD_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, STATUS_ORDER, STATUS_RANK)
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_views_html as view_html
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    CLASSIFICATION_ORDER, DASH, HELD_STATES, MAX_PROBLEMS, NO_HOSTS, SEVERITY_ORDER, STATUS_LABELS, STATUS_ORDER,
-    STATUS_RANK, awx_text, compliant_share, compliant_text, html_text as esc, hosts_worst_first, in_order, open_count,
+    DASH, MAX_PROBLEMS, NO_HOSTS, STATUS_LABELS, awx_text, compliant_share, compliant_text, html_text as esc, hosts_worst_first, in_order, open_count,
     percent, run_duration, status_label, top_open_updates)
 
 # The drill-down lists at most this many rows over the whole fleet (about 230 bytes each), and
@@ -384,11 +385,11 @@ def _severity_card(report):
     summary = report.get("summary") or {}
     by_severity = summary.get("missing_by_severity") or {}
     by_class = summary.get("missing_by_classification") or {}
-    parts = [(s, s.capitalize(), int(by_severity.get(s) or 0)) for s in SEVERITY_ORDER]
+    parts = [(s, s.capitalize(), int(by_severity.get(s) or 0)) for s in SEVERITIES]
     chart = svg.donut(parts, svg.SEVERITY_COLORS, "Open updates by severity", str(sum(p[2] for p in parts)),
                       "open updates")
     rows = "".join('<tr><td>%s</td><td class="n">%d</td></tr>' % (esc(c.capitalize()), int(by_class.get(c) or 0))
-                   for c in CLASSIFICATION_ORDER)
+                   for c in REPORTED_CLASSIFICATIONS)
     return ('<div class="card"><h2>Open updates by severity</h2><div class="donut-row">%s%s</div>'
             '<table><caption>Open updates by classification</caption><tbody>%s</tbody></table></div>'
             % (chart, _legend(parts, "sev"), rows))

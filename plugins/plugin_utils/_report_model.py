@@ -11,15 +11,13 @@ document every renderer and the history store work from. Nothing here does I/O.
 from __future__ import annotations
 
 import collections
-import datetime
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    HOST_STATUSES, OPEN_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, utc_stamp)
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
 
 SCHEMA_VERSION = 1
 KIND = "fleetpatch_compliance_report"
-HOST_STATUSES = _host_values.HOST_STATUSES
-SEVERITIES = _host_values.SEVERITIES              # most severe first
-CLASSIFICATIONS = _host_values.CLASSIFICATIONS
 HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
                    "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
                    "other_non_compliant", "sla_breached")
@@ -27,7 +25,7 @@ HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "
 
 def utc_now():
     """The controller's time, as every timestamp of the report is written."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp()
 
 
 def short_action(action):
@@ -209,7 +207,7 @@ def host_updates(obs):
 
 def host_counts(record, updates, reboot_pending):
     by_state = collections.Counter(u["state"] for u in updates)
-    open_updates = [u for u in updates if u["state"] in ("missing", "failed")]
+    open_updates = [u for u in updates if u["state"] in OPEN_STATES]
     installed_now = by_state["installed"]
     installed_count = int((record or {}).get("installed_count") or 0)
     critical = sum(1 for u in open_updates if u["severity"] == "critical")
@@ -341,7 +339,7 @@ def _grouped(hosts, key):
 def summarize(hosts):
     by_status = _status_counts(hosts)
     counts = dict((k, sum(h["counts"][k] for h in hosts)) for k in HOST_COUNT_KEYS)
-    open_updates = [u for h in hosts for u in h["updates"] if u["state"] in ("missing", "failed")]
+    open_updates = [u for h in hosts for u in h["updates"] if u["state"] in OPEN_STATES]
     return {
         "hosts": len(hosts),
         "compliant_percent": _percent(by_status["compliant"], len(hosts)),
@@ -352,7 +350,7 @@ def summarize(hosts):
         "by_policy": _grouped(hosts, "policy"),
         "missing_by_severity": dict((s, sum(1 for u in open_updates if u["severity"] == s)) for s in SEVERITIES),
         "missing_by_classification": dict((c, sum(1 for u in open_updates if u["classification"] == c))
-                                          for c in CLASSIFICATIONS),
+                                          for c in REPORTED_CLASSIFICATIONS),
         "pending_reboot": sum(1 for h in hosts if h["reboot_required"]),
         "rolled_back": sum(1 for h in hosts if h["rolled_back"]),
         "sla_breached": counts["sla_breached"],

@@ -12,13 +12,12 @@ import json
 import os
 import threading
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    EXCLUDED_RING_GROUP, RING_GROUP_PREFIX, RING_VAR)
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _report_files, _report_location
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 
 COLLECTION_PREFIX = "fleetpatch.patching."
-RING_GROUP_PREFIX = "fleetpatch_ring_"
-# Groups the rings inventory plugin makes that are not rings.
-NOT_RING_GROUPS = ("fleetpatch_ring_excluded",)
 CONTROLLER_NAMES = ("localhost", "127.0.0.1")
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -102,10 +101,10 @@ def rings_from_inventory(inventory):
     """inventory name -> ring, from the fleetpatch_ring variable or a fleetpatch_ring_<ring> group."""
     rings = {}
     for name, host in inventory.hosts.items():
-        ring = host.vars.get("fleetpatch_ring")
+        ring = host.vars.get(RING_VAR)
         if not ring:
             groups = [g.name for g in host.get_groups()
-                      if g.name.startswith(RING_GROUP_PREFIX) and g.name not in NOT_RING_GROUPS]
+                      if g.name.startswith(RING_GROUP_PREFIX) and g.name != EXCLUDED_RING_GROUP]
             ring = groups[0][len(RING_GROUP_PREFIX):] if groups else None
         if ring:
             rings[name] = str(ring)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import collections
 import datetime
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
-    HELD_STATES, OPEN_STATES, SEVERITY_RANK, one_line)
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    HELD_STATES, OPEN_STATES, SEVERITY_RANK)
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import one_line
 
 SLA_SOON_DAYS = 3
 

@@ -15,10 +15,10 @@ import hashlib
 import math
 import re
 
-RING_GROUP_PREFIX = "fleetpatch_ring_"
-EXCLUDED_GROUP = "fleetpatch_ring_excluded"
-RING_VAR = "fleetpatch_ring"
-SOURCE_VAR = "fleetpatch_ring_source"
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    EXCLUDED_RING_GROUP, RING_GROUP_PREFIX, RING_VAR)
+
+SOURCE_VAR = RING_VAR + "_source"
 DEFAULT_RINGS = ({"name": "test", "fraction": 0.0}, {"name": "pilot", "fraction": 0.1}, {"name": "production"})
 
 # What fleetpatch_ring_source says about how a host got its ring.
@@ -69,7 +69,7 @@ def parse_rings(value):
                                    "(it becomes the group %s<name>)" % (position, name, RING_GROUP_PREFIX))
         if name == "excluded":
             raise RingsConfigError("rings entry %d: the name 'excluded' is reserved for the group %s"
-                                   % (position, EXCLUDED_GROUP))
+                                   % (position, EXCLUDED_RING_GROUP))
         if name in seen:
             raise RingsConfigError("ring %r is listed twice in rings" % name)
         name = str(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _windows_updates as wu
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_host import WindowsHostFiles
 
@@ -209,7 +210,7 @@ class WindowsRun(object):
                 result["changes"].append({"name": name, "before": journal["targets"].get(name, name), "after": None})
             result["reboot_required"] = result["reboot_required"] or bool(outcome.get("reboot_required"))
         result["changed"] = bool(result["changes"])
-        self.files.update_journal(journal, status="rolled_back", rolled_back_at=_record.utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.files.update_journal(journal, status="rolled_back", rolled_back_at=utc_stamp())
         return result
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy, _record
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 
 PKG_MGR = "windows"
 
@@ -163,7 +164,7 @@ def build_record(updates, reboot_required, host, policy=None, now=None):
         "schema_version": _record.SCHEMA_VERSION,
         "pkg_mgr": PKG_MGR,
         "root": "/",
-        "collected_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "collected_at": utc_stamp(now),
         "cache_refreshed": True,      # win_updates always asks the update service
         "installed_count": 0,         # win_updates lists missing updates only
         "updates": updates,
