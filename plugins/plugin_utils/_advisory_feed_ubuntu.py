@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import (
     CVE, AdvisoryIndex, FeedError, highest, is_version, json_members, newest_date)
