@@ -18,7 +18,8 @@ import fnmatch
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
-from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+# DECISIONS is also read as _policy.DECISIONS (plugin_utils/_host_values) until that imports _vocabulary
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (  # pylint: disable=unused-import
     CLASSIFICATIONS, DECISIONS, SEVERITY_RANK)
 
 # Least severe first, for plugin_utils/_host_values only, which reverses it again: it goes when

@@ -78,7 +78,8 @@ def redefinitions(source):
             found.update("set " + name for name, members in SETS.items() if values == members)
         if isinstance(node, ast.Dict) and None not in node.keys:
             keys = _strings(node.keys)
-            ranks = [v.value for v in node.values if isinstance(v, ast.Constant) and type(v.value) is int]
+            ranks = [v.value for v in node.values if isinstance(v, ast.Constant)
+                     and isinstance(v.value, int) and not isinstance(v.value, bool)]
             if keys and sorted(ranks) == list(range(len(keys))):
                 found.update("rank " + name for name, members in SETS.items() if keys == members)
     return found
