@@ -12,6 +12,8 @@ names are text of at most NAME_CHARS characters); anything else is left out.
 
 from __future__ import annotations
 
+import re
+
 from urllib.parse import urlsplit
 
 NAME_CHARS = 256
@@ -31,6 +33,9 @@ FIELDS = (
     ("project_revision", "project_revision", str),
 )
 KEYS = tuple(key for key, _suffix, _kind in FIELDS)
+# The name of a logical run made of the runs of one job template in one workflow job (run_group).
+GROUP_FORMAT = "awx-workflow-%d-template-%d"
+_GROUP = re.compile(r"^awx-workflow-(\d+)-template-(\d+)$")
 
 
 def _value(raw, kind):
@@ -59,6 +64,26 @@ def job_metadata(extra_vars):
     if found["job_id"] is None:
         return None
     return found
+
+
+def run_group(run_id, awx):
+    """The logical run a stored run belongs to. AWX runs a sliced job template (job slicing) as a
+    workflow job whose nodes are the slices, each a job of that template with the workflow job's
+    id: the runs sharing (workflow job id, job template id) are one run, split by hosts. Any other
+    run is a group of its own (its run_id). AWX gives a slice no variable with its slice number
+    (job_slice_number only picks its hosts), so the runs of one template in one workflow job are
+    merged whether or not the template was sliced (a workflow running one template twice is
+    merged too, each host as its newer run saw it)."""
+    awx = awx or {}
+    if awx.get("workflow_job_id") is None or awx.get("job_template_id") is None:
+        return run_id
+    return GROUP_FORMAT % (awx["workflow_job_id"], awx["job_template_id"])
+
+
+def group_job(group):
+    """(workflow job id, job template id) of a run_group() name, or None for any other text."""
+    match = _GROUP.match(str(group))
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def job_url(base_url, awx):

@@ -25,7 +25,7 @@ import operator
 import re
 import zlib
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _host_values
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _gc, _host_values
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
@@ -312,6 +312,40 @@ def _delete_run(db, run_id):
     return orphans
 
 
+# ---- logical runs ------------------------------------------------------------------------------
+# The slices of one sliced AWX job are stored as runs of their own (each slice's callback appends
+# its run) and read as one run: _awx_job.run_group names the group from these columns.
+_GROUP_COLUMNS = ("awx_workflow_job_id", "awx_job_template_id")
+_RUN_STATUS_RANK = ("completed", "failed", "aborted")
+
+
+def _group_of(run_id, values):
+    return _awx_job.run_group(run_id, dict(zip(("workflow_job_id", "job_template_id"), values)))
+
+
+def _trend_point(run_ids, rows, merged_hosts):
+    """One trend point of a logical run: run_ids newest first, rows {run_id: (ended_at, status,
+    host_count, compliant_percent, summary)}; merged_hosts: its hosts, each once (several runs)."""
+    newest = rows[run_ids[0]]
+    summaries = [json.loads(rows[run_id][4]) for run_id in run_ids]
+    point = {"run_id": run_ids[0], "ended_at": newest[0],
+             "status": max((rows[run_id][1] for run_id in run_ids), key=_RUN_STATUS_RANK.index)}
+    if merged_hosts is None:
+        point.update(hosts=newest[2], compliant_percent=newest[3] if newest[2] else None,
+                     by_status=summaries[0]["by_status"],
+                     by_ring=_report_model.ring_points(summaries[0].get("by_ring")))
+    else:
+        by_status = _report_model._status_counts(merged_hosts)
+        point.update(hosts=len(merged_hosts),
+                     compliant_percent=_report_model._percent(by_status["compliant"], len(merged_hosts)),
+                     by_status=by_status,
+                     by_ring=_report_model.ring_points(_report_model._grouped(merged_hosts, "ring")))
+    # open updates add up over the slices: a sliced job's slices have no host in common
+    opened = [_report_model.open_figures(summary) for summary in summaries]
+    point["open"] = dict((key, sum(figures[key] for figures in opened)) for key in opened[0])
+    return point
+
+
 # ---- migrations -----------------------------------------------------------------------------
 
 def _schema_version(db):
@@ -454,30 +488,49 @@ class HistoryStore(object):
                     _delete_run(self._db, run_id)     # no host points at it: nothing to re-point
         return pruned
 
-    def trend(self, limit=TREND_LIMIT, before_run_id=None):
-        """Trend points (the report schema's trend_point) of the last `limit` runs that ended
-        before run `before_run_id` (all runs but it, if it is not stored), oldest first."""
+    def trend(self, limit=TREND_LIMIT, before_run_id=None, awx=None):
+        """Trend points (the report schema's trend_point) of the last `limit` logical runs that ended
+        before run `before_run_id` (all runs but it, if it is not stored), oldest first. The slices
+        of one sliced AWX job (_awx_job.run_group) are one point; the other slices of
+        `before_run_id`'s own job are left out (awx: its run.awx, when it is not stored yet)."""
         with self._failing("read the trend from"):
             where, params = "", []
+            own_group = _awx_job.run_group(before_run_id, awx) if before_run_id is not None else None
             if before_run_id is not None:
-                ended = self._db.query("SELECT ended_at FROM runs WHERE run_id = ?", (before_run_id,))
+                ended = self._db.query("SELECT ended_at, %s FROM runs WHERE run_id = ?" % ", ".join(_GROUP_COLUMNS),
+                                       (before_run_id,))
                 if ended:
                     where = "WHERE ended_at < ? OR (ended_at = ? AND run_id < ?)"
                     params = [ended[0][0], ended[0][0], before_run_id]
+                    own_group = _group_of(before_run_id, ended[0][1:])
                 else:
                     where, params = "WHERE run_id <> ?", [before_run_id]
-            rows = self._db.query(
-                "SELECT run_id, ended_at, status, host_count, compliant_percent, summary FROM runs %s "
-                "ORDER BY ended_at DESC, run_id DESC LIMIT ?" % where, params + [int(limit)])
-        points = []
-        for run_id, ended_at, status, host_count, compliant_percent, summary in reversed(rows):
-            summary = json.loads(summary)
-            points.append({"run_id": run_id, "ended_at": ended_at, "status": status, "hosts": host_count,
-                           "compliant_percent": compliant_percent if host_count else None,
-                           "by_status": summary["by_status"],
-                           "by_ring": _report_model.ring_points(summary.get("by_ring")),
-                           "open": _report_model.open_figures(summary)})
-        return points
+            # Which runs, newest first, grouped; then the summaries of the `limit` newest groups only.
+            groups = {}
+            for row in self._db.query("SELECT run_id, %s FROM runs %s ORDER BY ended_at DESC, run_id DESC"
+                                      % (", ".join(_GROUP_COLUMNS), where), params):
+                group = _group_of(row[0], row[1:])
+                if group != own_group and (group in groups or len(groups) < int(limit)):
+                    groups.setdefault(group, []).append(row[0])
+            members = [run_id for run_ids in groups.values() for run_id in run_ids]
+            rows = dict((row[0], row[1:]) for chunk in _chunks(members) for row in self._db.query(
+                "SELECT run_id, ended_at, status, host_count, compliant_percent, summary FROM runs "
+                "WHERE run_id IN (%s)" % _marks(len(chunk)), chunk))
+            points = [_trend_point(run_ids, rows, self._merged_hosts(run_ids) if len(run_ids) > 1 else None)
+                      for run_ids in groups.values()]
+        return list(reversed(points))
+
+    def _merged_hosts(self, run_ids):
+        """The host entries of several runs of one logical run, each host as the newest of them saw
+        it: {status, ring, counts} (what a trend point counts)."""
+        newest = {}
+        for chunk in _chunks(run_ids):
+            for row in self._db.query("SELECT host, ended_at, run_id, status, ring, %s FROM hosts WHERE run_id IN (%s)"
+                                      % (", ".join(schema.COUNT_COLUMNS), _marks(len(chunk))), chunk):
+                if row[0] not in newest or row[1:3] > newest[row[0]][1:3]:
+                    newest[row[0]] = row
+        return [{"status": row[3], "ring": row[4], "counts": dict(zip(schema.COUNT_COLUMNS, row[5:]))}
+                for _host, row in sorted(newest.items())]
 
     def first_seen(self, hosts=None):
         """{(host, name, available_version): "YYYY-MM-DD"}: the earliest date any stored run saw
@@ -608,7 +661,8 @@ class HistoryStore(object):
 
     def runs(self, since=None, until=None):
         """The stored runs that started in [since, until), oldest first: each run's metadata
-        (the report's run object) with its host count and compliant_percent."""
+        (the report's run object) with its host count and compliant_percent, and `group`: the
+        logical run it is part of (logical_run(); its own run_id unless it is an AWX job's slice)."""
         awx_columns = tuple(column for _key, column in schema.AWX_COLUMNS)
         columns = ("run_id", "started_at", "ended_at", "status", "aborted_by", "check_mode", "controller",
                    "playbooks", "ansible_version", "collection_version", "host_count", "compliant_percent") + awx_columns
@@ -630,8 +684,27 @@ class HistoryStore(object):
             run["hosts"] = run.pop("host_count")
             awx = dict((key, run.pop(column)) for key, column in schema.AWX_COLUMNS)
             run["awx"] = awx if awx["job_id"] is not None else None
+            run["group"] = _awx_job.run_group(run["run_id"], run["awx"])
             runs.append(run)
         return runs
+
+    def logical_run(self, run_id):
+        """The run ids of the logical run `run_id` belongs to, oldest first: every slice of a sliced
+        AWX job (the runs of one job template in one workflow job), or the run alone. run_id: a
+        stored run's id, or a group's name (_awx_job.run_group, "awx-workflow-45-template-7").
+        [] when neither is stored."""
+        with self._failing("read run %s from" % run_id):
+            job = _awx_job.group_job(run_id)
+            if job is None:
+                stored = self._db.query("SELECT %s FROM runs WHERE run_id = ?" % ", ".join(_GROUP_COLUMNS), (run_id,))
+                if not stored:
+                    return []
+                job = stored[0] if None not in stored[0] else None
+            if job is None:
+                return [run_id]
+            return [row[0] for row in self._db.query(
+                "SELECT run_id FROM runs WHERE %s = ? AND %s = ? ORDER BY ended_at, run_id" % _GROUP_COLUMNS,
+                list(job))]
 
     def migrations(self):
         """The applied schema migrations: [{version, name, applied_at}], in order."""

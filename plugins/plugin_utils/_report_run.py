@@ -201,7 +201,9 @@ def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=
         try:
             store = open_store(location)
             backfill_first_seen(entries, store.first_seen(sorted(e["host"] for e in entries)))
-            trend = store.trend(limit=int(options.get("trend_runs") or 30), before_run_id=run["run_id"])
+            # awx: a slice of a sliced AWX job leaves its sibling slices out of its trend
+            trend = store.trend(limit=int(options.get("trend_runs") or 30), before_run_id=run["run_id"],
+                                awx=run.get("awx"))
         except Exception as exc:
             problems.append("the history store is not used for this run: %s" % exc)
             store = _close_quietly(store)

@@ -21,10 +21,11 @@ COUNT_COLUMNS = ("installed", "installed_other", "installed_pending_reboot", "in
                  "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
                  "other_non_compliant", "sla_breached")
 
-# The AWX job a run was (migration 2): report key in run.awx -> column.
+# The AWX job a run was (migrations 2 and 3): report key in run.awx -> column.
 AWX_COLUMNS = (("job_id", "awx_job_id"), ("workflow_job_id", "awx_workflow_job_id"),
                ("job_template_name", "awx_job_template"), ("workflow_job_name", "awx_workflow_job_name"),
-               ("user_name", "awx_user"), ("schedule_name", "awx_schedule"), ("launch_type", "awx_launch_type"))
+               ("user_name", "awx_user"), ("schedule_name", "awx_schedule"), ("launch_type", "awx_launch_type"),
+               ("job_template_id", "awx_job_template_id"))
 
 RUN_COLUMNS = ("run_id", "started_at", "ended_at", "status", "aborted_by", "check_mode", "controller", "playbooks",
                "ansible_version", "collection_version", "host_count", "compliant_percent", "summary", "report",
@@ -131,13 +132,27 @@ CREATE TABLE host_latest (
 )""",
 )
 
-# Which AWX job each run was: what slices of one workflow job, or every run of one schedule, share.
-_MIGRATION_2 = tuple(
-    "ALTER TABLE runs ADD COLUMN %s %s" % (column, "INTEGER" if column.endswith("_id") else "TEXT")
-    for _key, column in AWX_COLUMNS) + ("CREATE INDEX runs_by_awx_workflow ON runs (awx_workflow_job_id)",)
+# Which AWX job each run was: what every run of one workflow job, or of one schedule, shares.
+_MIGRATION_2 = (
+    "ALTER TABLE runs ADD COLUMN awx_job_id INTEGER",
+    "ALTER TABLE runs ADD COLUMN awx_workflow_job_id INTEGER",
+    "ALTER TABLE runs ADD COLUMN awx_job_template TEXT",
+    "ALTER TABLE runs ADD COLUMN awx_workflow_job_name TEXT",
+    "ALTER TABLE runs ADD COLUMN awx_user TEXT",
+    "ALTER TABLE runs ADD COLUMN awx_schedule TEXT",
+    "ALTER TABLE runs ADD COLUMN awx_launch_type TEXT",
+    "CREATE INDEX runs_by_awx_workflow ON runs (awx_workflow_job_id)",
+)
+
+# The job template's id: the slices of one sliced job (AWX runs them as a workflow job of one
+# template) share it with their workflow job's id, and are one logical run (_awx_job.run_group).
+_MIGRATION_3 = (
+    "ALTER TABLE runs ADD COLUMN awx_job_template_id INTEGER",
+)
 
 # (version, name, statements), in order; append only.
 MIGRATIONS = (
     (1, "runs, hosts, updates and each host's latest run", _MIGRATION_1),
     (2, "the AWX job of each run", _MIGRATION_2),
+    (3, "the AWX job template of each run (the slices of a sliced job)", _MIGRATION_3),
 )

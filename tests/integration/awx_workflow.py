@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import ansible_runner
 import yaml
@@ -174,7 +175,7 @@ class WorkflowDriver:
     def _run_job_node(self, identifier, node, ancestors):
         template = self.configuration["templates"][node["template"]]
         job_id = next(self.job_ids)
-        job = {"id": job_id, "launch_type": "workflow", "template_id": 100 + sorted(self.configuration["templates"]).index(node["template"]),
+        job = {"id": job_id, "launch_type": "workflow", "template_id": template_id(self.configuration, node["template"]),
                "template_name": template["name"], "inventory_id": 7, "inventory_name": self.configuration["inventory_name"],
                "project_revision": _git_revision(), "workflow_job_id": self.workflow_job_id,
                "workflow_job_name": self.configuration["workflow_name"], "user": self.user}
@@ -190,6 +191,72 @@ class WorkflowDriver:
         """AWX: a workflow fails when a node failed (or was denied) and has no failure path."""
         nodes = self.configuration["nodes"]
         return any(not run.succeeded and not nodes[identifier]["failure"] for identifier, run in self.finished.items())
+
+
+def template_id(configuration, key):
+    """The id AWX gave a job template (here: its rank among the configured templates, from 100)."""
+    return 100 + sorted(configuration["templates"]).index(key)
+
+
+def slice_jobs(configuration, key, count, launch_extra_vars, workflow_job_id, first_job_id, user=None):
+    """[(job, extra_vars)] of the jobs AWX makes of one launch of job template `key` with
+    job_slice_count `count` (AWX 24, JobTemplate.create_unified_job): a workflow job named after the
+    template, with one root node per slice whose ancestor_artifacts {job_slice: n} only set the
+    job's job_slice_number (WorkflowJobNode.get_job_kwargs: a root node's artifacts never reach its
+    extra variables). Each slice job gets the template's variables, the launch's extra variables
+    (the workflow job's), and awx_meta_vars with its own job id and the workflow job's id and name:
+    no variable says which slice it is."""
+    template = configuration["templates"][key]
+    jobs = []
+    for number in range(1, count + 1):
+        job = {"id": first_job_id + number - 1, "launch_type": "workflow", "template_id": template_id(configuration, key),
+               "template_name": template["name"], "inventory_id": 7, "inventory_name": configuration["inventory_name"],
+               "project_revision": _git_revision(), "workflow_job_id": workflow_job_id,
+               "workflow_job_name": template["name"], "user": user, "slice_number": number, "slice_count": count}
+        extra_vars = node_extra_vars(template, {"extra_data": {}}, {}, launch_extra_vars)
+        extra_vars.update(awx_meta_vars(job))
+        jobs.append((job, extra_vars))
+    return jobs
+
+
+def slice_inventory(inventory, number, count, dest):
+    """What AWX gives slice `number` of `count` (Inventory.get_script_data, get_sliced_hosts): the
+    inventory's hosts ordered by name, every count-th from number-1, each group keeping only those;
+    written as an inventory script (dest). inventory: sync_inventory's result. Returns the hosts."""
+    hostvars = inventory["_meta"]["hostvars"]
+    names = sorted(set(hostvars) | set(h for group in inventory.values() for h in group.get("hosts", ())))
+    kept = names[number - 1::count]
+    sliced = {}
+    for name, group in inventory.items():
+        if name == "_meta":
+            sliced[name] = {"hostvars": dict((h, v) for h, v in hostvars.items() if h in kept)}
+        else:
+            sliced[name] = dict(group, **({"hosts": [h for h in group["hosts"] if h in kept]} if "hosts" in group else {}))
+    with open(dest, "w") as handle:
+        handle.write("#!%s\nimport sys\nsys.stdout.write(%r)\n" % (sys.executable, json.dumps(sliced)))
+    os.chmod(dest, 0o700)
+    return kept
+
+
+def run_concurrently(calls):
+    """Run each call () -> result in a thread of its own, as AWX runs slice jobs side by side;
+    return their results in order (a call's exception is raised here)."""
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            results[index] = ("ok", call())
+        except BaseException as exc:       # re-raised in the caller's thread
+            results[index] = ("error", exc)
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for kind, value in results:
+        if kind == "error":
+            raise value
+    return [value for _kind, value in results]
 
 
 def _git_revision():

@@ -12,12 +12,19 @@ stops at the test ring. The failure path runs first,
 on the freshly reset lab (its rollback leaves the hosts as they were); the success path then patches."""
 import json
 import os
+import subprocess
+import sys
 import time
+import urllib.parse
 
 import pytest
-from awx_workflow import REPO_ROOT, WorkflowDriver, load_configuration, runner_job, sync_inventory
+from awx_workflow import (REPO_ROOT, NodeRun, WorkflowDriver, load_configuration, run_concurrently, runner_job,
+                          slice_inventory, slice_jobs, sync_inventory, template_id)
 from conftest import on_host, run_lab
 from test_apply_rollback import packages, refresh
+
+sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
 
 # The baselines the workflow is launched with (an admin's fleetpatch_awx_baselines), and the job
 # variables of every patch template (fleetpatch_awx_patch_vars): no reboot, no health checks.
@@ -50,7 +57,8 @@ def awx(fresh_lab, tmp_path_factory):
                "FLEETPATCH_STORE": str(root / "history.sqlite"),
                "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH",
                                                           os.path.join(REPO_ROOT, ".build", "collections"))}
-    return {"root": root, "inventory": inventory, "synced": synced, "envvars": envvars}
+    return {"root": root, "inventory": inventory, "synced": synced, "envvars": envvars,
+            "sources": [fresh_lab, str(root / "source" / "awx.rings.yml")]}
 
 
 def reporting_job(awx, name, reports):
@@ -85,6 +93,18 @@ def assert_events_complete(run):
     assert not warnings, (run.identifier, warnings)
 
 
+def assert_report_artifact(run, report):
+    """The job's set_stats artifacts name the report the compliance callback wrote for it (what a later
+    node or a notification reads), beside the manifest, and the files are there."""
+    location = run.artifacts["fleetpatch_report"]
+    assert location["run_id"] == report["run"]["run_id"], (run.identifier, location)
+    assert os.path.dirname(location["json"]) == location["dir"], location
+    for path in (location["json"], location["html"]):
+        assert os.path.isfile(path), (run.identifier, path)
+    with open(location["json"]) as handle:
+        assert json.load(handle)["run"]["awx"]["job_id"] == run.extra_vars["awx_job_id"]
+
+
 def installed_version(host, name):
     listed = packages(host).get(name)
     return listed and listed.split()[0].split(":", 1)[-1]
@@ -114,6 +134,9 @@ def test_failing_test_ring_takes_the_failure_path(awx, fleet):
         assert_events_complete(run)
         report = reports[run.extra_vars["awx_job_id"]]
         assert report and set(h["host"] for h in report["hosts"]) == test_hosts, (run.identifier, report and report["hosts"])
+        assert_report_artifact(run, report)
+    # the failed job's artifacts reach its failure path: the rollback node knows where the report is
+    assert runs["rollback_test"].extra_vars["fleetpatch_report"] == runs["patch_test"].artifacts["fleetpatch_report"]
     for host in hosts:                # the test ring is back where it was; pilot and production untouched
         assert packages(host) == before[host.name], host.name
     assert on_host(next(h for h in hosts if h.ring == "pilot"), "true").returncode == 0
@@ -144,10 +167,14 @@ def test_success_path_installs_the_test_rings_manifest_everywhere(awx, fleet):
     manifest = runs["patch_test"].artifacts["fleetpatch_manifest"]
     assert set(manifest) == {"apt"} and manifest["apt"]["fp-crypto"] == "1.0-2", manifest
     # through the approval node (no job, no artifacts of its own) to pilot, and from pilot to production
-    assert approvals == [("approve_pilot", {"fleetpatch_manifest": manifest})]
+    assert approvals == [("approve_pilot", {"fleetpatch_manifest": manifest,
+                                            "fleetpatch_report": runs["patch_test"].artifacts["fleetpatch_report"]})]
     assert runs["patch_pilot"].extra_vars["fleetpatch_manifest"] == manifest
     assert runs["patch_pilot"].artifacts["fleetpatch_manifest"] == manifest
     assert runs["patch_production"].extra_vars["fleetpatch_manifest"] == manifest
+    # each node's report location replaces its parent's in the next node's variables
+    assert runs["patch_pilot"].extra_vars["fleetpatch_report"] == runs["patch_test"].artifacts["fleetpatch_report"]
+    assert runs["patch_production"].extra_vars["fleetpatch_report"] == runs["patch_pilot"].artifacts["fleetpatch_report"]
     for ring in ("pilot", "production"):
         for host in (h for h in hosts if h.ring == ring):
             for name, version in manifest["apt"].items():
@@ -165,6 +192,109 @@ def test_success_path_installs_the_test_rings_manifest_everywhere(awx, fleet):
         ring_hosts = set(awx["synced"]["fleetpatch_ring_" + ring]["hosts"])
         assert report and set(h["host"] for h in report["hosts"]) == ring_hosts, (identifier, report and report["hosts"])
         assert all(h["ring"] == ring for h in report["hosts"])
+        assert_report_artifact(run, report)
         # the report knows which AWX job it was, from the variables AWX passed
         assert (report["run"]["awx"]["job_id"], report["run"]["awx"]["workflow_job_name"], report["run"]["awx"]["user_name"]) == (
             run.extra_vars["awx_job_id"], "fleetpatch rollout", "admin")
+
+
+@pytest.fixture(scope="module")
+def postgres_store(tmp_path_factory):
+    """A PostgreSQL history store, as the store's credential gives a job: the URL without its password,
+    the password in PGPASSWORD. The server: FLEETPATCH_TEST_POSTGRES_URL's, or tests/tools/start-postgres
+    (stopped again afterwards when it started it); a schema of its own, dropped afterwards."""
+    import psycopg
+    started = False
+    url = os.environ.get("FLEETPATCH_TEST_POSTGRES_URL")
+    if not url:
+        proc = subprocess.run([os.path.join(REPO_ROOT, "tests", "tools", "start-postgres")], capture_output=True,
+                              text=True, check=True)
+        exports = dict(line.split(" ", 1)[1].split("=", 1) for line in proc.stdout.splitlines() if line.startswith("export "))
+        url = exports["FLEETPATCH_TEST_POSTGRES_URL"].strip("'\"")
+        started = exports.get("FLEETPATCH_TEST_POSTGRES_STARTED", "").strip("'\"") == "1"
+    schema = "fleetpatch_slices_%d" % os.getpid()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS %s CASCADE" % schema)
+        conn.execute("CREATE SCHEMA %s" % schema)
+    parts = urllib.parse.urlsplit(url)
+    password = urllib.parse.unquote(parts.password or "")
+    netloc = "%s@%s:%d" % (parts.username, parts.hostname, parts.port or 5432)
+    query = urllib.parse.urlencode({"options": "-c search_path=%s" % schema}, quote_via=urllib.parse.quote)
+    try:
+        # url: what a job gets (the password apart); with_password: for this test's own reads
+        yield {"url": urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, "")), "password": password,
+               "with_password": urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))}
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA %s CASCADE" % schema)
+        if started:
+            subprocess.run([os.path.join(REPO_ROOT, "tests", "tools", "stop-postgres")], check=False)
+
+
+SLICES = 3
+
+
+def test_three_slices_of_a_sliced_job_are_one_run_in_postgresql(awx, fleet, postgres_store):
+    """The assess template launched with job_slice_count 3 over every lab host: three slice jobs run at
+    once through ansible-runner, each with its part of the inventory and its callback appending its run
+    to one PostgreSQL store; the store reads them as one run and each host once."""
+    configuration = load_configuration(CONFIG_OVERRIDES)
+    root = awx["root"] / "sliced"
+    root.mkdir()
+    whole = sync_inventory(awx["sources"], str(root / "inventory"))
+    envvars = dict(awx["envvars"], FLEETPATCH_STORE=postgres_store["url"], PGPASSWORD=postgres_store["password"],
+                   FLEETPATCH_REPORT_DIR=str(root / "reports"))
+    jobs = slice_jobs(configuration, "assess", SLICES, {"fleetpatch_baseline": "lab-security"}, workflow_job_id=9500,
+                      first_job_id=9501, user=ADMIN)
+    calls, parts = [], {}
+    for job, extra_vars in jobs:
+        number = job["slice_number"]
+        parts[number] = slice_inventory(whole, number, SLICES, str(root / ("inventory_%d" % number)))
+        run_job = runner_job(str(root / "jobs"), str(root / ("inventory_%d" % number)), envvars)
+        calls.append(lambda run_job=run_job, job=job, extra_vars=extra_vars:
+                     run_job(configuration["templates"]["assess"], extra_vars, job))
+    hosts = sorted(h for part in parts.values() for h in part)
+    assert hosts == sorted(fleet) and all(parts.values()), parts      # every lab host, in exactly one slice
+    started = time.monotonic()
+    results = run_concurrently(calls)
+    print("AWX sliced job, %d slices at once: %.1f s" % (SLICES, time.monotonic() - started))
+
+    slice_runs = {}
+    for (job, extra_vars), (status, artifacts, runner, events) in zip(jobs, results):
+        run = NodeRun("slice_%d" % job["slice_number"], status, {}, artifacts, extra_vars, runner, events)
+        assert status == "successful" and runner.rc == 0, (run.identifier, runner.stdout.read()[-3000:])
+        assert_events_complete(run)
+        with open(artifacts["fleetpatch_report"]["json"]) as handle:
+            report = json.load(handle)
+        assert_report_artifact(run, report)
+        assert sorted(h["host"] for h in report["hosts"]) == parts[job["slice_number"]]
+        assert (report["run"]["awx"]["workflow_job_id"], report["run"]["awx"]["job_template_id"]) == (
+            9500, template_id(configuration, "assess"))
+        slice_runs[report["run"]["run_id"]] = report
+
+    with HistoryStore.open(postgres_store["with_password"]) as store:
+        runs = store.runs()
+        assert sorted(r["run_id"] for r in runs) == sorted(slice_runs)
+        group = runs[0]["group"]
+        assert set(r["group"] for r in runs) == {group} and group.startswith("awx-workflow-9500-template-")
+        assert store.logical_run(group) == [r["run_id"] for r in sorted(
+            runs, key=lambda r: (r["ended_at"], r["run_id"]))]
+        point, = store.trend()              # one run over every host, not three runs of a third each
+        assert point["hosts"] == len(hosts) == sum(point["by_status"].values())
+        statuses = dict((h["host"], h["status"]) for report in slice_runs.values() for h in report["hosts"])
+        assert point["by_status"]["compliant"] == sum(1 for s in statuses.values() if s == "compliant")
+        latest = store.latest_hosts()
+        assert [h["host"] for h in latest] == hosts
+        assert dict((h["host"], h["status"]) for h in latest) == statuses
+
+    # the compliance inventory over that store: every host, in the group of its own latest assessment
+    (root / "fleet.compliance.yml").write_text("plugin: fleetpatch.patching.compliance\nstore: %s\nadd_hosts: true\n"
+                                              % postgres_store["url"])
+    proc = subprocess.run(["ansible-inventory", "-i", str(root / "fleet.compliance.yml"), "--list"], capture_output=True,
+                          text=True, check=False, env=dict(os.environ, PGPASSWORD=postgres_store["password"]))
+    assert proc.returncode == 0, proc.stderr
+    groups = json.loads(proc.stdout)
+    assert sorted(groups["_meta"]["hostvars"]) == hosts
+    assert not groups.get("fleetpatch_stale", {}).get("hosts")
+    for host, status in statuses.items():
+        assert groups["_meta"]["hostvars"][host]["fleetpatch_compliance"]["status"] == status

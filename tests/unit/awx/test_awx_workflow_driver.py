@@ -1,12 +1,15 @@
 """The AWX workflow driver (tests/integration/awx_workflow.py) without a lab: a fake job runner
 records what each node would get, so the merge rules AWX applies are pinned down here."""
+import json
 import os
+import subprocess
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "integration"))
-from awx_workflow import WorkflowDriver, awx_meta_vars, load_configuration, node_extra_vars  # noqa: E402
+from awx_workflow import (WorkflowDriver, awx_meta_vars, load_configuration, node_extra_vars,  # noqa: E402
+                          slice_inventory, slice_jobs, template_id)
 
 MANIFEST = {"apt": {"openssl": "3.0.16-1~deb12u1"}}
 
@@ -117,3 +120,30 @@ def test_meta_vars_of_scheduled_jobs(job, present, absent):
         assert meta[name] == value
     for name in absent:
         assert name not in meta
+
+
+def test_slice_jobs_get_awxs_variables_and_no_slice_number():
+    """AWX 24 gives each slice job its own job id and the sliced workflow job's id and name (the
+    template's); a root node's {job_slice: n} never reaches the extra variables."""
+    configuration = load_configuration()
+    jobs = slice_jobs(configuration, "assess", 3, {"fleetpatch_baseline": "security"}, workflow_job_id=80,
+                      first_job_id=81)
+    assert [job["id"] for job, _vars in jobs] == [81, 82, 83]
+    for job, extra_vars in jobs:
+        assert extra_vars["awx_job_id"] == job["id"] and extra_vars["awx_workflow_job_id"] == 80
+        assert extra_vars["awx_workflow_job_name"] == extra_vars["awx_job_template_name"] == "fleetpatch assess"
+        assert extra_vars["awx_job_template_id"] == template_id(configuration, "assess")
+        assert extra_vars["awx_job_launch_type"] == "workflow" and extra_vars["fleetpatch_baseline"] == "security"
+        assert not [key for key in extra_vars if "slice" in key]
+
+
+def test_slice_inventory_splits_the_hosts_by_name_as_awx_does(tmp_path):
+    inventory = {"_meta": {"hostvars": dict(("h%d" % n, {"n": n}) for n in range(1, 8))},
+                 "all": {"children": ["ungrouped", "ring"]},
+                 "ring": {"hosts": ["h7", "h1", "h2"], "vars": {"x": 1}},
+                 "ungrouped": {"hosts": ["h3", "h4", "h5", "h6"]}}
+    parts = [slice_inventory(inventory, n, 3, str(tmp_path / ("inv%d" % n))) for n in (1, 2, 3)]
+    assert parts == [["h1", "h4", "h7"], ["h2", "h5"], ["h3", "h6"]]
+    shown = json.loads(subprocess.run([str(tmp_path / "inv1")], capture_output=True, text=True, check=True).stdout)
+    assert shown["ring"] == {"hosts": ["h7", "h1"], "vars": {"x": 1}} and shown["ungrouped"]["hosts"] == ["h4"]
+    assert sorted(shown["_meta"]["hostvars"]) == ["h1", "h4", "h7"]

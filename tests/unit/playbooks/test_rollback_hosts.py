@@ -30,7 +30,8 @@ def hosts(tmp_path, *extra_vars):
         argv += ["-e", assignment]
     out = subprocess.run(argv, capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "collections")))
-    lines = out.stdout.split("hosts (", 1)[1].splitlines()[1:]
+    # the last play's hosts: the first play publishes the report's location on localhost
+    lines = out.stdout.rsplit("hosts (", 1)[1].splitlines()[1:]
     return sorted(line.strip() for line in lines if line.strip())
 
 

@@ -42,7 +42,7 @@ def test_the_job_is_stored_shown_and_linked(tmp_path):
         stored = store.runs(since=datetime.date(2026, 11, 1))[0]["awx"]
     assert stored == {"job_id": 123, "workflow_job_id": 45, "job_template_name": "patch test",
                       "workflow_job_name": "fleetpatch monthly", "user_name": "alice", "schedule_name": None,
-                      "launch_type": "workflow"}
+                      "launch_type": "workflow", "job_template_id": 7}
     page = _render_html.render(rep)
     assert ('<a class="awx" href="https://awx.example.com/#/jobs/playbook/123/output" rel="noreferrer">AWX job 123 '
             '&quot;patch test&quot; (workflow job 45 &quot;fleetpatch monthly&quot;, launched by alice, workflow)</a>') in page

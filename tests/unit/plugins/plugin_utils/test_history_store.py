@@ -366,7 +366,7 @@ def test_runs_in_a_time_range(location):
         assert run_ids(store.runs(since=datetime.datetime(2026, 11, 3, 20, 0, tzinfo=east))) == ["r3"]
         run = store.runs(since="2026-11-03")[0]
         assert run == dict(report("r3", "2026-11-03T10:30:00Z", entry("a"), started_at="2026-11-03T10:00:00Z")["run"],
-                           hosts=1, compliant_percent=0.0, awx=None)
+                           hosts=1, compliant_percent=0.0, awx=None, group="r3")
         with pytest.raises(HistoryStoreError, match="not a date or timestamp: 'last tuesday'"):
             store.runs(since="last tuesday")
 
@@ -422,11 +422,11 @@ def test_migrations_are_recorded_once(location):
         applied = store.migrations()
     assert [(m["version"], m["name"]) for m in applied] == [
         (1, "runs, hosts, updates and each host's latest run"),
-        (2, "the AWX job of each run")]
+        (2, "the AWX job of each run"), (3, "the AWX job template of each run (the slices of a sliced job)")]
     with HistoryStore.open(location) as store:     # reopening migrates nothing and keeps the data
         assert store.migrations() == applied
         assert trend_ids(store) == ["r1"]
-    assert raw_execute(location, "SELECT COUNT(*) FROM schema_migrations")[0][0] == 2
+    assert raw_execute(location, "SELECT COUNT(*) FROM schema_migrations")[0][0] == 3
 
 
 def test_a_store_from_a_newer_collection_is_refused(location):
