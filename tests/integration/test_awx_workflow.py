@@ -288,8 +288,8 @@ def test_three_slices_of_a_sliced_job_are_one_run_in_postgresql(awx, fleet, post
         assert dict((h["host"], h["status"]) for h in latest) == statuses
 
     # the compliance inventory over that store: every host, in the group of its own latest assessment
-    (root / "fleet.compliance.yml").write_text("plugin: fleetpatch.patching.compliance\nstore: %s\nadd_hosts: true\n"
-                                              % postgres_store["url"])
+    (root / "fleet.compliance.yml").write_text(
+        "plugin: fleetpatch.patching.compliance\nstore: %s\nadd_hosts: true\n" % postgres_store["url"])
     proc = subprocess.run(["ansible-inventory", "-i", str(root / "fleet.compliance.yml"), "--list"], capture_output=True,
                           text=True, check=False, env=dict(os.environ, PGPASSWORD=postgres_store["password"]))
     assert proc.returncode == 0, proc.stderr

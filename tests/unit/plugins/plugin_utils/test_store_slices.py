@@ -10,7 +10,8 @@ import pytest
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _fleet_view
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
-from test_history_store import entry, location, postgres_location, report, update  # noqa: F401 (fixtures)
+from test_history_store import entry, report, update
+from test_history_store import location, postgres_location  # noqa: F401  pylint: disable=unused-import
 
 NOW = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=datetime.timezone.utc)
 WORKFLOW_JOB, TEMPLATE = 45, 7
