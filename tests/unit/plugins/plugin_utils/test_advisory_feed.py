@@ -151,7 +151,9 @@ def feed_files(tmp_path, tracker=None):
             "cache_dir": str(tmp_path / "cache"), "required": False}
 
 
-def record(updates, codename="bookworm"):
+def record(updates, codename="bookworm", **fields):
+    """An apt host's record as the module returns it, decided by the default baseline; fields: the
+    host's own (distribution, version...)."""
     base = {"name": "libssl3", "arch": "amd64", "classification": "other", "severity": "unknown", "advisories": [],
             "cves": [], "issued": None, "first_seen": "2024-06-01", "repository": "Debian:bookworm/main",
             "reboot_suggested": False, "decision": "approved", "reason": "x", "sla_due": None, "sla_breached": False}
@@ -160,6 +162,7 @@ def record(updates, codename="bookworm"):
            "collected_at": "2024-06-10T00:00:00Z", "installed_count": 10, "reboot_required": False,
            "reboot_reasons": [], "services_needing_restart": [], "incomplete": [], "unfinished": [],
            "updates": [dict(base, **u) for u in updates]}
+    rec.update(fields)
     return _policy.evaluate(rec, None, now="2024-06-10")
 
 

@@ -14,6 +14,7 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply,
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_ubuntu as ubuntu
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import FeedError
+from test_advisory_feed import record as debian_record
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "advisory_feed_ubuntu")
@@ -146,15 +147,8 @@ def feed_files(tmp_path, database=None, compress=False):
 
 
 def record(updates, codename="jammy", distribution="Ubuntu"):
-    base = {"name": "libssl3", "arch": "amd64", "classification": "other", "severity": "unknown", "advisories": [],
-            "cves": [], "issued": None, "first_seen": "2024-06-01", "repository": "Ubuntu:jammy-security/main",
-            "reboot_suggested": False, "decision": "approved", "reason": "x", "sla_due": None, "sla_breached": False}
-    rec = {"schema_version": 1, "pkg_mgr": "apt", "os_family": "Debian", "distribution": distribution,
-           "version": "22.04", "codename": codename, "kernel_running": None, "kernel_latest": None,
-           "collected_at": "2024-06-10T00:00:00Z", "installed_count": 10, "reboot_required": False,
-           "reboot_reasons": [], "services_needing_restart": [], "incomplete": [], "unfinished": [],
-           "updates": [dict(base, **u) for u in updates]}
-    return _policy.evaluate(rec, None, now="2024-06-10")
+    return debian_record([dict(u, repository="Ubuntu:jammy-security/main") for u in updates], codename,
+                         distribution=distribution, version="22.04")
 
 
 LIBSSL = {"installed_version": "3.0.2-0ubuntu1.13", "available_version": "3.0.2-0ubuntu1.16",
