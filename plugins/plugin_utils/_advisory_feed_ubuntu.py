@@ -26,6 +26,7 @@ or versioned binaries, so they are not used).
 from __future__ import annotations
 
 import datetime
+import io
 import re
 from xml.etree import ElementTree
 
@@ -138,18 +139,11 @@ def parse_oval(data, what="OVAL"):
         data = data.encode("utf-8")
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:4096]:
         raise FeedError("%s: declares a DTD or entities, which OVAL files do not" % what)
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError as exc:
-        raise FeedError("%s: does not parse as XML: %s" % (what, exc))
-    if _local(root.tag) != "oval_definitions":
-        raise FeedError("%s: not an OVAL definitions document" % what)
-    for definition in root.iter():
-        if _local(definition.tag) != "definition":
-            continue
+
+    def definition_priorities(definition):
         match = _DEFINITION_ID.match(definition.get("id") or "")
         if not match:
-            continue
+            return
         release = match.group("release")
         severity, rated, referenced = None, False, []
         for element in definition.iter():
@@ -163,6 +157,20 @@ def parse_oval(data, what="OVAL"):
                 referenced.append(element.get("ref_id"))
         if not rated and definition.get("class") == "vulnerability" and len(referenced) == 1:
             keep(release, referenced[0], severity)    # the CVE OVAL: one CVE, its priority as severity
+
+    # one definition at a time, cleared once read: a release's OVAL is tens of MB of XML
+    root = None
+    try:
+        for event, element in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
+            if root is None:
+                root = element
+                if _local(root.tag) != "oval_definitions":
+                    raise FeedError("%s: not an OVAL definitions document" % what)
+            elif event == "end" and _local(element.tag) == "definition":
+                definition_priorities(element)
+                element.clear()
+    except ElementTree.ParseError as exc:
+        raise FeedError("%s: does not parse as XML: %s" % (what, exc))
     return priorities
 
 
