@@ -268,6 +268,8 @@ def test_three_slices_of_a_sliced_job_are_one_run_in_postgresql(awx, fleet, post
             report = json.load(handle)
         assert_report_artifact(run, report)
         assert sorted(h["host"] for h in report["hosts"]) == parts[job["slice_number"]]
+        # its trend: no earlier run, and none of its sibling slices (stored before it or not)
+        assert [p["run_id"] for p in report["trend"]] == [report["run"]["run_id"]]
         assert (report["run"]["awx"]["workflow_job_id"], report["run"]["awx"]["job_template_id"]) == (
             9500, template_id(configuration, "assess"))
         slice_runs[report["run"]["run_id"]] = report
