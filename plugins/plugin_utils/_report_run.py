@@ -65,8 +65,17 @@ def manifest_entries(manifest):
     return entries
 
 
+GATE_FACT = "fleetpatch_gate"
+
+
 class GateWatcher(object):
-    """Turns the gate role's results into the report's gate decisions."""
+    """Turns the gate role's results into the report's gate decisions.
+
+    The gate's public fact fleetpatch_gate (docs/architecture.md): {ring, decision (open | closed),
+    reasons, counts, message, manifest}, set once when the gate decides (manifest null) and again
+    with the manifest an open gate promotes. Until the next release, a gate that sets no such fact
+    is still recognised the old way: a gate_result fact, then an assert task in a role whose name
+    ends in "gate" (its message the decision's)."""
 
     def __init__(self):
         self.last_count = None
@@ -74,6 +83,10 @@ class GateWatcher(object):
 
     def observe(self, task, payload, failed):
         facts = payload.get("ansible_facts") or {}
+        gate = facts.get(GATE_FACT)
+        if isinstance(gate, dict):
+            self._observe_gate(gate)
+            return
         if isinstance(facts.get("gate_result"), dict):
             self.last_count = facts["gate_result"]
         if isinstance(facts.get("gate_manifest"), dict) and self.decisions and self.decisions[-1]["passed"]:
@@ -83,17 +96,29 @@ class GateWatcher(object):
         role_name = role.get_name() if role is not None else ""
         if not role_name.endswith("gate") or not (task.action or "").endswith("assert") or self.last_count is None:
             return
-        count = self.last_count
+        self._decide(self.last_count, not failed, payload.get("msg"))
+
+    def _observe_gate(self, gate):
+        manifest = gate.get("manifest")
+        if isinstance(manifest, dict):
+            if self.decisions and self.decisions[-1]["passed"] and self.decisions[-1]["ring"] == str(gate.get("ring")):
+                self.decisions[-1]["manifest"] = manifest_entries(manifest)
+            return
+        counts = gate.get("counts") if isinstance(gate.get("counts"), dict) else {}
+        self._decide(dict(counts, ring=gate.get("ring")), gate.get("decision") == "open", gate.get("message"))
+
+    def _decide(self, count, passed, message):
         self.decisions.append({
             "ring": str(count.get("ring")),
-            "passed": not failed,
-            "message": gate_message(payload.get("msg")),
+            "passed": passed,
+            "message": gate_message(message),
             "hosts": int(count.get("hosts") or 0),
             "succeeded": int(count.get("succeeded") or 0),
             "rolled_back": int(count.get("rolled_back") or 0),
             "failed": int(count.get("failed") or 0),
             "unreachable": int(count.get("unreached") or 0),
         })
+        # the gate's own assert, which follows, is not a second decision
         self.last_count = None
 
 
