@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ansible.utils.unsafe_proxy import wrap_var
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
+
 try:
     from ansible.template import trust_as_template
 except ImportError:  # ansible-core < 2.19: a string without template syntax is never templated anyway
@@ -138,7 +140,7 @@ def parse_timestamp(value):
 
 
 def stamp(moment):
-    return moment.astimezone(_UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _vocabulary.utc_stamp(moment.astimezone(_UTC))
 
 
 # ---- the snapshot: what one read of the store gives (and the inventory cache keeps) -------------

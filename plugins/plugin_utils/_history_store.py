@@ -25,6 +25,8 @@ import operator
 import re
 import zlib
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _gc, _host_values
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
@@ -35,7 +37,6 @@ DEFAULT_TIMEOUT_SECONDS = 30
 TREND_LIMIT = 30
 # Hosts per IN (...) list: under the 999 bound parameters that older SQLite builds allow.
 CHUNK = 500
-OPEN_STATES = ("missing", "failed")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -57,17 +58,11 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _stamp_of(moment):
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _timestamp(value):
     """A report timestamp (UTC, ...Z) from a datetime (naive means UTC), a date (midnight UTC)
     or an ISO 8601 string."""
     if isinstance(value, datetime.datetime):
-        return _stamp_of(value)
+        return _vocabulary.utc_stamp(value)
     if isinstance(value, datetime.date):
         return value.isoformat() + "T00:00:00Z"
     text = str(value)
@@ -76,7 +71,7 @@ def _timestamp(value):
     if _DAY.match(text):
         return text + "T00:00:00Z"
     try:
-        return _stamp_of(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
+        return _vocabulary.utc_stamp(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         raise _BadInput("not a date or timestamp: %r" % (value,)) from None
 
@@ -171,7 +166,7 @@ def _run_row(report, document=None):
         # NOT NULL in the schema: a run of no hosts stores 0, and reads back as None (trend()).
         "compliant_percent": float(summary.get("compliant_percent") or 0.0),
         "summary": _json(summary), "report": _pack(document if document is not None else _json(report)),
-        "stored_at": _stamp_of(_utc_now()),
+        "stored_at": _vocabulary.utc_stamp(),
     }
     awx = run.get("awx") if isinstance(run.get("awx"), dict) else {}
     values.update((column, awx.get(key)) for key, column in schema.AWX_COLUMNS)
@@ -377,7 +372,7 @@ def _migrate(db):
             for statement in statements:
                 db.execute(statement)
             db.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                       (number, name, _stamp_of(_utc_now())))
+                       (number, name, _vocabulary.utc_stamp()))
 
 
 # ---- the store -------------------------------------------------------------------------------

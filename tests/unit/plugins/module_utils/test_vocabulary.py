@@ -35,10 +35,6 @@ ALLOWED = {
                                              "name HOST_STATUSES", "set HOST_STATUSES"},
     # read by _host_values (reversed there): goes with _host_values' SEVERITIES
     "plugins/module_utils/_policy.py": {"name SEVERITIES"},
-    # OPEN_STATES -> _vocabulary.OPEN_STATES; moment.strftime(...) -> _vocabulary.utc_stamp(moment)
-    "plugins/plugin_utils/_history_store.py": {"name OPEN_STATES", "set OPEN_STATES", "string %Y-%m-%dT%H:%M:%SZ"},
-    # moment.astimezone(_UTC).strftime(...) -> _vocabulary.utc_stamp(moment)
-    "plugins/plugin_utils/_compliance_groups.py": {"string %Y-%m-%dT%H:%M:%SZ"},
     # datetime.fromtimestamp(t, utc).strftime(...) -> _vocabulary.utc_stamp(datetime.fromtimestamp(t, utc))
     "plugins/plugin_utils/_advisory_feed.py": {"string %Y-%m-%dT%H:%M:%SZ"},
 }
