@@ -46,6 +46,7 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed
 DEFAULT_CACHE_DIR = "~/.cache/fleetpatch/advisory-feed"
 INDEX_FORMAT = 3          # bump when the index file changes shape
 _URL = re.compile(r"^https?://", re.I)
+_FORMAT_2_INDEX = re.compile(r"^index-[0-9a-f]{24}\.sqlite$")
 _LOADED = {}              # {index key: IndexStore}: this process's open index
 # each distribution's data: its module (INPUTS: the option naming the main file, the option listing
 # the others; parse; its index class), and the options of which at least one must be set
@@ -242,7 +243,9 @@ def _remove_other_indexes(cache_dir, keep, distribution):
     written; a worker that still has one open keeps reading it (POSIX unlink)."""
     for name in os.listdir(cache_dir):
         path = os.path.join(cache_dir, name)
-        if name.startswith("index-%s-" % distribution) and name.endswith(".sqlite") and path != keep:
+        # also index-KEY.sqlite, the name before there were two distributions (index format 2)
+        if (name.startswith("index-%s-" % distribution) or _FORMAT_2_INDEX.match(name)) \
+                and name.endswith(".sqlite") and path != keep:
             try:
                 os.unlink(path)
             except OSError:

@@ -232,7 +232,11 @@ def test_debian_and_ubuntu_indexes_share_the_cache_and_keep_each_other(tmp_path)
     debian_dir = os.path.join(HERE, "fixtures", "advisory_feed")
     (tmp_path / "DSA-list").write_text(open(os.path.join(debian_dir, "DSA-list")).read())
     feed["debian_advisories"] = [str(tmp_path / "DSA-list")]
+    (tmp_path / "cache").mkdir(mode=0o700)
+    old_format = tmp_path / "cache" / "index-0123456789abcdef01234567.sqlite"     # before index format 3
+    old_format.write_bytes(b"")
     _d, debian_info = _advisory_feed.load(feed, "bookworm", "debian")
+    assert not old_format.exists()
     _u, ubuntu_info = _advisory_feed.load(feed, "jammy", "ubuntu")
     assert os.path.exists(debian_info["index"]) and os.path.exists(ubuntu_info["index"])
     # a new Ubuntu database replaces the Ubuntu index only
