@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import fnmatch
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import (
     _journal, _policy, _record, _rollback_cache, _script_failures, _snapshot)
@@ -23,10 +22,6 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary im
 # A re-run of an already patched ring promotes what its completed cycles installed this long ago at
 # most: one monthly patch cycle, so a ring patched last quarter promotes nothing stale.
 VERIFIED_MAX_AGE_DAYS = 30
-
-
-def _matches(name, patterns):
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def installed_map(packages):
@@ -50,9 +45,9 @@ def select_targets(record, names=None, security_only=False, advisories=None, cve
         name = update["name"]
         if update.get("decision") != "approved":
             skipped[name] = "%s: %s" % (update.get("decision"), update.get("reason"))
-        elif names and not _matches(name, names):
+        elif names and not _policy.matching_pattern(name, names):
             skipped[name] = "not in names"
-        elif exclude and _matches(name, exclude):
+        elif exclude and _policy.matching_pattern(name, exclude):
             skipped[name] = "excluded"
         elif security_only and update.get("classification") != "security":
             skipped[name] = "not a security update"
@@ -175,7 +170,8 @@ def by_name(versions, names=None, exclude=None):
     """The run's name filters narrow what it promotes from verified versions; its classification
     filters cannot (an installed package no longer has an update to classify), see docs/rollout.md."""
     return dict((n, v) for n, v in versions.items()
-                if (not names or _matches(n, names)) and not (exclude and _matches(n, exclude)))
+                if (not names or _policy.matching_pattern(n, names))
+                and not (exclude and _policy.matching_pattern(n, exclude)))
 
 
 def remaining_targets(backend, record, manifest, installed, selection):

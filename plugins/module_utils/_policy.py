@@ -121,13 +121,15 @@ def parse_date(value):
         return None
 
 
-def _matches(name, patterns):
+def matching_pattern(name, patterns):
+    """The first of the shell-style patterns (fnmatch, case-sensitive) that name matches, or None:
+    the one name filter of the baseline and of patch_apply's names/exclude."""
     return next((p for p in patterns if fnmatch.fnmatchcase(name, p)), None)
 
 
 def _listed(update, lists):
     """(kind, value) when the update is on one of the lists by name, advisory or CVE."""
-    if update["name"] in lists["names"] or _matches(update["name"], lists["names"]):
+    if update["name"] in lists["names"] or matching_pattern(update["name"], lists["names"]):
         return "name", update["name"]
     for adv in update.get("advisories") or []:
         if adv in lists["advisories"]:
@@ -156,12 +158,12 @@ def decide(update, policy, today):
     listed = _listed(update, policy["reject"])
     if listed:
         return "rejected", "rejected by %s %s" % listed
-    pattern = _matches(name, policy["exclude"])
+    pattern = matching_pattern(name, policy["exclude"])
     if pattern:
         return "rejected", "excluded by pattern %s" % pattern
     if update.get("held"):
         return "rejected", "held by the package manager (apt-mark hold)"
-    if policy["include"] and not _matches(name, policy["include"]):
+    if policy["include"] and not matching_pattern(name, policy["include"]):
         return "not_applicable", "not matched by any include pattern"
     if name in policy["pinned"]:
         pin = str(policy["pinned"][name])
