@@ -39,6 +39,7 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.fleetpatch.patching.plugins.module_utils._apply import advisory_key
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import advisory_feed_option
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_ubuntu as ubuntu
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import FeedError, dpkg_key
@@ -67,7 +68,7 @@ def _now():
 
 
 def _iso(timestamp):
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc))
 
 
 def _cache_name(url):

@@ -35,8 +35,6 @@ ALLOWED = {
                                              "name HOST_STATUSES", "set HOST_STATUSES"},
     # read by _host_values (reversed there): goes with _host_values' SEVERITIES
     "plugins/module_utils/_policy.py": {"name SEVERITIES"},
-    # datetime.fromtimestamp(t, utc).strftime(...) -> _vocabulary.utc_stamp(datetime.fromtimestamp(t, utc))
-    "plugins/plugin_utils/_advisory_feed.py": {"string %Y-%m-%dT%H:%M:%SZ"},
 }
 
 
