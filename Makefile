@@ -18,7 +18,7 @@ export ANSIBLE_INVENTORY := $(CURDIR)/tests/lab/.state/inventory.yml
 export ANSIBLE_HOST_KEY_CHECKING := True
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: demo test bench deps system-deps venv lint yamllint ansible-lint changelog-check sanity unit integration molecule \
+.PHONY: demo test bench bench-callback deps system-deps venv lint yamllint ansible-lint changelog-check sanity unit integration molecule \
         collection-build lab-up lab-down clean ee-collection ee-check ee-build
 
 demo: deps lab-up
@@ -146,6 +146,13 @@ ee-build: ee-collection
 # Not part of `make test`: figures go to bench/results/ and, by hand, to docs/benchmarks.md.
 bench: deps lab-up
 	python bench/patch_facts_bench.py
+
+# The compliance callback's cost while a run goes on, against the default callback alone, ARA
+# (offline, SQLite; installed into .venv for this bench only) and ansible-core's junit callback, on
+# 500 and 2,000 localhost aliases (no lab). Not part of `make test`; see docs/benchmarks.md.
+bench-callback: deps
+	$(VENV)/bin/pip install -q --disable-pip-version-check 'ara[server]==1.8.0'
+	python bench/callback_overhead_bench.py --hook-times
 
 clean:
 	rm -rf $(BUILD) $(VENV)
