@@ -189,6 +189,30 @@ def parse_unmet(text):
     return found
 
 
+# apt-get upgrade and unattended-upgrades never remove a package to upgrade another (u-u's
+# check_changes_for_sanity refuses a change set with a package marked for deletion): an update
+# that takes a removal is kept back there, so it is blocked here, and stays missing.
+REMOVES = "installing it makes apt remove %s (apt-get upgrade and unattended-upgrades keep it back)"
+
+
+def removed_packages(text):
+    """The packages (name[:arch]) an `apt-get --simulate` would remove."""
+    return [m.group("name") for m in (_REMV.match(line) for line in text.splitlines()) if m]
+
+
+def blame_removals(removed, requested):
+    """{requested name: reason} for a simulation that removes packages: the update asked alone, or
+    those of the same name as a removed package (a Multi-Arch: same sibling of another
+    architecture that cannot follow it). Empty when the removal names no requested update."""
+    if len(requested) == 1:
+        return {next(iter(requested)): REMOVES % ", ".join(removed)}
+    blamed = {}
+    for package in removed:
+        if package.split(":")[0] in requested:
+            blamed.setdefault(package.split(":")[0], REMOVES % package)
+    return blamed
+
+
 def blame(unmet, requested):
     """{requested name: reason} for the requested packages a failed resolution names: the package
     whose dependency is unmet, or the requested package that another (held, not requested) one
@@ -523,7 +547,10 @@ class AptBackend(Backend):
             self._install_specs(updates)
         rc, out, err = self.runner.run(argv, "resolve the approved apt updates", ok_rcs=(0, 100))
         if rc == 0:
-            return True, out, {}
+            removed = removed_packages(out)
+            if not removed:
+                return True, out, {}
+            return False, out, blame_removals(removed, set(u["name"] for u in updates))
         unmet = parse_unmet(out + "\n" + err)
         resolver_error = r"^E: (Unable to correct problems|Error, pkgProblemResolver|Version '.*' for '.*' was not found)"
         if not unmet and not re.search(resolver_error, err or "", re.M):

@@ -104,17 +104,21 @@ def check_apt(host, record):
     ours_security = set(u["name"] for u in record["updates"]
                         if u["classification"] == "security" and u.get("installable", True) and not u.get("held"))
     assert ours_security == uu_security, host.name
-    # what we call installable, apt installs as asked; what we call blocked, apt refuses
+    # what we call installable, apt installs as asked, removing nothing; what we call blocked, apt
+    # refuses, or installs only by removing an installed package (which apt-get upgrade and
+    # unattended-upgrades never do: they keep the update back)
     installable = [u for u in record["updates"] if u["decision"] == "approved"]
     if installable:
         proc = on_host(host, "env", "LC_ALL=C", "apt-get", "--simulate", "install", *[apt_spec(u) for u in installable])
         for u in installable:
             assert re.search(r"^Inst %s(:\S+)? .*\(%s " % (re.escape(u["name"]), re.escape(u["available_version"])),
                              proc.stdout, re.M), (host.name, u["name"])
+        assert not re.search(r"^Remv ", proc.stdout, re.M), (host.name, proc.stdout)
     for blocked in [u for u in record["updates"] if u["decision"] == "blocked"]:
         proc = on_host(host, "env", "LC_ALL=C", "apt-get", "--simulate", "install",
                        *[apt_spec(u) for u in installable + [blocked]], check=False)
-        assert proc.returncode != 0, (host.name, blocked["name"], blocked["reason"])
+        assert proc.returncode != 0 or re.search(r"^Remv ", proc.stdout, re.M), \
+            (host.name, blocked["name"], blocked["reason"])
 
 
 # --- dnf -----------------------------------------------------------------------------------

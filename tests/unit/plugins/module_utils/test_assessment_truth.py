@@ -318,8 +318,7 @@ def test_apt_resolution_blocks_what_apt_refuses_and_keeps_the_rest(monkeypatch):
         {"name": "libssl3", "arch": "amd64", "available_version": "3.0.22-1~deb12u2"},
     ]
     after = ("Inst libssl3 [3.0.20-1~deb12u2] (3.0.22-1~deb12u2 Debian-Security:12/oldstable-security [amd64])\n"
-             "Inst libnew1 (1.0-1 Debian:12.12/oldstable [amd64])\n"
-             "Remv libold0 [0.9-1]\n")
+             "Inst libnew1 (1.0-1 Debian:12.12/oldstable [amd64])\n")
     answers = {
         base + ("apt:amd64=2.6.2", "curl:amd64=8.14.1-2+deb13u2~bpo13+1", "libssl3:amd64=3.0.22-1~deb12u2"): (
             100, read("apt-resolve-held", "simulate.stdout"), read("apt-resolve-held", "simulate.stderr")),
@@ -332,7 +331,49 @@ def test_apt_resolution_blocks_what_apt_refuses_and_keeps_the_rest(monkeypatch):
     assert by["apt"]["installable"] is False and by["apt"]["blocked_reason"].startswith("apt-utils Depends: apt")
     assert by["curl"]["installable"] is False and "libcurl4" in by["curl"]["blocked_reason"]
     assert new_packages == [{"name": "libnew1", "version": "1.0-1", "arch": "amd64"}]
-    assert removals == [{"name": "libold0", "version": "0.9-1"}]
+    assert removals == []
+
+
+# Captured on the real-archive host: zlib1g's security update for amd64, whose i386 sibling
+# (Multi-Arch: same, no i386 security index) cannot follow, so apt removes zlib1g:i386 to install it.
+ZLIB_REMOVAL = """The following packages will be REMOVED:
+  zlib1g:i386
+The following packages will be upgraded:
+  libexpat1 zlib1g
+2 upgraded, 0 newly installed, 1 to remove and 32 not upgraded.
+Remv zlib1g:i386 [1:1.2.13.dfsg-1]
+Inst zlib1g [1:1.2.13.dfsg-1] (1:1.2.13.dfsg-1+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Conf zlib1g (1:1.2.13.dfsg-1+deb12u1 Debian-Security:12/oldstable-security [amd64])
+Inst libexpat1 [2.5.0-1+deb12u2] (2.5.0-1+deb12u5 Debian-Security:12/oldstable-security [amd64])
+Conf libexpat1 (2.5.0-1+deb12u5 Debian-Security:12/oldstable-security [amd64])
+"""
+EXPAT_ALONE = """Inst libexpat1 [2.5.0-1+deb12u2] (2.5.0-1+deb12u5 Debian-Security:12/oldstable-security [amd64])
+Conf libexpat1 (2.5.0-1+deb12u5 Debian-Security:12/oldstable-security [amd64])
+"""
+
+
+@pytest.mark.parametrize("zlib_name", ["zlib1g", "zlib1g-other"])
+def test_an_apt_update_that_removes_a_package_is_blocked_as_unattended_upgrades_keeps_it_back(zlib_name):
+    """apt installs zlib1g's update when asked, removing zlib1g:i386; apt-get upgrade and
+    unattended-upgrades keep it back. It is blocked (still missing), named with the removal,
+    whether the removed package has its name (blamed at once) or not (found by halving), and
+    the others are installable with no removal in the record."""
+    from replay import ReplayRunner as Runner
+    base = ("apt-get", "--simulate", "--quiet", "--option", "Debug::NoLocking=true", "install")
+    updates = [{"name": "zlib1g", "arch": "amd64", "available_version": "1:1.2.13.dfsg-1+deb12u1"},
+               {"name": "libexpat1", "arch": "amd64", "available_version": "2.5.0-1+deb12u5"}]
+    removal = ZLIB_REMOVAL.replace("zlib1g:i386", zlib_name + ":i386")
+    answers = {
+        base + ("zlib1g:amd64=1:1.2.13.dfsg-1+deb12u1", "libexpat1:amd64=2.5.0-1+deb12u5"): (0, removal, ""),
+        base + ("zlib1g:amd64=1:1.2.13.dfsg-1+deb12u1",): (0, removal, ""),
+        base + ("libexpat1:amd64=2.5.0-1+deb12u5",): (0, EXPAT_ALONE, ""),
+    }
+    new_packages, removals = _apt.AptBackend(Runner("apt-baseline", answers)).resolve(updates)
+    by = dict((u["name"], u) for u in updates)
+    assert by["libexpat1"]["installable"] is True
+    assert by["zlib1g"]["installable"] is False
+    assert by["zlib1g"]["blocked_reason"] == _apt.REMOVES % (zlib_name + ":i386")
+    assert (new_packages, removals) == ([], [])
 
 
 def test_apt_resolution_sets_aside_what_apt_names_and_asks_about_the_rest_at_once():
