@@ -18,13 +18,7 @@ import fnmatch
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
-# DECISIONS is also read as _policy.DECISIONS (plugin_utils/_host_values) until that imports _vocabulary
-from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (  # pylint: disable=unused-import
-    CLASSIFICATIONS, DECISIONS, SEVERITY_RANK)
-
-# Least severe first, for plugin_utils/_host_values only, which reverses it again: it goes when
-# _host_values imports _vocabulary.SEVERITIES (issue 17; _host_values was another session's file).
-SEVERITIES = tuple(reversed(_vocabulary.SEVERITIES))
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import CLASSIFICATIONS, SEVERITY_RANK
 
 DEFAULT_POLICY = {
     "name": "default",

@@ -31,7 +31,7 @@ INPUTS = ("debian_tracker", "debian_advisories")     # advisory_feed's options n
 
 
 # Debian urgency (the tracker's "urgency") and whether Debian published an advisory (DSA/DLA) for
-# the fix -> the project's severity (_policy.SEVERITIES). Debian issues a DSA when a fix is worth a
+# the fix -> the project's severity (_vocabulary.SEVERITIES). Debian issues a DSA when a fix is worth a
 # stable security update; "no-dsa" marks a minor issue left to a point release. So an advisory
 # raises the urgency's severity one step, and an issue without urgency takes its severity from the
 # advisory alone (moderate) or from no-dsa (low). Everything else is unknown. docs/assessment.md.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils._policy import SEVERITIES
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import SEVERITY_RANK, UNKNOWN
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb, split_evr
 
 
@@ -25,7 +25,7 @@ class FeedError(Exception):
 
 
 def highest(severities):
-    return max(severities, key=SEVERITIES.index, default="unknown")
+    return min(severities, key=SEVERITY_RANK.__getitem__, default=UNKNOWN)
 
 
 CVE = re.compile(r"^CVE-\d{4}-\d+$")

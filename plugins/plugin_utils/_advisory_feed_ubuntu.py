@@ -36,7 +36,7 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed
 INPUTS = ("ubuntu_usn", "ubuntu_oval")     # advisory_feed's options naming Ubuntu's data
 
 # Ubuntu's CVE priority (the CVE tracker's Priority, OVAL's <cve priority> and <severity>) -> the
-# project's severity (_policy.SEVERITIES). Ubuntu's scale has one step more at the bottom than the
+# project's severity (_vocabulary.SEVERITIES). Ubuntu's scale has one step more at the bottom than the
 # project's: negligible (a security problem in theory only) joins low. "untriaged", no priority,
 # or no priority data loaded: unknown. docs/assessment.md.
 PRIORITY_SEVERITY = {

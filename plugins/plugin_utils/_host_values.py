@@ -23,15 +23,9 @@ import datetime
 import operator
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    DECISIONS, HOST_STATUSES, REPORTED_CLASSIFICATIONS, SEVERITIES, UNKNOWN)
 
-# The report's vocabularies: the policy's (what targets decide with), plus "unknown" where the
-# controller could not read a host's value.
-SEVERITIES = tuple(reversed(_policy.SEVERITIES))            # most severe first; ends with "unknown"
-CLASSIFICATIONS = _policy.CLASSIFICATIONS + ("unknown",)
-DECISIONS = _policy.DECISIONS
-# A host's status, in a record (docs/schemas/host_patch_record.schema.json) and in the report.
-HOST_STATUSES = ("compliant", "non_compliant", "pending_reboot", "rolled_back", "failed", "unreachable", "unknown")
 UNREADABLE_DECISION = "approved"     # counted missing: a host cannot hide an update by garbling it
 
 TEXT_CHARS = 1024          # any one value a host reports (names, versions, titles, OS names)
@@ -42,7 +36,7 @@ CLOCK_SKEW_SECONDS = 600   # a host clock further off than this is worth a warni
 
 _SURROGATE = re.compile("[\x00\ud800-\udfff]")
 _SEVERITY_SET = frozenset(SEVERITIES)
-_CLASSIFICATION_SET = frozenset(CLASSIFICATIONS)
+_CLASSIFICATION_SET = frozenset(REPORTED_CLASSIFICATIONS)
 _DECISION_SET = frozenset(DECISIONS)
 _DATE_FIELDS = ("issued", "first_seen", "sla_due")
 
@@ -171,9 +165,9 @@ class HostValues(object):
             value = update.get(field)
             if value is not None and (not isinstance(value, str) or len(value) > TEXT_CHARS or _SURROGATE.search(value)):
                 update[field] = text(value)
-        update["severity"] = self.enum(where, "severity", update.get("severity"), SEVERITIES, "unknown")
+        update["severity"] = self.enum(where, "severity", update.get("severity"), SEVERITIES, UNKNOWN)
         update["classification"] = self.enum(where, "classification", update.get("classification"),
-                                             CLASSIFICATIONS, "unknown")
+                                             REPORTED_CLASSIFICATIONS, UNKNOWN)
         update["decision"] = self.enum(where, "decision", update.get("decision"), DECISIONS, UNREADABLE_DECISION)
         update["advisories"] = self.ids(where, "advisories", update.get("advisories"))
         update["cves"] = self.ids(where, "cves", update.get("cves"))
@@ -189,7 +183,7 @@ class HostValues(object):
             if record.get(field) is not None:
                 record[field] = text(record[field], VALUE_SHOWN * 4)
         if record.get("status") is not None:
-            record["status"] = self.enum(where, "status", record["status"], HOST_STATUSES, "unknown")
+            record["status"] = self.enum(where, "status", record["status"], HOST_STATUSES, UNKNOWN)
         count = record.get("installed_count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             self.warn(where, "installed_count", count, "taken as 0")

@@ -26,16 +26,8 @@ SETS = dict((name, frozenset(getattr(vocab, name))) for name in (
     "SEVERITIES", "CLASSIFICATIONS", "REPORTED_CLASSIFICATIONS", "DECISIONS", "HOST_STATUSES", "OPEN_STATES",
     "HELD_STATES"))
 
-# Files other sessions were changing when the vocabulary was made (issue 17): what they still
-# define again, each to be replaced by the import named in the comment, then taken off this list.
-ALLOWED = {
-    # SEVERITIES = tuple(reversed(_policy.SEVERITIES)) -> _vocabulary.SEVERITIES; CLASSIFICATIONS ->
-    # _vocabulary.REPORTED_CLASSIFICATIONS; DECISIONS, HOST_STATUSES -> _vocabulary's
-    "plugins/plugin_utils/_host_values.py": {"name SEVERITIES", "name CLASSIFICATIONS", "name DECISIONS",
-                                             "name HOST_STATUSES", "set HOST_STATUSES"},
-    # read by _host_values (reversed there): goes with _host_values' SEVERITIES
-    "plugins/module_utils/_policy.py": {"name SEVERITIES"},
-}
+# Files allowed to define a vocabulary word again, with the reason; empty: none is.
+ALLOWED = {}
 
 
 def python_files():

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from ansible_collections.fleetpatch.patching.plugins.action.patch_facts import ActionModule
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt, _policy
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt, _policy, _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_index as feed_index
@@ -101,7 +101,7 @@ def test_releases_stay_apart(index):
     ("end-of-life", False, False, "unknown"), ("", False, False, "unknown")])
 def test_severity_mapping(urgency, advisory, nodsa, severity):
     assert debian.severity_of(urgency, advisory, nodsa) == severity
-    assert severity in _policy.SEVERITIES
+    assert severity in _vocabulary.SEVERITIES
 
 
 @pytest.mark.parametrize("text", ['{"openssl": {"CVE-1": ', "[1, 2]", '{"a": {}} trailing', '{"a": 1}',

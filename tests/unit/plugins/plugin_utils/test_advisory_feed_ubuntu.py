@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from ansible_collections.fleetpatch.patching.plugins.action.patch_facts import ActionModule
-from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _policy
+from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_ubuntu as ubuntu
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import FeedError
@@ -83,7 +83,7 @@ def test_without_oval_data_a_usn_is_security_of_unknown_severity():
     ("negligible", "low"), ("High", "important"), ("untriaged", "unknown"), ("", "unknown"), (None, "unknown")])
 def test_severity_mapping(priority, severity):
     assert ubuntu.severity_of(priority) == severity
-    assert severity in _policy.SEVERITIES
+    assert severity in _vocabulary.SEVERITIES
 
 
 def test_oval_priorities_per_release_and_cve():
