@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     HELD_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, STATUS_ORDER, STATUS_RANK)
@@ -481,6 +482,36 @@ def _update_row(update):
                 esc(update.get("state"))))
 
 
+def _feed_age(seconds):
+    if not isinstance(seconds, int):
+        return "of unknown age"
+    if seconds < 7200:
+        return "%d min old" % (seconds // 60)
+    if seconds < 172800:
+        return "%d h old" % (seconds // 3600)
+    return "%d days old" % (seconds // 86400)
+
+
+def _data_notes(host):
+    """What the report knows of the data behind the host's record: its advisory feed (apt hosts),
+    and the values the controller could not take from the host (_host_values)."""
+    out = []
+    feed = host.get("advisory_feed")
+    if feed and feed.get("warning"):
+        out.append('<p class="note fail"><b>Advisory data not used:</b> %s. Its apt updates keep severity unknown '
+                   'and their first-seen dates.</p>' % esc(feed["warning"]))
+    elif feed:
+        out.append('<p class="note"><b>Advisory data:</b> %s %s, loaded %s (%s); %s update(s) given advisories or '
+                   'CVEs.</p>' % (esc(", ".join(os.path.basename(s) for s in feed.get("source") or ()) or None, DASH),
+                                  esc(feed.get("release"), ""), esc(feed.get("loaded_at"), DASH),
+                                  _feed_age(feed.get("age_seconds")), esc(feed.get("joined"), "0")))
+    warnings = host.get("data_warnings") or ()
+    if warnings:
+        out.append('<p class="note fail"><b>Values this host reported that the controller could not use '
+                   '(%d):</b> %s</p>' % (len(warnings), "; ".join(esc(w) for w in warnings)))
+    return out
+
+
 def _notes(host):
     out = []
     failure = host.get("failure")
@@ -498,6 +529,7 @@ def _notes(host):
     if host.get("reboot_required"):
         reasons = ", ".join(esc(r) for r in host.get("reboot_reasons") or ()) or "required"
         out.append('<p class="note rbt"><b>Pending reboot:</b> %s</p>' % reasons)
+    out += _data_notes(host)
     health = host.get("health")
     if health and health.get("healthy"):
         out.append('<p class="note ok"><b>Health checks passed.</b></p>')

@@ -281,7 +281,21 @@ def host_entry(obs, failed=False):
         "counts": counts,
         "updates": updates,
         "data_warnings": obs.values.summary(),
+        "advisory_feed": advisory_feed_entry(record),
     }
+
+
+# What the report shows of a record's advisory_feed (apt hosts given a feed, issue 19): which data,
+# how old, how many updates it explained, and why it was not used. The record's field was checked by
+# _host_values on arrival.
+FEED_FIELDS = ("source", "release", "loaded_at", "age_seconds", "joined", "warning")
+
+
+def advisory_feed_entry(record):
+    feed = record.get("advisory_feed")
+    if not isinstance(feed, dict):
+        return None
+    return dict((field, feed.get(field)) for field in FEED_FIELDS)
 
 
 def _status_counts(hosts):

@@ -202,3 +202,26 @@ def test_the_fast_check_passes_only_what_the_careful_one_leaves_unchanged(change
         assert careful == value, changes
     # and used: a valid update, absent texts included, takes the fast way
     assert fast == (len(changes) != 1 or "title" in changes and len(changes["title"]) <= 1024), changes
+
+
+def test_the_advisory_feed_and_the_values_not_taken_are_shown_on_the_host():
+    """A host's advisory feed (apt hosts, issue 19) is in report.json as checked on arrival, and
+    the HTML says which data explained its updates or why none did; the values the controller
+    could not take from a host are listed on that host, not only in report.json."""
+    feed = {"source": ["https://security-tracker.debian.org/tracker/data/json"], "cache_dir": "/c", "index": "/c/i",
+            "loaded_at": "2026-11-25T07:00:00Z", "age_seconds": 10800, "entries": 10, "advisories": 2,
+            "release": "bookworm", "left_out": {}, "joined": 3, "without_source": 0, "warning": None}
+    used = entry("fed", record(update("fp-a"), advisory_feed=feed))
+    unused = entry("stale", record(update("fp-a"), advisory_feed=dict(
+        feed, joined=0, warning="the feed is 9 days old (max_age 7 days) <script>")))
+    garbled = entry("garbled", record(update("fp-a", severity="urgent!")))
+    other = entry("rpm", record(update("fp-a"), pkg_mgr="dnf"))
+    report = report_of(used, unused, garbled, other)
+    jsonschema.validate(report, SCHEMA)
+    assert used["advisory_feed"] == {"source": feed["source"], "release": "bookworm", "loaded_at": "2026-11-25T07:00:00Z",
+                                     "age_seconds": 10800, "joined": 3, "warning": None}
+    assert other["advisory_feed"] is None
+    page = _render_html.render(report)
+    assert "<b>Advisory data:</b> json bookworm, loaded 2026-11-25T07:00:00Z (3 h old); 3 update(s)" in page
+    assert "<b>Advisory data not used:</b> the feed is 9 days old (max_age 7 days) &lt;script&gt;." in page
+    assert "could not use (1):</b> update fp-a: severity &#x27;urgent!&#x27; is not valid" in page
