@@ -157,3 +157,18 @@ def test_bad_variables_stop_before_anything_is_created(stand_in_awx, bad):
     assert proc.returncode != 0
     assert results(output, "Check the variables")["failed"]
     assert all(task["task"]["name"] == "Check the variables" for play in output["plays"] for task in play["tasks"])
+
+
+def test_job_slicing_is_set_per_job_template(stand_in_awx, configured):
+    """fleetpatch_awx_job_slices sets a job template's job_slice_count (docs/awx.md, Job slicing);
+    the others run unsliced."""
+    _proc, output = configured
+    default = dict((item["item"]["key"], item["args"]["job_slice_count"])
+                   for item in results(output, "Create the job templates")["results"])
+    assert set(default.values()) == {1}
+    proc, output = run_configure(stand_in_awx, {"fleetpatch_awx_store_password": SECRET,
+                                                "fleetpatch_awx_job_slices": {"patch_production": 4}})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    sliced = dict((item["item"]["key"], item["args"]["job_slice_count"])
+                  for item in results(output, "Create the job templates")["results"])
+    assert sliced == dict(default, patch_production=4)
