@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
-    _report_files, _report_query, _report_run)
+    _awx_job, _report_files, _report_query, _report_run)
 
 ARGUMENT_SPEC = {
     "store": {"type": "str", "required": True},
@@ -54,6 +54,23 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("Failed to write the report to %s: %s" % (args["dest"], exc))
         return result
 
+    @staticmethod
+    def _logical_run(store, run_id):
+        """The report of run_id, or of every slice of the sliced AWX job it is one of (run_id: a
+        slice's run id or the group's name, docs/awx.md): each host as its slice saw it, the trend
+        of the newest slice (earlier runs, its siblings left out) ending with the whole job."""
+        reports = [report for report in (store.get_report(i) for i in store.logical_run(run_id)) if report]
+        if not reports:
+            raise AnsibleActionFail("Failed to find run %s in the history store" % run_id)
+        if len(reports) == 1:
+            return reports[0]
+        newest = max(reports, key=lambda r: r["run"]["ended_at"])
+        group = _awx_job.run_group(run_id, newest["run"].get("awx"))
+        # a stored report's trend ends with its own point: the group's point replaces it
+        combined = _report_query.combine(reports, group, trend=(newest.get("trend") or [])[:-1])
+        combined["run"]["awx"] = newest["run"].get("awx")
+        return combined
+
     def _load(self, args):
         try:
             store = _report_run.open_store(_report_run.store_location(args["store"]))
@@ -61,10 +78,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("Failed to open the history store: %s" % exc)
         try:
             if args["run_id"]:
-                report = store.get_report(args["run_id"])
-                if report is None:
-                    raise AnsibleActionFail("Failed to find run %s in the history store" % args["run_id"])
-                return report
+                return self._logical_run(store, args["run_id"])
             reports = [store.get_report(run["run_id"]) for run in store.runs(since=args["since"], until=args["until"])]
             run_id = "range-%s-%s" % (args["since"] or "start", args["until"] or "now")
             return _report_query.combine([r for r in reports if r], run_id)

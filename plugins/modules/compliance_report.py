@@ -21,7 +21,10 @@ options:
     type: str
     required: true
   run_id:
-    description: The run to draw. Mutually exclusive with O(since) and O(until).
+    description:
+      - The run to draw. Mutually exclusive with O(since) and O(until).
+      - A slice of a sliced AWX job, or the group's name (C(awx-workflow-WORKFLOW_JOB_ID-template-TEMPLATE_ID)),
+        draws the whole job, every slice's hosts in one report named after the group.
     type: str
   since:
     description: The earliest run end to include (C(YYYY-MM-DD) or C(YYYY-MM-DDTHH:MM:SSZ)).

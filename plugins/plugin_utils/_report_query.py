@@ -39,9 +39,10 @@ def select_hosts(hosts, query):
     return selected
 
 
-def combine(reports, run_id):
+def combine(reports, run_id, trend=None):
     """One report from several runs, oldest first: each host as its newest run saw it; the trend
-    is the runs themselves."""
+    is the runs themselves, or trend when given (the slices of one sliced AWX job are one run, not
+    points of its trend)."""
     if not reports:
         raise ReportQueryError("no run in the history store matches")
     reports = sorted(reports, key=lambda r: r["run"]["ended_at"])
@@ -65,7 +66,8 @@ def combine(reports, run_id):
         "aborted_by": None,
         "gates": [g for r in reports for g in r["run"].get("gates", [])],
     }
-    trend = [_report_model.trend_point(r) for r in reports[:-1]]
+    if trend is None:
+        trend = [_report_model.trend_point(r) for r in reports[:-1]]
     return _report_model.build_report(run, list(newest.values()), trend)
 
 

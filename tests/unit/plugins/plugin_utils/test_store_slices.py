@@ -150,3 +150,44 @@ def test_the_trend_limit_counts_logical_runs(tmp_path, limit):
             store.append_run(slice_report(number))
         assert len(store.trend(limit=limit)) == limit
         assert store.trend(limit=limit)[-1]["hosts"] == 9
+
+
+def test_the_report_of_a_slice_or_of_its_group_covers_every_slice(tmp_path):
+    """The compliance_report action (the report role, playbooks/report.yml) asked for one slice's
+    run, or for the group's name, draws the whole sliced job: every slice's hosts, as each slice saw
+    them, named after the group, its trend ending with the whole job; an ordinary run stays alone."""
+    import json
+    import os
+    import subprocess
+    import sys
+    store = str(tmp_path / "history.sqlite")
+    with HistoryStore.open(store) as opened:
+        earlier_run(opened)
+        for number in SLICES:
+            opened.append_run(slice_report(number))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(repo, ".build", "collections"), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    drawn = {}
+    for asked in ("slice-2", GROUP, "r0"):
+        dest = tmp_path / ("reports-" + asked)
+        proc = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-c", "local", "-m",
+             "fleetpatch.patching.compliance_report", "-a",
+             json.dumps({"store": store, "run_id": asked, "dest": str(dest), "formats": ["json"]})],
+            capture_output=True, text=True, env=env, check=False, stdin=subprocess.DEVNULL, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        (run_dir,) = list(dest.iterdir())
+        with open(run_dir / "report.json") as handle:
+            drawn[asked] = json.load(handle)
+    for asked in ("slice-2", GROUP):
+        report = drawn[asked]
+        assert report["run"]["run_id"] == GROUP
+        assert sorted(h["host"] for h in report["hosts"]) == HOSTS
+        assert report["summary"]["by_status"]["compliant"] == 2            # web01 and web05, in two slices
+        # the newest slice's earlier points, then the whole job, never a slice alone
+        assert [point["run_id"] for point in report["trend"]][-1:] == [GROUP]
+        assert not [point for point in report["trend"] if point["run_id"].startswith("slice-")]
+        assert report["trend"][-1]["hosts"] == len(HOSTS)
+        assert report["run"]["awx"]["workflow_job_id"] == WORKFLOW_JOB
+    assert drawn["r0"]["run"]["run_id"] == "r0" and len(drawn["r0"]["hosts"]) == len(HOSTS)
