@@ -97,7 +97,9 @@ class Backend(abc.ABC):
         marks each update installable or not (installable False with blocked_reason, the
         manager's own words) in place, and returns (new_packages, removals): [{name, version,
         arch}] the transaction would newly install, [{name, version}] it would remove
-        (_resolution.resolve_updates)."""
+        (_resolution.resolve_updates). apt blocks an update it installs only by removing an
+        installed package (_apt.REMOVES: apt-get upgrade and unattended-upgrades keep it back), so
+        its removals stay empty; dnf and zypper list what an update obsoletes."""
 
     @abc.abstractmethod
     def plan(self, versions, remove=()):
