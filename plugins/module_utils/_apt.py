@@ -208,8 +208,9 @@ def blame_removals(removed, requested):
         return {next(iter(requested)): REMOVES % ", ".join(removed)}
     blamed = {}
     for package in removed:
-        if package.split(":")[0] in requested:
-            blamed.setdefault(package.split(":")[0], REMOVES % package)
+        name = package.split(":")[0]
+        if name in requested:
+            blamed.setdefault(name, REMOVES % package)
     return blamed
 
 

@@ -51,6 +51,11 @@ _FEED_TEXTS = ("cache_dir", "index", "release", "warning")
 _FEED_COUNTS = ("age_seconds", "entries", "advisories", "joined", "without_source")
 
 
+def is_count(value):
+    """A number of things: an int (not a bool, which is one in Python) of 0 or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def text(value, limit=TEXT_CHARS):
     """value as a str fit for every renderer and both stores: NUL and lone surrogates replaced, capped."""
     if value is None:
@@ -185,7 +190,7 @@ class HostValues(object):
         if record.get("status") is not None:
             record["status"] = self.enum(where, "status", record["status"], HOST_STATUSES, UNKNOWN)
         count = record.get("installed_count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        if count is not None and not is_count(count):
             self.warn(where, "installed_count", count, "taken as 0")
             record["installed_count"] = 0
         reported = record.get("collected_at")
@@ -227,8 +232,7 @@ class HostValues(object):
             if field not in feed:
                 continue
             value = feed[field]
-            if (value is not None or field != "age_seconds") and (
-                    isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            if (value is not None or field != "age_seconds") and not is_count(value):
                 # the age may be unknown (null); a count the schema says is a number counts nothing
                 self.warn(where, field, value, "taken as unknown (null)" if field == "age_seconds" else "taken as 0")
                 value = None if field == "age_seconds" else 0
@@ -246,7 +250,7 @@ class HostValues(object):
         left_out = feed.get("left_out")
         if left_out is not None:
             if not isinstance(left_out, dict) or not all(
-                    isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                    isinstance(k, str) and is_count(n)
                     for k, n in left_out.items()):
                 self.warn(where, "left_out", left_out, "taken as none")
                 left_out = {}
