@@ -1,4 +1,4 @@
-"""lab: the fleetpatch test lab. Usage: lab up | down | status | stage WAVE [--latest-only] | reset | ssh HOST [CMD...]"""
+"""lab: the fleetpatch test lab. Usage: lab up [--hosts N] | down | status | stage WAVE [--latest-only] | reset | ssh HOST [CMD...]"""
 import argparse
 import contextlib
 import fcntl
@@ -7,7 +7,7 @@ import shutil
 import sys
 import time
 
-from . import catalog, config, golden, hosts, inventory, repos, rootfs
+from . import catalog, config, fleet as fleetmod, golden, hosts, inventory, repos, rootfs
 from .util import LabError, end_guest_processes, guest_processes, log, mounted, pid_alive, read_pid, write
 
 WAVE_HELP = ", ".join("%d=%s" % (i, name) for i, name in enumerate(catalog.WAVES))
@@ -39,6 +39,13 @@ def cmd_up(args):
     log("%d hosts (%d of them on the real Debian archive) up in %.1fs; wave %s; inventory: %s"
         % (len(every), len(every) - len(fleet), time.time() - started, catalog.WAVES[repos.current_wave()], path))
     print(path)
+    if getattr(args, "hosts", None) is not None:
+        extra = fleetmod.up(args.hosts, base)
+        if extra:
+            log("%d fleet hosts up; their inventory: %s" % (args.hosts, extra))
+            print(extra)
+        else:
+            log("no fleet hosts (--hosts 0): every one stopped and its state removed")
     return 0
 
 
@@ -54,17 +61,21 @@ def _keep_provisioned(new_hosts, base):
     hosts.parallel(hosts.wait_for_ssh, new_hosts)
 
 
-def cmd_down(args):
+def cmd_down(args, keep_fleet=False):
+    """keep_fleet: `lab reset` leaves the extra fleet hosts (fleet.py) running, untouched."""
     fleet = _known_hosts()
     hosts.parallel(hosts.stop, fleet)
+    extra = [] if keep_fleet else fleetmod.down()
     repos.stop_server()
+    spared = fleetmod.FLEET_DIR if keep_fleet else None
     # A guest whose nspawn had to be killed keeps running in its own namespaces: end it too.
-    for pid, name in end_guest_processes(config.STATE):
+    for pid, name in end_guest_processes(config.STATE, spare=spared):
         log("down: guest process %d (%s) survived SIGKILL" % (pid, name))
-    leftovers = _leftovers(fleet)
+    leftovers = _leftovers(fleet + extra, spared)
     if leftovers:
         raise LabError("lab down left behind: %s" % "; ".join(leftovers))
-    log("down: %d hosts stopped, repository server stopped, nothing left running or mounted" % len(fleet))
+    log("down: %d hosts stopped%s, repository server stopped, nothing left running or mounted"
+        % (len(fleet) + len(extra), " (%d of the extra fleet)" % len(extra) if extra else ""))
     return 0
 
 
@@ -80,7 +91,7 @@ def _known_hosts():
     return list(fleet.values())
 
 
-def _leftovers(fleet):
+def _leftovers(fleet, spared=None):
     found = []
     for h in fleet:
         for pidfile in ("supervisor.pid", "nspawn.pid"):
@@ -91,7 +102,8 @@ def _leftovers(fleet):
             found.append("mount %s" % h.root)
     if repos.server_running():
         found.append("repository server pid %s" % read_pid(config.SERVER_PID))
-    found.extend("guest process %d (%s) in its own namespaces" % guest for guest in guest_processes(config.STATE))
+    found.extend("guest process %d (%s) in its own namespaces" % guest
+                 for guest in guest_processes(config.STATE, spare=spared))
     return found
 
 
@@ -116,6 +128,15 @@ def cmd_status(args):
         all_up = all_up and state == "up"
         print("%-12s %-15s %-7s %-11s %-8s %s" % (h.name, h.address, h.pkg_mgr,
                                                   "(archive)" if h.archive else h.ring, state, boot))
+    extra = fleetmod.on_disk()
+    if extra:
+        # the fleet's boot ids would take one SSH round trip per host: running is enough here
+        running = sum(1 for h in extra if hosts.is_running(h))
+        print("fleet (lab up --hosts N): %d hosts, %d running" % (len(extra), running))
+        for h in extra:
+            print("%-12s %-15s %-7s %-11s %-8s %s" % (h.name, h.address, h.pkg_mgr, h.ring,
+                                                      "running" if hosts.is_running(h) else "stopped", "-"))
+        print("fleet inventory: %s" % fleetmod.FLEET_INVENTORY)
     if os.path.exists(config.INVENTORY):
         print("inventory: %s" % config.INVENTORY)
     return 0 if all_up else 3
@@ -141,8 +162,9 @@ def cmd_stage(args):
 
 
 def cmd_reset(args):
-    """Back to a freshly provisioned fleet at the baseline wave."""
-    cmd_down(args)
+    """Back to a freshly provisioned fleet at the baseline wave (the extra fleet hosts of
+    `lab up --hosts N` keep running as they are)."""
+    cmd_down(args, keep_fleet=True)
     if os.path.isdir(config.HOSTS_DIR):
         shutil.rmtree(config.HOSTS_DIR)
     os.makedirs(config.STATE, exist_ok=True)
@@ -159,6 +181,9 @@ def cmd_ssh(args):
     every = config.fleet() + config.archive_hosts()
     match = [h for h in every if h.name == args.host]
     if not match:
+        extra = [h for h in fleetmod.on_disk() if h.name == args.host]
+        if extra:
+            os.execvp("ssh", fleetmod.ssh_argv(extra[0]) + args.remote_command)
         raise LabError("no lab host %r; hosts: %s" % (args.host, ", ".join(h.name for h in every)))
     os.execvp("ssh", hosts.ssh_argv(match[0]) + args.remote_command)
 
@@ -167,7 +192,11 @@ def parser():
     p = argparse.ArgumentParser(prog="lab", description="The fleetpatch lab: real Debian hosts "
                                 "(systemd-nspawn) managed by apt, dnf and zypper, with local repositories.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("up", help="build what is missing, boot every host, provision the baseline (idempotent)")
+    up = sub.add_parser("up", help="build what is missing, boot every host, provision the baseline (idempotent)")
+    up.add_argument("--hosts", type=int, metavar="N",
+                    help="also N extra apt hosts (lab-fleet001...; 0 removes them) in their own inventory, "
+                    "%s, for scale measurements (docs/scaling.md)" % os.path.relpath(
+                        fleetmod.FLEET_INVENTORY, config.REPO_ROOT))
     sub.add_parser("down", help="stop every host and the repository server; unmount everything")
     sub.add_parser("status", help="show the hosts, their boot ids and the staged wave (rc 3 if not all up)")
     stage = sub.add_parser("stage", help="publish a wave of updates: " + WAVE_HELP)

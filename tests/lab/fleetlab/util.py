@@ -69,11 +69,11 @@ def mounted(path):
         return any(line.split()[1] == path for line in f)
 
 
-def guest_processes(state_dir):
+def guest_processes(state_dir, spare=None):
     """[(pid, command name)] of the processes in a mount namespace other than ours whose mounts
-    reference state_dir: the lab's guests (their init and everything under it). A guest whose
-    systemd-nspawn was killed lives on in its own PID and mount namespaces, invisible to pid
-    files and to our mount table."""
+    reference state_dir (and not `spare`, a directory under it): the lab's guests (their init and
+    everything under it). A guest whose systemd-nspawn was killed lives on in its own PID and mount
+    namespaces, invisible to pid files and to our mount table."""
     ours = os.readlink("/proc/self/ns/mnt")
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -81,8 +81,9 @@ def guest_processes(state_dir):
             if os.readlink("/proc/%s/ns/mnt" % pid) == ours:
                 continue
             with open("/proc/%s/mountinfo" % pid) as f:
-                if state_dir not in f.read():
-                    continue
+                mounts = f.read()
+            if state_dir not in mounts or (spare and spare + "/" in mounts):
+                continue
             with open("/proc/%s/comm" % pid) as f:
                 found.append((int(pid), f.read().strip()))
         except OSError:        # gone meanwhile, or a kernel thread
@@ -90,17 +91,17 @@ def guest_processes(state_dir):
     return found
 
 
-def end_guest_processes(state_dir, timeout=10):
+def end_guest_processes(state_dir, timeout=10, spare=None):
     """SIGKILL every guest process (guest_processes); wait until they are gone. Returns what is
     still there after the timeout."""
-    for pid, _name in guest_processes(state_dir):
+    for pid, _name in guest_processes(state_dir, spare):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     deadline = time.time() + timeout
-    left = guest_processes(state_dir)
+    left = guest_processes(state_dir, spare)
     while left and time.time() < deadline:
         time.sleep(0.2)
-        left = guest_processes(state_dir)
+        left = guest_processes(state_dir, spare)
     return left
