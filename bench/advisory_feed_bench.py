@@ -1,4 +1,4 @@
-"""Benchmark: the advisory feed for apt hosts (plugins/plugin_utils/_advisory_feed*.py) on an export the
+"""Benchmark: the advisory feed for apt hosts (plugins/plugin_utils/_advisory/*.py) on an export the
 size of Debian's, against json.load of the same file measured in the same run.
 
     .venv/bin/python bench/advisory_feed_bench.py [--packages 12000] [--entries 90000] [--rounds 3]
@@ -116,7 +116,7 @@ if what == "baseline":
     with open(tracker) as f:
         data = json.load(f)
 elif what in ("build", "read", "join"):
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
     feed = {"debian_tracker": tracker, "debian_advisories": lists, "cache_dir": cache, "max_age": 0}
     if what == "join":
         with open(base_path) as f:

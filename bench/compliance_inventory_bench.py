@@ -3,7 +3,7 @@
     .venv/bin/python bench/compliance_inventory_bench.py [--hosts 10000] [--updates 50] [--rounds 5]
 
 Needs no lab. In a temporary directory it appends one synthetic run (tests/support/synthetic_fleet.py,
-N hosts x M updates, built through _report_model as the callback builds it; about 15 s, not timed) to
+N hosts x M updates, built through _report/model.py as the callback builds it; about 15 s, not timed) to
 a fresh SQLite store, writes a YAML inventory of the same N host names and two compliance
 configurations (annotate, add_hosts), then measures, interleaved, in the same run:
 (a) in-process: the plugin's parse() annotating the loaded YAML inventory, against loading that
@@ -48,8 +48,8 @@ def ensure_collection_link():
 def build_store(directory, hosts, updates):
     """A SQLite store holding one run of `hosts` x `updates`; returns (path, host names, seconds to build)."""
     import synthetic_fleet
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 
     start = time.perf_counter()
     entries = []
@@ -85,7 +85,7 @@ def write_configs(directory, store, names):
 
 def read_store(store):
     """Seconds to read what the plugin reads from the store, and the SLA breach rows it got."""
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
     now = datetime.datetime.now(datetime.timezone.utc)
     gc.collect()
     start = time.perf_counter()

@@ -35,8 +35,8 @@ if not os.path.exists(LINK):
 sys.path[:0] = [COLLECTIONS, os.path.join(REPO, "tests", "support")]
 
 import synthetic_fleet  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore  # noqa: E402
 
 # After the synthetic fleet's first-seen dates (October and November 2026), so remediation times count.
 FIRST_DAY = datetime.datetime(2026, 11, 10, 10, 0, tzinfo=datetime.timezone.utc)
@@ -81,8 +81,9 @@ def peak_rss_mb():
 
 def measure(step, path, hosts, updates, runs):
     """One step in this (child) process: prints {seconds, peak_rss_mb}."""
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view, _render_html
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_updates_csv
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import updates_csv as _render_updates_csv
     report = None
     if step != "baseline":
         report = build_report(hosts, updates, runs)       # the run being reported (not timed)

@@ -30,8 +30,8 @@ if not os.path.exists(LINK):
 sys.path[:0] = [COLLECTIONS, os.path.join(REPO, "tests", "support")]
 
 import synthetic_fleet  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore  # noqa: E402
 
 
 def build_report(hosts, updates, run_id, ended_at):

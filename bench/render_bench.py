@@ -3,7 +3,7 @@
     .venv/bin/python bench/render_bench.py [--hosts N] [--updates N] [--rounds N]
 
 The report is built the way the callback builds it (tests/support/synthetic_report.py, through
-_report_model), then each renderer is timed `rounds` times (wall clock, best and median) and run
+_report/model.py), then each renderer is timed `rounds` times (wall clock, best and median) and run
 once more under tracemalloc for the peak memory it allocates on top of the report. Prints JSON.
 No lab needed.
 """
@@ -25,8 +25,10 @@ sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 # Makes the checkout importable as ansible_collections.fleetpatch.patching.
 import conftest  # noqa: E402,F401  # pylint: disable=unused-import
 import synthetic_report  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (  # noqa: E402
-    _render_csv, _render_html, _render_junit, _render_markdown)
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import junit_xml as _render_junit
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
 
 
 def csv_to_file(report):

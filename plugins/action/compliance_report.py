@@ -10,8 +10,10 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
-    _awx_job, _report_files, _report_query, _report_run)
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import query as _report_query
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
 
 ARGUMENT_SPEC = {
     "store": {"type": "str", "required": True},

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """patch_apply: the Python module on POSIX hosts; ansible.windows.win_updates (and win_reboot
 between passes) on Windows hosts, with the journal kept on the host. On apt hosts with an
-advisory_feed, the host's updates are joined to the feed here first (plugin_utils/_advisory_feed.py)
+advisory_feed, the host's updates are joined to the feed here first (plugin_utils/_advisory/feed.py)
 and the module gets the result as advisory_data, so that cves, advisories and the baseline's
 severities select as on dnf and zypper."""
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import apply_argument_spec
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_action import WindowsDispatchAction, is_windows_host
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.action import WindowsDispatchAction, is_windows_host
 
 # what the assessment for the feed shares with the install (the backend's options)
 FACTS_OPTIONS = ("pkg_mgr", "root", "lock_timeout", "state_dir", "update_cache", "cache_valid_time")

@@ -12,8 +12,8 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import facts_argument_spec
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_action import WindowsDispatchAction, is_windows_host
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.action import WindowsDispatchAction, is_windows_host
 
 
 class ActionModule(WindowsDispatchAction):

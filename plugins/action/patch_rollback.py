@@ -7,7 +7,7 @@ on Windows hosts, refusing updates Windows cannot uninstall."""
 from __future__ import annotations
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import rollback_argument_spec
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_action import WindowsDispatchAction
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.action import WindowsDispatchAction
 
 
 class ActionModule(WindowsDispatchAction):

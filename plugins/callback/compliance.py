@@ -151,8 +151,10 @@ from ansible.release import __version__ as ansible_version
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 
 try:
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _report_location
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model, _report_run
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
     IMPORT_ERROR = None
 except ImportError as exc:      # reported as a warning: a callback must never break the playbook
     IMPORT_ERROR = exc

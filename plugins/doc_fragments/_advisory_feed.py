@@ -9,7 +9,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The advisory_feed option of patch_facts and patch_apply (plugin_utils/_advisory_feed.py)."""
+    """The advisory_feed option of patch_facts and patch_apply (plugin_utils/_advisory/feed.py)."""
 
     DOCUMENTATION = r"""
 options:

@@ -172,10 +172,10 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore, HistoryStoreError
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import gc_pause as _gc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore, HistoryStoreError
 
 _FILE_NAMES = ("fleetpatch_compliance.yml", "fleetpatch_compliance.yaml")
 _SUFFIXES = (".compliance.yml", ".compliance.yaml")

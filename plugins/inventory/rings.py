@@ -182,7 +182,7 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.vars import combine_vars
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _rings
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import rings as _rings
 
 try:
     from ansible.vars.plugins import get_vars_from_inventory_sources

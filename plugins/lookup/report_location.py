@@ -56,7 +56,7 @@ _raw:
 
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_location
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
 
 
 class LookupModule(LookupBase):

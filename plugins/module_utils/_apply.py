@@ -190,7 +190,7 @@ def advisory_key(update):
 def merge_advisory_data(record, advisory_data, policy=None, now=None):
     """The record with what the controller's advisory feed says about its apt updates
     (advisory_data: {advisory_key: {advisories, cves, issued, severity}}, built by patch_apply's action
-    plugin from plugin_utils/_advisory_feed.py), decided again by the baseline. An update whose
+    plugin from plugin_utils/_advisory/feed.py), decided again by the baseline. An update whose
     name, arch or version changed since the controller asked keeps what this host said."""
     if not advisory_data:
         return record

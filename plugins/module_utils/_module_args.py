@@ -61,7 +61,7 @@ def facts_argument_spec():
 
 def advisory_feed_option():
     """patch_facts' and patch_apply's advisory_feed: read by their action plugins on the controller
-    only (plugin_utils/_advisory_feed.py), never sent to a host."""
+    only (plugin_utils/_advisory/feed.py), never sent to a host."""
     return dict(type="dict", options=dict(
         debian_tracker=dict(type="str"),
         debian_advisories=dict(type="list", elements="str", default=[]),

@@ -24,7 +24,7 @@ from conftest import on_host, run_lab
 from test_apply_rollback import packages, refresh
 
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore  # noqa: E402
 
 # The baselines the workflow is launched with (an admin's fleetpatch_awx_baselines), and the job
 # variables of every patch template (fleetpatch_awx_patch_vars): no reboot, no health checks.

@@ -21,7 +21,7 @@ from test_apply_rollback import refresh
 sys.path.insert(0, os.path.join(REPO_ROOT, ".build", "collections"))
 sys.path.insert(0, os.path.join(REPO_ROOT, "tests", "support"))
 import cdp_client  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore  # noqa: E402
 
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
 SCHEMA = json.load(open(os.path.join(REPO_ROOT, "docs", "schemas", "compliance_report.schema.json")))

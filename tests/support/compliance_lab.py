@@ -11,7 +11,7 @@ _report_model from the task results a run would send the compliance callback.
 """
 import datetime
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 
 FACTS = "fleetpatch.patching.patch_facts"
 APPLY = "fleetpatch.patching.patch_apply"

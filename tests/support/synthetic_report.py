@@ -1,7 +1,7 @@
 """Compliance report documents built the way the callback builds them, from synthetic_fleet's task
 results through _report_model, for renderer tests and bench/render_bench.py."""
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 
 import synthetic_fleet
 
@@ -62,8 +62,8 @@ def with_fleet(report, store_path, stale_hosts=5, never_assessed=3):
     run a week before (another seed, so updates came and went), with `stale_hosts` hosts seen only
     then, 40 days before, and `never_assessed` inventory hosts no run assessed."""
     import datetime
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
     hosts = len(report["hosts"])
     old_run = {"run_id": "r-old", "started_at": "2026-10-16T10:00:00Z", "ended_at": "2026-10-16T10:05:00Z",
                "playbooks": ["assess.yml"], "check_mode": False, "controller": "controller.example.com",

@@ -18,7 +18,7 @@ SECURITY_SUITE = debs.SUITES["security"][0]
 DIRECTORY = "advisories"
 
 # The catalog's RPM severity -> the Debian urgency that, with a DSA, maps back to the same
-# severity in fleetpatch's mapping (plugins/plugin_utils/_advisory_feed_debian.py URGENCY_SEVERITY).
+# severity in fleetpatch's mapping (plugins/plugin_utils/_advisory/debian.py URGENCY_SEVERITY).
 # The lab test compares apt and rpm hosts, so a drift between the two shows there.
 URGENCY = {"Critical": "high", "Important": "medium", "Moderate": "low", "Low": "unimportant"}
 

@@ -8,7 +8,7 @@ import jsonschema
 from ansible_collections.fleetpatch.patching.plugins.action.patch_apply import ActionModule as Apply
 from ansible_collections.fleetpatch.patching.plugins.action.patch_facts import ActionModule as Facts
 from ansible_collections.fleetpatch.patching.plugins.action.patch_rollback import ActionModule as Rollback
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 from windows_replay import Replay, windows_action
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

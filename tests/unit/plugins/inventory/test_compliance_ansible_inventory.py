@@ -19,7 +19,7 @@ FIXTURES = os.path.join(HERE, "fixtures")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(HERE))))
 sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 import compliance_lab  # noqa: E402
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 HOSTS = os.path.join(FIXTURES, "lab_hosts.yml")

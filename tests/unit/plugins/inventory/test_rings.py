@@ -5,8 +5,8 @@ import math
 import random
 
 import pytest
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _rings
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._rings import HostFacts, RingsConfigError
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import rings as _rings
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory.rings import HostFacts, RingsConfigError
 
 DEFAULT = _rings.parse_rings(None)
 THREE = _rings.parse_rings([{"name": "test", "fraction": 0.05}, {"name": "pilot", "fraction": 0.1},

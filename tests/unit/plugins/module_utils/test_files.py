@@ -10,7 +10,8 @@ import threading
 import pytest
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _files, _first_seen, _journal
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files, _store_sqlite
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import sqlite as _store_sqlite
 
 
 def mode_of(path):

@@ -12,9 +12,9 @@ import pytest
 
 from ansible_collections.fleetpatch.patching.plugins.action.patch_facts import ActionModule
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apt, _policy, _vocabulary
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_index as feed_index
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import debian
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import index as feed_index
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -11,9 +11,9 @@ import pytest
 
 from ansible_collections.fleetpatch.patching.plugins.action.patch_facts import ActionModule
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _vocabulary
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_ubuntu as ubuntu
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import FeedError
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import ubuntu
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import FeedError
 from test_advisory_feed import record as debian_record
 
 HERE = os.path.dirname(os.path.abspath(__file__))

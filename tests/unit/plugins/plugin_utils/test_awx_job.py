@@ -3,8 +3,10 @@ variables are whatever the launcher passed), kept in the report and the history 
 linked in the dashboard and the summary."""
 import datetime
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _render_html, _render_markdown
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 from test_history_store import entry, report
 
 # What AWX 24 passes a workflow node's job (awx_meta_vars), tower_ beside awx_.

@@ -8,9 +8,9 @@ import uuid
 
 import compliance_lab
 import pytest
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
 POSTGRES_URL = os.environ.get("FLEETPATCH_TEST_POSTGRES_URL")

@@ -7,9 +7,9 @@ import os
 import sqlite3
 
 import jsonschema
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import schema
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 from test_history_store import location, postgres_location  # noqa: F401  pylint: disable=unused-import
 from test_history_store import entry, report, unreachable, update
 

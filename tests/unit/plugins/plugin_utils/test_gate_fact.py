@@ -2,7 +2,7 @@
 it: the decision when the gate decides, the manifest when an open gate promotes one; the gate's
 own assert, which follows, is not a second decision."""
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_run
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
 
 
 class GateAssert(object):

@@ -19,9 +19,9 @@ import uuid
 import jsonschema
 import pytest
 import synthetic_fleet
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore, HistoryStoreError
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore, HistoryStoreError
 
 POSTGRES_URL = os.environ.get("FLEETPATCH_TEST_POSTGRES_URL")
 NO_POSTGRES = "FLEETPATCH_TEST_POSTGRES_URL is not set (eval \"$(tests/tools/start-postgres)\" sets it)"
@@ -175,7 +175,7 @@ def test_updates_missing_optional_fields_are_stored_with_defaults(location):
 
 def test_sqlite_rows_land_whole_under_the_oldest_variable_limit(tmp_path):
     # SQLite before 3.32 allows 999 bound values per statement; a block must never need more.
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_sqlite
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import sqlite as _store_sqlite
     db = _store_sqlite.SqliteConnection(str(tmp_path / "h.sqlite"), 5)
     db.connect()
     db._conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
@@ -538,7 +538,7 @@ def test_an_unreachable_server_is_an_error_naming_it():
 def test_without_psycopg_a_url_names_the_missing_package(tmp_path):
     # python -S: no site-packages, so psycopg is really absent; the collection comes from PYTHONPATH.
     collections = os.path.join(REPO, ".build", "collections")
-    code = ("from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore\n"
+    code = ("from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore\n"
             "HistoryStore.open(%r).close()\n"
             "try:\n"
             "    HistoryStore.open('postgresql://fp:topsecret@db.example.com/fleet')\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import cdp_client
 import pytest
 import synthetic_report
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
 
 WIDTH, HEIGHT = 1280, 900
 VIEWS = ("sla", "by-update", "changes", "fleet")

@@ -6,8 +6,8 @@ import io
 import hypothesis
 import pytest
 import synthetic_report
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_csv
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example/\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd",
             "\x01=cmd()", "\x1b\x7f+cmd"]

@@ -7,7 +7,8 @@ import re
 
 import pytest
 import synthetic_report
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_common, _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import common as _render_common
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
 
 HOSTILE_TITLE = synthetic_report.HOSTILE_TITLE
 EXTERNAL = re.compile(r"^\s*(https?:|//|ftp:|file:|javascript:)", re.I)

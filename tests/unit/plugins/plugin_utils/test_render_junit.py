@@ -5,8 +5,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import synthetic_report
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_common, _render_junit
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import common as _render_common
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import junit_xml as _render_junit
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 
 
 @pytest.fixture(scope="module")

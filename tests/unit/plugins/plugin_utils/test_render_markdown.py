@@ -4,7 +4,8 @@ import re
 
 import pytest
 import synthetic_report
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_common, _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import common as _render_common
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
 
 FILES = {"json": "/var/lib/fleetpatch/r1/report.json", "html": "/var/lib/fleetpatch/r1/report.html",
          "csv": "/var/lib/fleetpatch/r1/report.csv", "junit": "/var/lib/fleetpatch/r1/junit.xml"}

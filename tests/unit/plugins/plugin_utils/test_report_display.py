@@ -2,9 +2,11 @@
 rollout order, one meaning per figure, the trend's labels, and the gate's message."""
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_html, _render_markdown, _render_svg
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_run
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import svg_charts as _render_svg
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
 
 import synthetic_report
 
@@ -104,7 +106,7 @@ def test_the_gate_message_is_text_never_a_repr_and_is_capped():
 
 
 def test_the_trend_data_has_the_open_critical_security_and_sla_figures_of_each_run(tmp_path):
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
     earlier = synthetic_report.build(30, 8, trend_runs=0, seed=3)
     earlier["run"]["run_id"] = "r-earlier"
     with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:

@@ -3,7 +3,7 @@
 import zlib
 
 import pytest
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
 
 
 def test_compress_file_packs_the_whole_file_whatever_the_chunk_size(tmp_path):

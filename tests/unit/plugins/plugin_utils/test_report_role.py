@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 from test_history_store import entry, report, update
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))

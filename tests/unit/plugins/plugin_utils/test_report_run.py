@@ -9,9 +9,9 @@ from ansible.executor.stats import AggregateStats
 
 from ansible_collections.fleetpatch.patching.plugins.callback import compliance
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_query as query
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_run as run
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import query
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run
 
 from test_report_model import FACTS, RUN, record, update
 
@@ -61,7 +61,7 @@ def test_failed_and_unreachable_hosts_are_reported_but_not_the_controller(tmp_pa
 
 
 def test_the_store_keeps_the_days_asked_for(tmp_path):
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
     old = dict(RUN, run_id="old", started_at="2025-01-01T10:00:00Z", ended_at="2025-01-01T10:05:00Z")
     with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
         store.append_run(model.build_report(old, [model.host_entry(observations(a=record())["a"])]))
@@ -106,7 +106,7 @@ def test_a_run_the_store_refused_is_said_in_report_json_written_before_the_appen
         assert json.load(handle)["run"]["problems"] == problems
     with open(files["markdown"]) as handle:
         assert "not added to the history store" in handle.read()
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_html
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
     assert 'role="alert">Not recorded as asked: the run was not added' in _render_html.render(report)
 
 
@@ -182,7 +182,7 @@ def test_the_callback_writes_and_prints_its_summary(tmp_path):
 
 
 def test_the_callback_prunes_the_store_with_its_keep_days_option(tmp_path):
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
     old = dict(RUN, run_id="old", started_at="2025-01-01T10:00:00Z", ended_at="2025-01-01T10:05:00Z")
     with HistoryStore.open(str(tmp_path / "h.sqlite")) as store:
         store.append_run(model.build_report(old, [model.host_entry(observations(a=record())["a"])]))

@@ -3,8 +3,10 @@ against the report's own host entries, not against expected figures."""
 import csv
 import io
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_markdown, _render_updates_csv
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_run, _report_views
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import updates_csv as _render_updates_csv
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
 
 import synthetic_report
 

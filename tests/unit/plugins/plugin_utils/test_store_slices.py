@@ -7,9 +7,10 @@ import datetime
 import multiprocessing
 
 import pytest
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _fleet_view
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 from test_history_store import entry, report, update
 from test_history_store import location, postgres_location  # noqa: F401  pylint: disable=unused-import
 

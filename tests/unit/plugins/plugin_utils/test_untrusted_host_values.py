@@ -10,11 +10,13 @@ import os
 import jsonschema
 import pytest
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_csv, _render_html, _render_markdown
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model as model
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import HistoryStore
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 SCHEMA = json.load(open(os.path.join(REPO, "docs", "schemas", "compliance_report.schema.json")))

@@ -3,12 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private to fleetpatch.patching; may change without notice.
 
-What the distributions' advisory feeds share (Debian: _advisory_feed_debian.py, Ubuntu:
-_advisory_feed_ubuntu.py): the error, dpkg's version order as bytes (the index on disk selects
+What the distributions' advisory feeds share (Debian: _advisory/debian.py, Ubuntu:
+_advisory/ubuntu.py): the error, dpkg's version order as bytes (the index on disk selects
 version ranges with it), a streaming reader of a large JSON object, and the index of fixes and
 advisories by (source package, release) that answers a host's updates. Each distribution parses
 its own formats into that index and folds what applies to an update into its answer (its own
-severity mapping); _advisory_feed.py loads, caches, stores and joins.
+severity mapping); _advisory/feed.py loads, caches, stores and joins.
 """
 
 from __future__ import annotations

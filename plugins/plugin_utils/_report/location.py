@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
 
 DEFAULT_REPORT_DIR = "~/.ansible/fleetpatch/reports"
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _compliance_groups as rules
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._history_store import OPEN_STATES
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import OPEN_STATES
 
 MTTR_WINDOW_DAYS = 90
 # A host entry's fields that HistoryStore.latest_hosts() returns too.

@@ -15,7 +15,7 @@ import io
 import operator
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import clean
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import clean
 
 HOST_COLUMNS = ("run_id", "host", "ring", "os", "pkg_mgr", "host_status", "reboot_required", "rolled_back",
                 "rollback_possible", "failure")

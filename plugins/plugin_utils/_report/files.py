@@ -13,8 +13,11 @@ import threading
 import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import (
-    _render_csv, _render_html, _render_junit, _render_markdown, _render_updates_csv)
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import junit_xml as _render_junit
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import markdown_summary as _render_markdown
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import updates_csv as _render_updates_csv
 
 # format -> file name; json first: it is the source of truth, written before anything drawn from it
 FILE_NAMES = {

@@ -11,9 +11,9 @@ where they are (report.updates.csv, report.csv): the page stays small at 10,000 
 
 from __future__ import annotations
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views as views
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import DASH, html_text as esc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import svg_charts as svg
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import DASH, html_text as esc
 
 UPDATE_ROWS = 300
 HOSTS_NAMED = 5

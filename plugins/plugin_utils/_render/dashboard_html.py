@@ -23,9 +23,9 @@ import os
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     HELD_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, STATUS_ORDER, STATUS_RANK)
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_svg as svg
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _render_views_html as view_html
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import svg_charts as svg
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import views_html as view_html
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
     DASH, MAX_PROBLEMS, NO_HOSTS, STATUS_LABELS, awx_text, compliant_share, compliant_text, html_text as esc, hosts_worst_first, in_order, open_count,
     percent, run_duration, status_label, top_open_updates)
 

@@ -6,7 +6,7 @@ its end, narrowed by a JMESPath query over the hosts. Private to this collection
 
 from __future__ import annotations
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
 
 try:
     import jmespath

@@ -27,11 +27,12 @@ import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _gc, _host_values
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_postgres
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_schema as schema
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _store_sqlite
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _host_values
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import gc_pause as _gc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import schema
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import sqlite as _store_sqlite
 
 DEFAULT_TIMEOUT_SECONDS = 30
 TREND_LIMIT = 30

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import (
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import (
     CVE, AdvisoryIndex, FeedError, highest, json_members, newest_date)
 
 INPUTS = ("debian_tracker", "debian_advisories")     # advisory_feed's options naming Debian's data

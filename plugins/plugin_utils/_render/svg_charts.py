@@ -11,7 +11,7 @@ Every chart is role="img" with a title; the dashboard puts the same figures in a
 
 from __future__ import annotations
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
     clean, html_text, percent)
 
 STATUS_COLORS = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
     clean, hosts_worst_first, one_line, open_count, status_label, top_open_updates, update_brief)
 
 FAILING = ("non_compliant", "failed", "rolled_back")

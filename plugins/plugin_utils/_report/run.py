@@ -14,8 +14,10 @@ import threading
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     EXCLUDED_RING_GROUP, RING_GROUP_PREFIX, RING_VAR)
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gc, _report_files, _report_location
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import gc_pause as _gc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
 
 COLLECTION_PREFIX = "fleetpatch.patching."
 CONTROLLER_NAMES = ("localhost", "127.0.0.1")
@@ -195,7 +197,7 @@ def backfill_first_seen(entries, first_seen):
 
 def open_store(location):
     # Imported here: a run without a store must not need the store's code (or psycopg).
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _history_store
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import history as _history_store
     return _history_store.HistoryStore.open(location)
 
 
@@ -239,7 +241,7 @@ def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=
     report = _report_model.build_report(run, entries, trend, first_seen_rings=first_seen_rings(observations, rings))
     if store is not None:
         try:
-            from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _fleet_view
+            from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
             report["fleet"] = _fleet_view.fleet_state(
                 store, report, inventory_hosts, datetime.datetime.now(datetime.timezone.utc),
                 stale_days=int(options.get("stale_days") or 7))

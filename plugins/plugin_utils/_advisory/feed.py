@@ -6,8 +6,8 @@
 The advisory feed for apt hosts, on the controller: patch_facts' advisory_feed option names
 Debian's and Ubuntu's security data (a file path or an http(s) URL each); this fetches it (with a
 timeout, into a cache on the controller), indexes it once and joins it to a host's record: a
-Debian host to Debian's data (_advisory_feed_debian.py), an Ubuntu host to Ubuntu's
-(_advisory_feed_ubuntu.py), both through one index (_advisory_feed_index.py)
+Debian host to Debian's data (_advisory/debian.py), an Ubuntu host to Ubuntu's
+(_advisory/ubuntu.py), both through one index (_advisory/index.py)
 (docs/assessment.md, "Advisory feed for apt hosts").
 
 Ansible runs each host's task in a worker process of its own, so "once per run" cannot be a
@@ -40,9 +40,9 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._apply import 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import advisory_feed_option
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_debian as debian
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _advisory_feed_ubuntu as ubuntu
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import FeedError, dpkg_key
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import debian
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import ubuntu
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import FeedError, dpkg_key
 
 DEFAULT_CACHE_DIR = "~/.cache/fleetpatch/advisory-feed"
 INDEX_FORMAT = 3          # bump when the index file changes shape

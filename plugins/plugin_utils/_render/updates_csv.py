@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import clean
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_csv import cell
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import clean
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.hosts_csv import cell
 
 COLUMNS = ("run_id", "id", "kind", "severity", "classification", "title", "issued", "packages", "cves",
            "missing", "failed", "installed", "held", "past_sla", "earliest_sla_due", "missing_hosts",

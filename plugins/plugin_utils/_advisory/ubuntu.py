@@ -5,7 +5,7 @@
 
 Ubuntu's own security data, read in its published formats and indexed for the join to apt updates
 (docs/assessment.md, "Advisory feed for apt hosts"); the index, its store and the join are the ones
-Debian's data uses (_advisory_feed_index.py, _advisory_feed.py):
+Debian's data uses (_advisory/index.py, _advisory/feed.py):
 
 - the Ubuntu Security Notices database (https://usn.ubuntu.com/usn-db/database.json, or .json.bz2):
   {USN id: {id, title, summary, description, isummary, action, timestamp (epoch seconds), cves
@@ -30,7 +30,7 @@ import io
 import re
 from xml.etree import ElementTree
 
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory_feed_index import (
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import (
     CVE, AdvisoryIndex, FeedError, highest, is_version, json_members, newest_date)
 
 INPUTS = ("ubuntu_usn", "ubuntu_oval")     # advisory_feed's options naming Ubuntu's data

@@ -14,7 +14,7 @@ import datetime
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     HELD_STATES, OPEN_STATES, SEVERITY_RANK)
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import one_line
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import one_line
 
 SLA_SOON_DAYS = 3
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _windows_updates as wu
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows_host import WindowsHostFiles
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows import updates as wu
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.host import WindowsHostFiles
 
 ALL_CATEGORIES = ["*"]
 

@@ -4,7 +4,7 @@
 """Private to fleetpatch.patching; may change without notice.
 
 The action plugins' shared part: a Windows host is driven from the controller through the
-ansible.windows modules (_windows_run.py); any other host runs the same-named Python module,
+ansible.windows modules (_windows/run.py); any other host runs the same-named Python module,
 unchanged.
 """
 
@@ -20,7 +20,8 @@ from ansible.utils.vars import merge_hash
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._windows_options import WINDOWS_OPTION
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _windows_run, _windows_updates
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows import run as _windows_run
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows import updates as _windows_updates
 
 
 def is_windows_host(connection, args):

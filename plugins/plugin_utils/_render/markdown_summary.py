@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import STATUS_ORDER
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _report_views
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render_common import (
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
     MAX_PROBLEMS, awx_text, compliant_share, compliant_text, hosts_worst_first, in_order, one_line,
     open_count, run_duration, status_label, top_open_updates, update_brief)
 
