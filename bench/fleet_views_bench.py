@@ -35,6 +35,7 @@ if not os.path.exists(LINK):
 sys.path[:0] = [COLLECTIONS, os.path.join(REPO, "tests", "support")]
 
 import synthetic_fleet  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp  # noqa: E402
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model  # noqa: E402
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore  # noqa: E402
 
@@ -42,15 +43,11 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history
 FIRST_DAY = datetime.datetime(2026, 11, 10, 10, 0, tzinfo=datetime.timezone.utc)
 
 
-def stamp(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def build_report(hosts, updates, number):
     """Run `number` (a day after the one before): the synthetic fleet, seeded per run so that
     updates come and go between runs, as the clock of each run sees it."""
     ended = FIRST_DAY + datetime.timedelta(days=number)
-    at = stamp(ended - datetime.timedelta(minutes=5))
+    at = utc_stamp(ended - datetime.timedelta(minutes=5))
     entries = []
     for host, ring, events in synthetic_fleet.fleet(hosts, updates, seed=1 + number % 7):
         observations = _report_model.HostObservations(host, clock=lambda: at)
@@ -58,8 +55,8 @@ def build_report(hosts, updates, number):
         for action, result, failed, unreachable in events:
             observations.observe(action, result, "task", failed, unreachable)
         entries.append(_report_model.host_entry(observations))
-    run = {"run_id": "bench-%03d" % number, "started_at": stamp(ended - datetime.timedelta(minutes=20)),
-           "ended_at": stamp(ended), "playbooks": ["rollout.yml"], "check_mode": False, "controller": "bench",
+    run = {"run_id": "bench-%03d" % number, "started_at": utc_stamp(ended - datetime.timedelta(minutes=20)),
+           "ended_at": utc_stamp(ended), "playbooks": ["rollout.yml"], "check_mode": False, "controller": "bench",
            "ansible_version": "2.19", "collection_version": "0.1.0", "aborted_by": None}
     return _report_model.build_report(run, entries)
 

@@ -8,7 +8,6 @@ once more under tracemalloc for the peak memory it allocates on top of the repor
 No lab needed.
 """
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -25,6 +24,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 # Makes the checkout importable as ansible_collections.fleetpatch.patching.
 import conftest  # noqa: E402,F401  # pylint: disable=unused-import
 import synthetic_report  # noqa: E402
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp  # noqa: E402
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import junit_xml as _render_junit
@@ -70,7 +70,7 @@ def main():
     report = synthetic_report.build(args.hosts, args.updates, hostile=True)
     build_seconds = time.perf_counter() - start
     result = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": utc_stamp(),
         "python": platform.python_version(), "machine": platform.machine(),
         "hosts": args.hosts, "updates_per_host": args.updates,
         "update_rows": sum(max(1, len(h["updates"])) for h in report["hosts"]),

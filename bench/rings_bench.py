@@ -37,6 +37,12 @@ def ensure_collection_link():
         os.symlink(REPO, link)
 
 
+def vocabulary():
+    """_vocabulary, importable once init_plugin_loader() has installed the collection finder."""
+    from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
+    return _vocabulary
+
+
 def write_fleet(directory, count):
     """A YAML inventory of `count` hosts and two rings configurations; returns their paths."""
     sites = ["site%02d" % i for i in range(100)]
@@ -48,7 +54,7 @@ def write_fleet(directory, count):
         address = "10.%d.%d.%d" % (i // 65536 % 256, i // 256 % 256, i % 256)
         line = "    %s: {ansible_host: %s, site: %s" % (name, address, sites[i * 7 % len(sites)])
         if i % 997 == 0:
-            line += ", fleetpatch_ring: test"
+            line += ", %s: test" % vocabulary().RING_VAR
         if i % 1499 == 0:
             line += ", fleetpatch_exclude: true"
         hosts.append(line + "}")
@@ -92,8 +98,9 @@ def in_process(inventory_path, config_path):
     start = time.perf_counter()
     plugin.parse(manager._inventory, loader, config_path)
     parsed = time.perf_counter() - start
-    counts = {name[len("fleetpatch_ring_"):]: len(group.hosts)
-              for name, group in manager._inventory.groups.items() if name.startswith("fleetpatch_ring_")}
+    prefix = vocabulary().RING_GROUP_PREFIX
+    counts = {name[len(prefix):]: len(group.hosts)
+              for name, group in manager._inventory.groups.items() if name.startswith(prefix)}
     return loaded, parsed, counts
 
 

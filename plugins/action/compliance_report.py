@@ -12,6 +12,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import query as _report_query
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
 
@@ -43,7 +44,8 @@ class ActionModule(ActionBase):
                 report = _report_query.narrowed(report, args["query"])
             except _report_query.ReportQueryError as exc:
                 raise AnsibleActionFail("Failed to select hosts: %s" % exc)
-        run_dir = os.path.join(args["dest"], _report_files.safe_name(report["run"]["run_id"]))
+        # the directory write_reports() draws into, named as the callback's own runs are
+        run_dir = _report_location.location(report["run"]["run_id"], args["dest"], args["formats"])["dir"]
         result.update(run_id=report["run"]["run_id"], summary=report["summary"], directory=run_dir,
                       hosts=[h["host"] for h in report["hosts"]], changed=True)
         if self._task.check_mode:
