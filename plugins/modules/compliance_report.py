@@ -102,22 +102,30 @@ run_id:
   description: The id of the report drawn (C(range-<since>-<until>) for a time range).
   returned: always
   type: str
+  sample: 20261125T101500Z-1a2b3c4d
 directory:
-  description: The directory the files are in.
+  description: The directory the files are in (O(dest) and the run id, named as the compliance callback names its runs).
   returned: always
   type: str
+  sample: /srv/reports/20261125T101500Z-1a2b3c4d
 files:
-  description: Format to the path of its file.
+  description: Format to the path of its file (in check mode, the paths it would write).
   returned: always
   type: dict
-  sample: {json: /srv/reports/20261125T101500Z-1a2b3c4d/report.json}
+  sample: {json: /srv/reports/20261125T101500Z-1a2b3c4d/report.json, html: /srv/reports/20261125T101500Z-1a2b3c4d/report.html}
 hosts:
   description: The hosts in the report.
   returned: always
   type: list
   elements: str
+  sample: [web01, web02, db01]
 summary:
-  description: The report's summary (see docs/schemas/compliance_report.schema.json).
+  description:
+    - The report's summary - C(hosts), C(compliant_percent), C(by_status), C(counts), C(by_ring), C(by_os), C(by_policy),
+      C(remediated), C(ring_order), C(missing_by_severity), C(missing_by_classification), C(pending_reboot),
+      C(rolled_back), C(sla_breached); each described in C(docs/schemas/compliance_report.schema.json).
   returned: always
   type: dict
+  sample: {hosts: 3, compliant_percent: 66.7, by_status: {compliant: 2, non_compliant: 1}, pending_reboot: 0,
+           rolled_back: 0, sla_breached: 0}
 """

@@ -77,19 +77,46 @@ EXAMPLES = r"""
 RETURN = r"""
 results:
   description: One entry per check.
-  returned: always
+  returned: when the checks ran
   type: list
   elements: dict
   sample: [{name: "http http://10.0.0.5:8080/", type: http, ok: true, attempts: 1, detail: "answered 200", elapsed: 0.01}]
+  contains:
+    name:
+      description: The check's name (its C(name), else its type and target).
+      returned: when the checks ran
+      type: str
+    type:
+      description: V(service), V(port), V(http) or V(command).
+      returned: always
+      type: str
+    ok:
+      description: Whether it passed.
+      returned: always
+      type: bool
+    attempts:
+      description: How many times it was tried (at most O(retries)).
+      returned: when the checks ran
+      type: int
+    detail:
+      description: What the last attempt found.
+      returned: always
+      type: str
+    elapsed:
+      description: Seconds the check took, retries included.
+      returned: always
+      type: float
 healthy:
   description: Whether every check passed.
-  returned: always
+  returned: when the checks ran
   type: bool
+  sample: true
 failed_checks:
   description: The names of the checks that failed.
-  returned: always
+  returned: when the checks ran
   type: list
   elements: str
+  sample: ["http http://10.0.0.5:8080/"]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -181,75 +181,156 @@ EXAMPLES = r"""
 RETURN = r"""
 pkg_mgr:
   description: The package manager that did the work (detected when O(pkg_mgr=auto)); the gate keys the promotion manifest by it.
-  returned: always
+  returned: success
   type: str
   sample: apt
 changes:
-  description: Every package whose installed version changed (in check mode, would change, from the plan).
+  description:
+    - Every package whose installed version changed (in check mode, would change, from the plan); on failure, what changed
+      before it.
   returned: always
   type: list
   elements: dict
   sample: [{name: openssl, before: 3.0.15-1~deb12u1, after: 3.0.16-1~deb12u1}]
+  contains:
+    name:
+      description: The package's name (on Windows, the KB article).
+      returned: always
+      type: str
+    before:
+      description: The version before, or null for a newly installed package.
+      returned: always
+      type: str
+    after:
+      description: The version after, or null for a removed package.
+      returned: always
+      type: str
 plan:
-  description: The transaction, dependencies included (name, arch, before, after; after null for a removal).
-  returned: always
+  description: The transaction, dependencies included (after null for a removal, before null for a new package).
+  returned: success
   type: list
   elements: dict
+  sample: [{name: openssl, arch: amd64, before: 3.0.15-1~deb12u1, after: 3.0.16-1~deb12u1}]
+  contains:
+    name:
+      description: The package's name.
+      returned: always
+      type: str
+    arch:
+      description: Its architecture.
+      returned: always
+      type: str
+    before:
+      description: The installed version, or null.
+      returned: always
+      type: str
+    after:
+      description: The version the transaction installs, or null.
+      returned: always
+      type: str
+    title:
+      description: Windows - the update's title.
+      returned: Windows hosts
+      type: str
 targets:
-  description: The exact versions asked for.
+  description: The exact versions asked for, name to version.
   returned: always
   type: dict
+  sample: {openssl: 3.0.16-1~deb12u1}
 not_selected:
-  description: Available updates left out, with the reason (not approved, filtered, already at the manifest's version).
-  returned: always
+  description: Available updates left out, name to the reason (not approved, filtered, already at the manifest's version).
+  returned: success
   type: dict
+  sample: {linux-image-amd64: "not approved: deferred, approved on 2026-12-08"}
 resumed:
   description: The journals of interrupted earlier runs this run took over (their changes are in RV(changes)).
-  returned: always
+  returned: success on POSIX hosts
   type: list
   elements: str
+  sample: [20261124T101500Z-9f8e7d6c]
 repaired:
   description: What an interrupted transaction had left in the package database, now repaired.
-  returned: always
+  returned: success on POSIX hosts
   type: list
   elements: str
+  sample: ["dpkg --configure -a: fp-db was half-configured"]
 remaining:
   description:
     - The selected versions (or the manifest's) the host still lacks after the run, name to version - empty
       when the host is patched to what was asked, whether or not this run changed anything.
-  returned: always
+  returned: success on POSIX hosts
   type: dict
+  sample: {}
 baseline_missing:
   description:
     - After the run, the updates the baseline (O(policy)) narrowed by the same filters still wants, name to version.
       With a O(manifest), what the manifest did not carry; the end of a rollout fails on it (docs/reliability.md).
-  returned: always
+  returned: success on POSIX hosts
   type: dict
+  sample: {curl: 7.88.1-10+deb12u8}
 verified:
   description:
     - When nothing was to be installed, the versions that completed cycles (applied, rebooted, healthy, confirmed
       with M(fleetpatch.patching.patch_cycle)) installed in the last 30 days and the host still runs; a re-run of a
       patched ring promotes them instead of an empty manifest.
-  returned: always
+  returned: success on POSIX hosts
   type: dict
+  sample: {openssl: 3.0.16-1~deb12u1}
 rollback:
   description:
     - The rollback cache for this change (null when nothing was to be changed or O(rollback_cache.enabled=false)).
-    - C(files), name to C(version), C(arch), C(path), C(sha256), C(size), C(source) (V(package-cache), V(download),
-      V(rebuilt), V(kept)) and for a rebuilt file a C(note); C(gaps), name to why its version could not be secured;
-      C(possible), true when every version the change replaces or removes is secured (no C(gaps));
-      C(cache), C(path), C(files), C(bytes) and what this run C(pruned) (C(files), C(bytes)); C(seconds) it took; in check mode
-      C(predicted), name to the source a file would come from (null when none would have it).
-  returned: always
+  returned: success on POSIX hosts
   type: dict
   sample: {files: {fp-crypto: {version: 1.0-1, arch: all, path: /var/lib/fleetpatch/rollback-cache/fp-crypto_1.0-1_all.deb,
            sha256: 9f2c..., size: 1204, source: download}}, gaps: {}, possible: true,
-           cache: {path: /var/lib/fleetpatch/rollback-cache, files: 1, bytes: 1204, pruned: {files: 0, bytes: 0}}}
+           cache: {path: /var/lib/fleetpatch/rollback-cache, files: 1, bytes: 1204, pruned: {files: 0, bytes: 0}},
+           seconds: 0.412}
+  contains:
+    files:
+      description:
+        - Name to the file secured for the version the change replaces - C(version), C(arch), C(path), C(sha256), C(size),
+          C(source) (V(package-cache), V(download), V(rebuilt), V(kept)), and for a rebuilt file a C(note).
+      returned: always
+      type: dict
+    gaps:
+      description: Name to why its version could not be secured.
+      returned: always
+      type: dict
+    possible:
+      description: True when every version the change replaces or removes is secured (no C(gaps)).
+      returned: always
+      type: bool
+    cache:
+      description: The cache after this run - C(path), C(files), C(bytes), and what this run C(pruned) (C(files), C(bytes)).
+      returned: always
+      type: dict
+    seconds:
+      description: How long securing took.
+      returned: always
+      type: float
+    predicted:
+      description: Check mode - name to the source a file would come from (null when none would have it).
+      returned: check mode
+      type: dict
 snapshot:
-  description: The snapshot O(snapshot_command) took (C(id), C(command), C(taken_at)); null when none was taken.
-  returned: always
+  description: The snapshot O(snapshot_command) took; null when none was taken.
+  returned: success on POSIX hosts
   type: dict
   sample: {id: "42", command: [snapper, create, --print-number], taken_at: "2026-12-01T16:00:00Z"}
+  contains:
+    id:
+      description: The snapshot's id (the command's last line of output).
+      returned: always
+      type: str
+    command:
+      description: The command run.
+      returned: always
+      type: list
+      elements: str
+    taken_at:
+      description: When it was taken (UTC).
+      returned: always
+      type: str
 journal:
   description: The id of the rollback journal (null when nothing was changed).
   returned: always
@@ -257,23 +338,92 @@ journal:
   sample: 20261125T101500Z-1a2b3c4d
 reboot_required:
   description: Whether the host needs a reboot now.
-  returned: always
+  returned: success
   type: bool
+  sample: true
+rebooted:
+  description: Windows - whether the host was rebooted between update passes.
+  returned: Windows hosts, when updates were installed
+  type: bool
+  sample: false
+failed_updates:
+  description: Windows - the updates Windows failed to install, KB to its error (also in C(msg)).
+  returned: Windows hosts, when updates were installed or failed
+  type: dict
+  sample: {KB5034129: "0x80070643 (install failure)"}
 failed_scripts:
   description:
-    - On failure, the maintainer scripts (dpkg) or scriptlets (rpm) that failed, read from the package manager's output -
-      C(package), C(version), C(script) (pre-install, post-install, pre-remove, post-remove...), C(status) (V(exit 1)),
-      C(output) (the script's last words, or null), C(manager) (V(dpkg) or V(rpm)) - also summed up in C(msg) and
-      kept in the journal.
-  returned: failure
+    - On failure, the maintainer scripts (dpkg) or scriptlets (rpm) that failed, read from the package manager's output,
+      also summed up in C(msg) and kept in the journal.
+  returned: failure on POSIX hosts
   type: list
   elements: dict
   sample: [{package: fp-db, version: 1.1-1, script: post-install, status: exit 1, manager: dpkg,
             output: "schema migration failed: table 'sessions' is locked"}]
+  contains:
+    package:
+      description: The package whose script failed.
+      returned: always
+      type: str
+    version:
+      description: The version being installed.
+      returned: always
+      type: str
+    script:
+      description: Which script (pre-install, post-install, pre-remove, post-remove...).
+      returned: always
+      type: str
+    status:
+      description: How it ended (V(exit 1)).
+      returned: always
+      type: str
+    output:
+      description: The script's last words, or null.
+      returned: always
+      type: str
+    manager:
+      description: V(dpkg) or V(rpm).
+      returned: always
+      type: str
 record:
-  description: The host patch record after the change (see M(fleetpatch.patching.patch_facts)).
+  description: The host patch record after the change (see RV(fleetpatch.patching.patch_facts#module:ansible_facts.fleetpatch)).
   returned: success
   type: dict
+  sample: {schema_version: 1, pkg_mgr: apt, status: pending_reboot, reboot_required: true, updates: []}
+advisory_feed:
+  description:
+    - The advisory feed joined to the host's updates before selecting them (apt hosts, O(advisory_feed)); its keys are
+      those of RV(fleetpatch.patching.patch_facts#module:ansible_facts.fleetpatch.advisory_feed).
+  returned: apt hosts, when O(advisory_feed) is given
+  type: dict
+  sample: {source: [https://security-tracker.debian.org/tracker/data/json], entries: 52000, advisories: 6100,
+           release: bookworm, joined: 3, warning: null}
+commands:
+  description: The commands the module ran (shortened), with their exit codes, for debugging.
+  returned: POSIX hosts
+  type: list
+  elements: dict
+  sample: [{cmd: [apt-get, install, openssl=3.0.16-1~deb12u1], rc: 0}]
+cmd:
+  description: The command that failed (shortened).
+  returned: when a command failed
+  type: list
+  elements: str
+  sample: [apt-get, install, openssl=3.0.16-1~deb12u1]
+rc:
+  description: The failed command's exit code.
+  returned: when a command failed
+  type: int
+  sample: 100
+stdout:
+  description: The end of the failed command's standard output.
+  returned: when a command failed
+  type: str
+stderr:
+  description: The end of the failed command's standard error.
+  returned: when a command failed
+  type: str
+  sample: "E: Sub-process /usr/bin/dpkg returned an error code (1)"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -89,27 +89,87 @@ EXAMPLES = r"""
 
 RETURN = r"""
 lock:
-  description: The lock as held (begin) or as found (end).
+  description: The run lock as held (O(state=begin)) or as found (O(state=end)); null when there was none.
   returned: always
   type: dict
-  sample: {owner: 20261201T101500Z-4242, controller: ctl1, pid: 4242, started: "2026-12-01T10:15:00Z"}
+  sample: {owner: 20261201T101500Z-4242, controller: ctl1, pid: 4242, started: "2026-12-01T10:15:00Z",
+           refreshed: "2026-12-01T10:15:00Z", boot_id: 6f1c0e4e-3b1a-4a57-9d2e-6c1f0a3b2c11, since_boot: 8123.4}
+  contains:
+    owner:
+      description: The run token of the run holding it.
+      returned: always
+      type: str
+    controller:
+      description: The controller that run is on.
+      returned: always
+      type: str
+    pid:
+      description: That run's process id on the controller.
+      returned: always
+      type: int
+    started:
+      description: When the run took the lock (UTC).
+      returned: always
+      type: str
+    refreshed:
+      description: When the lock was last taken or refreshed (UTC).
+      returned: always
+      type: str
+    boot_id:
+      description: The host's boot id then (a lock from an earlier boot is stale).
+      returned: always
+      type: str
+    since_boot:
+      description: Seconds since boot then (the age of the lock, whatever the wall clock says).
+      returned: always
+      type: float
+    replaced_stale:
+      description: The stale lock this run took over, when it took one over.
+      returned: when a stale lock was replaced
+      type: dict
 held_by:
-  description: When another run holds the host, its lock (owner, controller, pid, started).
+  description: When another run holds the host, its lock (owner, controller, pid, started...).
   returned: failure
   type: dict
+  sample: {owner: 20261201T093000Z-977, controller: ctl2, pid: 977, started: "2026-12-01T09:30:00Z"}
 replaced_stale:
   description: The stale lock of another run this run took over, or null.
   returned: always
   type: dict
+  sample: null
 open_journals:
-  description: The journals whose cycle never ended (oldest first) - id, status, run_id, created, changed packages.
+  description: The journals whose cycle never ended (oldest first).
   returned: always
   type: list
   elements: dict
+  sample: [{id: 20261130T101500Z-1a2b3c4d, status: applied, run_id: 20261130T101000Z-4242,
+            created: "2026-11-30T10:15:00Z", changed: 3}]
+  contains:
+    id:
+      description: The journal's id.
+      returned: always
+      type: str
+    status:
+      description: Its status (V(applying), V(applied), V(failed)).
+      returned: always
+      type: str
+    run_id:
+      description: The run that wrote it, or null.
+      returned: always
+      type: str
+    created:
+      description: When it was written (UTC).
+      returned: always
+      type: str
+    changed:
+      description: How many packages it changed.
+      returned: always
+      type: int
 confirmed:
-  description: The journal confirmed, or null.
+  description: The journal confirmed (O(journal)), or null.
   returned: always
   type: str
+  sample: 20261201T101600Z-5e6f7a8b
 """
 
 from ansible.module_utils.basic import AnsibleModule

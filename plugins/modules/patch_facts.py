@@ -169,42 +169,530 @@ EXAMPLES = r"""
 RETURN = r"""
 ansible_facts:
   description: Facts to add to ansible_facts.
-  returned: always
+  returned: success
   type: dict
   contains:
     fleetpatch:
       description:
-        - The host patch record (schema_version 1). See docs/schemas/host_patch_record.schema.json.
-      returned: always
+        - The host patch record (schema_version 1), the same for every package manager. Its JSON Schema is
+          C(docs/schemas/host_patch_record.schema.json).
+      returned: success
       type: dict
-      sample:
-        schema_version: 1
-        pkg_mgr: apt
-        os_family: Debian
-        distribution: Debian GNU/Linux
-        version: "12"
-        installed_count: 312
+      contains:
+        schema_version:
+          description: The record's schema version.
+          returned: always
+          type: int
+          sample: 1
+        hostname:
+          description: The host's name as it reports it; null for an installroot (O(root)).
+          returned: always
+          type: str
+          sample: web01
+        pkg_mgr:
+          description: The package manager that answered (V(apt), V(dnf), V(zypper), V(windows)).
+          returned: always
+          type: str
+          sample: apt
+        root:
+          description: The root assessed (V(/), or O(root)).
+          returned: POSIX hosts
+          type: str
+          sample: /
+        os_family:
+          description: The OS family (os-release C(ID_LIKE) mapped as Ansible's C(os_family)).
+          returned: always
+          type: str
+          sample: Debian
+        distribution:
+          description: The distribution's name (os-release C(NAME)).
+          returned: always
+          type: str
+          sample: Debian GNU/Linux
+        version:
+          description: The distribution's version (os-release C(VERSION_ID)).
+          returned: always
+          type: str
+          sample: "12"
+        codename:
+          description: The release's codename (os-release C(VERSION_CODENAME)), what the advisory feed is keyed by; null when
+            os-release has none.
+          returned: POSIX hosts
+          type: str
+          sample: bookworm
+        kernel_running:
+          description: The running kernel's release, or null when it cannot be read.
+          returned: always
+          type: str
+          sample: 6.1.0-26-amd64
+        kernel_latest:
+          description: The newest installed kernel's release, or null.
+          returned: always
+          type: str
+          sample: 6.1.0-27-amd64
+        collected_at:
+          description: When the record was gathered (UTC).
+          returned: always
+          type: str
+          sample: "2026-12-01T10:15:00Z"
+        cache_refreshed:
+          description: True when this run refreshed every source's metadata; false when it did not (O(update_cache),
+            O(cache_valid_time)) or a source failed (see RV(ansible_facts.fleetpatch.incomplete)).
+          returned: POSIX hosts
+          type: bool
+          sample: true
+        cache_age:
+          description: Seconds since package metadata last arrived on the host, or null when unknown.
+          returned: POSIX hosts
+          type: int
+          sample: 12
+        incomplete:
+          description: Why the package manager's answer may be incomplete (a source not refreshed or skipped, metadata it
+            could not parse), each with the manager's own cause; the status is then C(unknown), never C(compliant).
+          returned: POSIX hosts
+          type: list
+          elements: str
+          sample: ["W: Failed to fetch http://deb.example.net/dists/bookworm/InRelease  Could not resolve host"]
+        unfinished:
+          description: Packages an interrupted transaction left unfinished (dpkg states other than installed, duplicated
+            rpm entries); the status is then C(unknown).
+          returned: POSIX hosts
+          type: list
+          elements: str
+          sample: []
+        installed_count:
+          description: How many packages are installed.
+          returned: always
+          type: int
+          sample: 312
+        installed:
+          description: Every installed package, when O(include_installed=true).
+          returned: when O(include_installed=true)
+          type: list
+          elements: dict
+          sample: [{name: openssl, version: 3.0.15-1~deb12u1, arch: amd64}]
+          contains:
+            name:
+              description: The package's name.
+              returned: always
+              type: str
+            version:
+              description: Its installed version.
+              returned: always
+              type: str
+            arch:
+              description: Its architecture.
+              returned: always
+              type: str
         updates:
-          - name: openssl
-            arch: amd64
-            installed_version: 3.0.15-1~deb12u1
-            available_version: 3.0.16-1~deb12u1
-            classification: security
-            severity: unknown
-            advisories: []
-            cves: []
-            issued: null
-            first_seen: "2026-11-20"
-            repository: Debian-Security:12/bookworm-security
-            reboot_suggested: false
-            decision: approved
-            reason: security update, severity unknown
-            sla_due: "2026-12-20"
-            sla_breached: false
-        reboot_required: false
-        reboot_reasons: []
-        status: non_compliant
-        counts: {installed: 312, available: 1, missing: 1, security_non_compliant: 1}
+          description: One entry per available update (per name and architecture), the newest version the manager would
+            install, with the baseline's decision.
+          returned: always
+          type: list
+          elements: dict
+          sample:
+            - name: openssl
+              arch: amd64
+              installed_version: 3.0.15-1~deb12u1
+              available_version: 3.0.16-1~deb12u1
+              classification: security
+              severity: unknown
+              advisories: []
+              cves: []
+              issued: null
+              first_seen: "2026-11-20"
+              repository: Debian-Security:12/bookworm-security
+              reboot_suggested: false
+              installable: true
+              decision: approved
+              reason: security update, severity unknown
+              sla_due: "2026-12-20"
+              sla_breached: false
+          contains:
+            name:
+              description: The package's name (on Windows, the KB article).
+              returned: always
+              type: str
+              sample: openssl
+            arch:
+              description: Its architecture, or null when the manager gives none.
+              returned: always
+              type: str
+              sample: amd64
+            installed_version:
+              description: The installed version, or null for a new package (dnf's obsoleting packages, Windows updates).
+              returned: always
+              type: str
+              sample: 3.0.15-1~deb12u1
+            available_version:
+              description: The version the update installs (on Windows, the KB article).
+              returned: always
+              type: str
+              sample: 3.0.16-1~deb12u1
+            classification:
+              description: V(security), V(bugfix), V(enhancement) or V(other).
+              returned: always
+              type: str
+              sample: security
+            severity:
+              description: V(critical), V(important), V(moderate), V(low) or V(unknown) (no advisory gives one).
+              returned: always
+              type: str
+              sample: important
+            advisories:
+              description: The advisory ids (RHSA, SUSE-SU, DSA/USN from the advisory feed, KB ids), sorted.
+              returned: always
+              type: list
+              elements: str
+              sample: [DSA-5800-1]
+            cves:
+              description: The CVE ids the update fixes, sorted.
+              returned: always
+              type: list
+              elements: str
+              sample: [CVE-2026-0001]
+            issued:
+              description: The advisory's issue date, or null when unknown.
+              returned: always
+              type: str
+              sample: "2026-11-01"
+            first_seen:
+              description: The day this host first saw the offered version (O(first_seen)), or null.
+              returned: always
+              type: str
+              sample: "2026-11-20"
+            repository:
+              description: Where the version comes from (apt's origin and suite, the rpm repository id).
+              returned: always
+              type: str
+              sample: Debian-Security:12/bookworm-security
+            reboot_suggested:
+              description: Whether the advisory says a reboot is needed after installing it.
+              returned: always
+              type: bool
+              sample: false
+            decision:
+              description:
+                - The baseline's decision, V(approved), V(blocked), V(deferred), V(rejected) or V(not_applicable).
+                - V(blocked) - the baseline approves it but the package manager cannot install it (C(installable=false));
+                  it counts as missing.
+              returned: always
+              type: str
+              sample: approved
+            reason:
+              description: Why the baseline decided so.
+              returned: always
+              type: str
+              sample: security update, severity unknown
+            sla_due:
+              description: The day the baseline's SLA (O(policy)'s C(sla_days)) ends for it, or null.
+              returned: always
+              type: str
+              sample: "2026-12-20"
+            sla_breached:
+              description: Whether it is approved, missing and past its C(sla_due).
+              returned: always
+              type: bool
+              sample: false
+            installable:
+              description: False when the package manager cannot install it (see C(blocked_reason)).
+              returned: when resolved (O(resolve)), or when the manager says so itself
+              type: bool
+              sample: true
+            blocked_reason:
+              description: Why the package manager cannot install it (held, locked, a dependency it cannot resolve, not
+                offered).
+              returned: when C(installable=false)
+              type: str
+              sample: "openssl is held (apt-mark hold)"
+            security_version:
+              description: apt - the security pocket's version that makes this a security update when the candidate comes
+                from another pocket.
+              returned: apt, when the candidate is not the security pocket's
+              type: str
+              sample: 3.0.16-1~deb12u1
+            installed_state:
+              description: apt - the dpkg state of an installed version a dpkg run left unfinished (unpacked,
+                half-configured...).
+              returned: apt, for an unfinished package
+              type: str
+              sample: half-configured
+            held:
+              description: apt - the package is on hold (apt-mark hold).
+              returned: apt, for a held package
+              type: bool
+              sample: true
+            source_package:
+              description: apt - the source package the binary is built from.
+              returned: apt with O(source_packages) (set by O(advisory_feed))
+              type: str
+              sample: openssl
+            source_version:
+              description: apt - the source version of C(available_version).
+              returned: apt with O(source_packages)
+              type: str
+              sample: 3.0.16-1~deb12u1
+            installed_source_version:
+              description: apt - the source version of C(installed_version).
+              returned: apt with O(source_packages)
+              type: str
+              sample: 3.0.15-1~deb12u1
+            obsoletes:
+              description: dnf - the installed packages this new package obsoletes (installing it removes them).
+              returned: dnf, for an obsoleting package
+              type: list
+              elements: str
+              sample: [python3-six]
+            title:
+              description: Windows - the update's title.
+              returned: Windows hosts
+              type: str
+              sample: 2024-01 Cumulative Update for Microsoft server operating system version 21H2 for x64-based Systems (KB5034129)
+            update_id:
+              description: Windows - the update's Windows Update id.
+              returned: Windows hosts
+              type: str
+              sample: 8f2b8a84-7b73-4e1a-a2a6-4a1a8c9e3f11
+            categories:
+              description: Windows - the update's Windows Update categories.
+              returned: Windows hosts
+              type: list
+              elements: str
+              sample: [Security Updates, Windows Server 2019]
+            uninstallable:
+              description: Windows - whether Windows can uninstall the update later (rollback).
+              returned: Windows hosts
+              type: bool
+              sample: true
+        new_packages:
+          description: Packages installing the approved updates would newly install (new dependencies), from resolution
+            (O(resolve)).
+          returned: always
+          type: list
+          elements: dict
+          sample: [{name: libfoo2, version: 2.1-1, arch: amd64}]
+          contains:
+            name:
+              description: The package's name.
+              returned: always
+              type: str
+            version:
+              description: The version it would install.
+              returned: always
+              type: str
+            arch:
+              description: Its architecture.
+              returned: when the manager gives it
+              type: str
+        removals:
+          description: Packages installing the approved updates would remove (conflicts, obsoleted packages), from
+            resolution.
+          returned: always
+          type: list
+          elements: dict
+          sample: [{name: python3-six, version: 1.16.0-3.el9}]
+          contains:
+            name:
+              description: The package's name.
+              returned: always
+              type: str
+            version:
+              description: Its installed version, or null.
+              returned: always
+              type: str
+        reboot_required:
+          description: Whether the host needs a reboot now.
+          returned: always
+          type: bool
+          sample: false
+        reboot_reasons:
+          description: Why, in the package manager's (or the kernel check's) words.
+          returned: always
+          type: list
+          elements: str
+          sample: ["/run/reboot-required exists"]
+        services_needing_restart:
+          description: Services the package manager says need a restart.
+          returned: always
+          type: list
+          elements: str
+          sample: [ssh]
+        rollback_cache:
+          description: What the host keeps to go back (M(fleetpatch.patching.patch_apply)'s rollback cache).
+          returned: POSIX hosts
+          type: dict
+          sample: {path: /var/lib/fleetpatch/rollback-cache, files: 3, bytes: 3612}
+          contains:
+            path:
+              description: The cache directory.
+              returned: always
+              type: str
+            files:
+              description: How many package files it holds.
+              returned: always
+              type: int
+            bytes:
+              description: How many bytes they take.
+              returned: always
+              type: int
+        advisory_feed:
+          description: Which security data the action plugin joined to an apt host's updates (O(advisory_feed)), how old it
+            was, and why it was not used.
+          returned: apt hosts, when O(advisory_feed) is given
+          type: dict
+          sample: {source: [https://security-tracker.debian.org/tracker/data/json], cache_dir: /home/ops/.cache/fleetpatch,
+                   index: /home/ops/.cache/fleetpatch/index-debian-1a2b.sqlite, loaded_at: "2026-12-01T09:00:00Z",
+                   age_seconds: 4500, entries: 52000, advisories: 6100, release: bookworm, left_out: {}, joined: 3,
+                   without_source: 0, warning: null}
+          contains:
+            source:
+              description: The feed's files or URLs.
+              returned: always
+              type: list
+              elements: str
+            cache_dir:
+              description: The controller's cache of fetched data and the index, or null.
+              returned: always
+              type: str
+            index:
+              description: The index file this run read, or null.
+              returned: always
+              type: str
+            loaded_at:
+              description: When the oldest input was fetched or written (UTC), or null.
+              returned: always
+              type: str
+            age_seconds:
+              description: How old that input was, or null.
+              returned: always
+              type: int
+            entries:
+              description: Fixes (source package, CVE, release) in the tracker data or the USNs.
+              returned: always
+              type: int
+            advisories:
+              description: Advisories read (DSA/DLA, or USNs).
+              returned: always
+              type: int
+            release:
+              description: The release the data was read for, or null.
+              returned: always
+              type: str
+            left_out:
+              description: Ubuntu's data - entries the index left out (C(without_releases), C(unusable), C(esm)); empty for
+                Debian's.
+              returned: when the data was used
+              type: dict
+            joined:
+              description: Updates the data gave advisories or CVEs.
+              returned: when the data was used
+              type: int
+            without_source:
+              description: Updates apt named no source package for.
+              returned: when the data was used
+              type: int
+            warning:
+              description: Why the data was not used (the updates keep severity C(unknown)), or null.
+              returned: always
+              type: str
+        policy:
+          description: The name of the baseline the decisions come from.
+          returned: always
+          type: str
+          sample: default
+        status:
+          description: V(compliant), V(non_compliant), V(pending_reboot) or V(unknown) (nothing proves the host compliant,
+            see C(incomplete) and C(unfinished)).
+          returned: always
+          type: str
+          sample: non_compliant
+        counts:
+          description: The SSM-style counts of the host's updates against the baseline.
+          returned: always
+          type: dict
+          sample: {installed: 312, available: 1, missing: 1, blocked: 0, deferred: 0, rejected: 0, not_applicable: 0,
+                   missing_by_severity: {critical: 0, important: 0, moderate: 0, low: 0, unknown: 1},
+                   missing_by_classification: {security: 1, bugfix: 0, enhancement: 0, other: 0},
+                   critical_non_compliant: 0, security_non_compliant: 1, sla_breached: 0, pending_reboot: 0}
+          contains:
+            installed:
+              description: Installed packages.
+              returned: always
+              type: int
+            available:
+              description: Available updates.
+              returned: always
+              type: int
+            missing:
+              description: Updates the baseline approves that are not installed, blocked ones included.
+              returned: always
+              type: int
+            blocked:
+              description: Approved updates the package manager cannot install.
+              returned: always
+              type: int
+            deferred:
+              description: Updates the baseline approves later (approval delay).
+              returned: always
+              type: int
+            rejected:
+              description: Updates the baseline rejects.
+              returned: always
+              type: int
+            not_applicable:
+              description: Updates outside the baseline (classification, severity, name filters).
+              returned: always
+              type: int
+            missing_by_severity:
+              description: Missing updates per severity.
+              returned: always
+              type: dict
+            missing_by_classification:
+              description: Missing updates per classification.
+              returned: always
+              type: dict
+            critical_non_compliant:
+              description: Missing critical updates.
+              returned: always
+              type: int
+            security_non_compliant:
+              description: Missing security updates.
+              returned: always
+              type: int
+            sla_breached:
+              description: Missing updates past their SLA.
+              returned: always
+              type: int
+            pending_reboot:
+              description: 1 when the host waits for a reboot, else 0.
+              returned: always
+              type: int
+commands:
+  description: The commands the module ran (shortened), with their exit codes, for debugging.
+  returned: POSIX hosts
+  type: list
+  elements: dict
+  sample: [{cmd: [apt-get, update], rc: 0}]
+cmd:
+  description: The command that failed (shortened).
+  returned: when a command failed
+  type: list
+  elements: str
+  sample: [apt-get, update]
+rc:
+  description: The failed command's exit code.
+  returned: when a command failed
+  type: int
+  sample: 100
+stdout:
+  description: The end of the failed command's standard output.
+  returned: when a command failed
+  type: str
+stderr:
+  description: The end of the failed command's standard error.
+  returned: when a command failed
+  type: str
+  sample: "E: Could not get lock /var/lib/dpkg/lock-frontend"
 """
 
 from ansible.module_utils.basic import AnsibleModule

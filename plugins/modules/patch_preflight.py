@@ -92,19 +92,78 @@ EXAMPLES = r"""
 
 RETURN = r"""
 checks:
-  description: Every check with its status (pass, warn, fail) and reason.
-  returned: always
+  description:
+    - Check name (V(disk), V(lock), V(package_manager), V(journal), V(repositories), V(reboot_pending), V(window),
+      V(processes), V(rollback)) to its result; a check not run is absent.
+  returned: when the checks ran
   type: dict
-  sample: {disk: {status: pass, reason: "/ 5120 MB free"}, window: {status: fail, reason: "Tue 14:02 UTC is outside ..."}}
+  sample: {disk: {status: pass, reason: "/ 5120 MB free", free_mb: {/: 5120}},
+           window: {status: fail, reason: "Tue 14:02 UTC is outside ..."}}
+  contains:
+    status:
+      description: V(pass), V(warn) or V(fail) (a failed check not in O(blocking) is a V(warn)).
+      returned: always
+      type: str
+    reason:
+      description: What the check found.
+      returned: always
+      type: str
+    free_mb:
+      description: C(disk) - path to the MB free there.
+      returned: the disk check
+      type: dict
+    interrupted:
+      description: C(package_manager) - what an interrupted transaction left.
+      returned: when the package database is unfinished
+      type: list
+      elements: str
+    journals:
+      description: C(journal) - the ids of the journals left open.
+      returned: when a journal is open
+      type: list
+      elements: str
+    updates:
+      description: C(rollback) - per pending update, where its installed version could be secured from.
+      returned: the rollback check
+      type: dict
+    need_mb:
+      description: C(rollback) - the MB the rollback cache will need (added to the disk check's threshold).
+      returned: the rollback check
+      type: int
 ready:
   description: Whether no blocking check failed.
-  returned: always
+  returned: when the checks ran
   type: bool
+  sample: true
 blocked_by:
   description: The blocking checks that failed.
-  returned: always
+  returned: when the checks ran
   type: list
   elements: str
+  sample: [window]
+commands:
+  description: The commands the module ran (shortened), with their exit codes, for debugging.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{cmd: [dpkg, --audit], rc: 0}]
+cmd:
+  description: The command that failed (shortened).
+  returned: when a command failed
+  type: list
+  elements: str
+rc:
+  description: The failed command's exit code.
+  returned: when a command failed
+  type: int
+stdout:
+  description: The end of the failed command's standard output.
+  returned: when a command failed
+  type: str
+stderr:
+  description: The end of the failed command's standard error.
+  returned: when a command failed
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -80,32 +80,90 @@ EXAMPLES = r"""
 RETURN = r"""
 journal:
   description: The journal restored.
-  returned: always
+  returned: success
   type: str
+  sample: 20261125T101500Z-1a2b3c4d
+journal_status:
+  description: The journal's status before this rollback (V(applied), V(failed), V(completed), V(rolled_back)...).
+  returned: success
+  type: str
+  sample: applied
 restore:
-  description: Package name to the version it was restored to.
-  returned: always
+  description: Package name to the version it is restored to (POSIX hosts; empty on Windows, where a KB is only removed).
+  returned: success
   type: dict
+  sample: {openssl: 3.0.15-1~deb12u1}
 from_files:
   description: The packages restored from a secured package file, to the file's source (V(package-cache), V(download),
     V(rebuilt), V(kept)).
-  returned: success
+  returned: success on POSIX hosts
   type: dict
   sample: {fp-crypto: download}
 snapshot_command_output:
   description: The last line O(snapshot_command) printed.
   returned: when O(snapshot_command) ran
   type: str
+  sample: "snapshot 42 restored for the next boot"
 remove:
-  description: Packages removed because the change had newly installed them.
-  returned: always
+  description: Packages (on Windows, KB articles) removed because the change had newly installed them.
+  returned: success
   type: list
   elements: str
+  sample: [libfoo2]
+kept:
+  description: Windows - the KB articles Windows cannot uninstall, left installed (O(windows.keep_permanent)).
+  returned: Windows hosts
+  type: list
+  elements: str
+  sample: [KB5034439]
+reboot_required:
+  description: Windows - whether an uninstall asks for a reboot.
+  returned: Windows hosts
+  type: bool
+  sample: true
 changes:
-  description: Every package whose installed version changed (name, before, after).
+  description: Every package whose installed version changed; on failure, what changed before it.
   returned: always
   type: list
   elements: dict
+  sample: [{name: openssl, before: 3.0.16-1~deb12u1, after: 3.0.15-1~deb12u1}]
+  contains:
+    name:
+      description: The package's name (on Windows, the KB article).
+      returned: always
+      type: str
+    before:
+      description: The version before the rollback, or null.
+      returned: always
+      type: str
+    after:
+      description: The version after, or null for a removed package.
+      returned: always
+      type: str
+commands:
+  description: The commands the module ran (shortened), with their exit codes, for debugging.
+  returned: POSIX hosts
+  type: list
+  elements: dict
+  sample: [{cmd: [apt-get, install, --allow-downgrades, openssl=3.0.15-1~deb12u1], rc: 0}]
+cmd:
+  description: The command that failed (shortened).
+  returned: when a command failed
+  type: list
+  elements: str
+rc:
+  description: The failed command's exit code.
+  returned: when a command failed
+  type: int
+  sample: 100
+stdout:
+  description: The end of the failed command's standard output.
+  returned: when a command failed
+  type: str
+stderr:
+  description: The end of the failed command's standard error.
+  returned: when a command failed
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
