@@ -18,7 +18,7 @@ export ANSIBLE_INVENTORY := $(CURDIR)/tests/lab/.state/inventory.yml
 export ANSIBLE_HOST_KEY_CHECKING := True
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: demo test bench bench-callback deps system-deps venv lint yamllint ansible-lint changelog-check sanity unit integration molecule \
+.PHONY: demo test bench bench-callback bench-fleet deps system-deps venv lint yamllint ansible-lint changelog-check sanity unit integration molecule \
         collection-build lab-up lab-down clean ee-collection ee-check ee-build
 
 demo: deps lab-up
@@ -153,6 +153,13 @@ bench: deps lab-up
 bench-callback: deps
 	$(VENV)/bin/pip install -q --disable-pip-version-check 'ara[server]==1.8.0'
 	python bench/callback_overhead_bench.py --hook-times
+
+# One controller against 25, 50 and 100 real lab hosts (tests/lab/lab up --hosts N, made and removed
+# by the bench): patch_facts against the do-it-yourself tasks, forks, pipelining, ControlPersist, the
+# compliance callback, and a ring rollout with reboots. It takes the lab's lock per measured step,
+# not for the whole run (about an hour on two cores). Not part of `make test`; see docs/benchmarks.md.
+bench-fleet: deps lab-up
+	python bench/fleet_bench.py
 
 clean:
 	rm -rf $(BUILD) $(VENV)
