@@ -399,7 +399,7 @@ def _severity_card(report):
 def _packages_card(report):
     counts = (report.get("summary") or {}).get("counts") or {}
     states = (("Installed, up to date", "installed"), ("Installed, reboot pending", "installed_pending_reboot"),
-              ("Deferred by the baseline", "installed_other"), ("Rejected by the baseline", "installed_rejected"),
+              ("Deferred by the baseline", "deferred"), ("Rejected by the baseline", "rejected"),
               ("Missing", "missing"), ("Failed", "failed"), ("Not applicable", "not_applicable"))
     rows = "".join('<tr><td>%s</td><td class="n">%d</td></tr>' % (label, int(counts.get(key) or 0))
                    for label, key in states)

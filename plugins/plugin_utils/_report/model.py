@@ -16,11 +16,43 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary im
     HOST_STATUSES, OPEN_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, utc_stamp)
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
 
-SCHEMA_VERSION = 1
+# 2: the counts of updates the baseline defers or rejects are `deferred` and `rejected`; schema 1 called
+# them installed_other and installed_rejected, AWS SSM's names for installed packages, which they are not.
+SCHEMA_VERSION = 2
 KIND = "fleetpatch_compliance_report"
-HOST_COUNT_KEYS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
-                   "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
+HOST_COUNT_KEYS = ("installed", "installed_pending_reboot", "missing", "failed", "deferred", "rejected",
+                   "not_applicable", "critical_non_compliant", "security_non_compliant",
                    "other_non_compliant", "sla_breached")
+# What each schema renamed: {from_version: {old count key: new count key}}, for upgrade().
+COUNT_RENAMES = {1: {"installed_other": "deferred", "installed_rejected": "rejected"}}
+
+
+def _renamed_counts(entry, renames):
+    """entry (a host entry or the summary) with its counts' keys renamed; anything else as it is."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("counts"), dict):
+        return entry
+    return dict(entry, counts=dict((renames.get(key, key), value) for key, value in entry["counts"].items()))
+
+
+def upgrade(report):
+    """A report document of an older schema_version as the current schema writes it (a new dict;
+    the argument is left alone). Reports stored or written by an earlier release (schema 1) are read
+    through here, so that every reader sees one set of names. A document that is not a compliance
+    report, or of an unknown or newer version, is returned as it is: the caller's checks refuse it."""
+    if not isinstance(report, dict) or report.get("kind") != KIND:
+        return report
+    version = report.get("schema_version")
+    if not isinstance(version, int) or version not in COUNT_RENAMES:
+        return report
+    upgraded = dict(report)
+    while version in COUNT_RENAMES:
+        renames = COUNT_RENAMES[version]
+        upgraded["summary"] = _renamed_counts(upgraded.get("summary"), renames)
+        if isinstance(upgraded.get("hosts"), list):
+            upgraded["hosts"] = [_renamed_counts(host, renames) for host in upgraded["hosts"]]
+        version += 1
+    upgraded["schema_version"] = version
+    return upgraded
 
 
 def utc_now():
@@ -215,11 +247,11 @@ def host_counts(record, updates, reboot_pending):
     other = sum(1 for u in open_updates if u["severity"] != "critical" and u["classification"] != "security")
     return {
         "installed": max(installed_count - by_state["missing"] - by_state["failed"], 0),
-        "installed_other": by_state["deferred"],
         "installed_pending_reboot": installed_now if reboot_pending else 0,
-        "installed_rejected": by_state["rejected"],
         "missing": by_state["missing"],
         "failed": by_state["failed"],
+        "deferred": by_state["deferred"],
+        "rejected": by_state["rejected"],
         "not_applicable": by_state["not_applicable"],
         "critical_non_compliant": critical,
         "security_non_compliant": security,

@@ -96,6 +96,18 @@ def _chunks(items):
         yield items[start:start + CHUNK]
 
 
+def _batches(items, size=CHUNK):
+    """Lists of up to size items from any iterable, never all of it at once."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _marks(count):
     return ", ".join("?" * count)
 
@@ -138,6 +150,9 @@ _HOST_ROW = operator.itemgetter(*schema.HOST_COLUMNS)
 
 
 def _check_report(report):
+    """The report (upgraded to the current schema_version, _report_model.upgrade()) if the store can
+    take it; _BadInput names what is wrong otherwise."""
+    report = _report_model.upgrade(report)
     if not isinstance(report, dict) or report.get("kind") != _report_model.KIND:
         raise _BadInput("not a fleetpatch compliance report (kind %s expected)" % _report_model.KIND)
     if report.get("schema_version") != _report_model.SCHEMA_VERSION:
@@ -151,7 +166,17 @@ def _check_report(report):
     if not isinstance(summary, dict) or not isinstance(summary.get("by_status"), dict):
         raise _BadInput("the report has no summary")
     hosts = report.get("hosts")
-    if not isinstance(hosts, list) or not all(isinstance(h, dict) and h.get("host") for h in hosts):
+    # A list, or the callback's hosts read back from its spill file (each entry checked as it is read).
+    if isinstance(hosts, (str, bytes, dict)) or not hasattr(hosts, "__iter__") or not hasattr(hosts, "__len__"):
+        raise _BadInput("the report's hosts are not a list of host entries")
+    if isinstance(hosts, list):
+        for host in hosts:
+            _check_host(host)
+    return report
+
+
+def _check_host(host):
+    if not isinstance(host, dict) or not host.get("host"):
         raise _BadInput("the report's hosts are not a list of host entries")
 
 
@@ -174,19 +199,17 @@ def _run_row(report, document=None):
     return _RUN_ROW(values)
 
 
-def _host_rows(report):
-    run_id, ended_at = report["run"]["run_id"], report["run"]["ended_at"]
-    for host in report["hosts"]:
-        counts = host.get("counts") or {}
-        values = {
-            "run_id": run_id, "host": host["host"], "ended_at": ended_at, "ring": host.get("ring"),
-            "status": host.get("status") or "unknown", "os": host.get("os"), "pkg_mgr": host.get("pkg_mgr"),
-            "policy": host.get("policy"), "assessed_at": host.get("assessed_at"),
-            "reboot_required": _flag(host.get("reboot_required")), "rebooted": _flag(host.get("rebooted")),
-            "rolled_back": _flag(host.get("rolled_back")),
-        }
-        values.update((column, int(counts.get(column) or 0)) for column in schema.COUNT_COLUMNS)
-        yield _HOST_ROW(values)
+def _host_row(run_id, ended_at, host):
+    counts = host.get("counts") or {}
+    values = {
+        "run_id": run_id, "host": host["host"], "ended_at": ended_at, "ring": host.get("ring"),
+        "status": host.get("status") or "unknown", "os": host.get("os"), "pkg_mgr": host.get("pkg_mgr"),
+        "policy": host.get("policy"), "assessed_at": host.get("assessed_at"),
+        "reboot_required": _flag(host.get("reboot_required")), "rebooted": _flag(host.get("rebooted")),
+        "rolled_back": _flag(host.get("rolled_back")),
+    }
+    values.update((column, int(counts.get(column) or 0)) for column in schema.COUNT_COLUMNS)
+    return _HOST_ROW(values)
 
 
 # Update rows are the bulk of a run (half a million at 10,000 hosts), so they are built as tuples
@@ -228,16 +251,6 @@ def _host_update_rows(updates):
         return [_update_row(update) for update in updates]
 
 
-def _update_groups(report):
-    """((run_id, host), [update row]) for each host with updates; a generator, so that half a
-    million rows never sit in memory beside the report."""
-    run_id = report["run"]["run_id"]
-    for host in report["hosts"]:
-        updates = host.get("updates")
-        if updates:
-            yield (run_id, host["host"]), _host_update_rows(updates)
-
-
 # ---- each host's latest run -------------------------------------------------------------------------
 # A pointer is (ended_at, run_id): the newer run ended later, and run_id settles a tie the same way
 # on both engines because Python, not a database collation, compares them.
@@ -251,14 +264,6 @@ def _newer(current, candidate):
 def _offer(pointers, host, key, assessed):
     latest, latest_assessed = pointers.get(host, (None, None))
     pointers[host] = (_newer(latest, key), _newer(latest_assessed, key if assessed else None))
-
-
-def _pointers_of_report(report):
-    pointers = {}
-    key = (report["run"]["ended_at"], report["run"]["run_id"])
-    for host in report["hosts"]:
-        _offer(pointers, host["host"], key, bool(host.get("assessed_at")))
-    return pointers
 
 
 def _offer_history(db, pointers, hosts):
@@ -438,17 +443,28 @@ class HistoryStore(object):
         report.json in a thread meanwhile)."""
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
-            _check_report(report)
+            report = _check_report(report)
             with _gc.collector_paused():
                 self._write_run(report, document)
 
     def _write_run(self, report, document):
-        run_id = report["run"]["run_id"]
+        run_id, ended_at = report["run"]["run_id"], report["run"]["ended_at"]
+        key = (ended_at, run_id)
         with self._db.write_transaction():
             orphans = _delete_run(self._db, run_id)
-            self._db.insert_rows("hosts", schema.HOST_COLUMNS, _host_rows(report))
-            self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, _update_groups(report))
-            pointers = _pointers_of_report(report)
+            pointers = {}
+            # One pass over the hosts (the callback's are read back from its spill file, one at a
+            # time): a batch of host rows, then their updates, a multi-row INSERT per host.
+            for batch in _batches(report["hosts"]):
+                host_rows, update_groups = [], []
+                for host in batch:
+                    _check_host(host)
+                    host_rows.append(_host_row(run_id, ended_at, host))
+                    if host.get("updates"):
+                        update_groups.append(((run_id, host["host"]), _host_update_rows(host["updates"])))
+                    _offer(pointers, host["host"], key, bool(host.get("assessed_at")))
+                self._db.insert_rows("hosts", schema.HOST_COLUMNS, host_rows)
+                self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, update_groups)
             _offer_history(self._db, pointers, orphans)
             _save_pointers(self._db, pointers)
             if callable(document):
@@ -647,13 +663,14 @@ class HistoryStore(object):
         return found
 
     def get_report(self, run_id):
-        """The report document exactly as appended, or None if the run is not stored."""
+        """The report document as appended (a document of an earlier schema_version upgraded,
+        _report_model.upgrade()), or None if the run is not stored."""
         with self._failing("read run %s from" % run_id):
             rows = self._db.query("SELECT report FROM runs WHERE run_id = ?", (run_id,))
             if not rows:
                 return None
             with _gc.collector_paused():
-                return json.loads(_unpack(rows[0][0]))
+                return _report_model.upgrade(json.loads(_unpack(rows[0][0])))
 
     def runs(self, since=None, until=None):
         """The stored runs that started in [since, until), oldest first: each run's metadata

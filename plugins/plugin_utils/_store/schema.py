@@ -17,9 +17,10 @@ the column tuples follow the newest schema.
 
 from __future__ import annotations
 
-COUNT_COLUMNS = ("installed", "installed_other", "installed_pending_reboot", "installed_rejected", "missing",
-                 "failed", "not_applicable", "critical_non_compliant", "security_non_compliant",
-                 "other_non_compliant", "sla_breached")
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report.model import HOST_COUNT_KEYS
+
+# A host's counts, one column each (hosts table). A new count needs a migration adding its column.
+COUNT_COLUMNS = HOST_COUNT_KEYS
 
 # The AWX job a run was (migrations 2 and 3): report key in run.awx -> column.
 AWX_COLUMNS = (("job_id", "awx_job_id"), ("workflow_job_id", "awx_workflow_job_id"),
@@ -150,9 +151,17 @@ _MIGRATION_3 = (
     "ALTER TABLE runs ADD COLUMN awx_job_template_id INTEGER",
 )
 
+# The report's schema 2 renamed two counts that AWS SSM's names had made look like installed packages
+# (_report/model.py COUNT_RENAMES). Both engines rename a column in place (SQLite since 3.25).
+_MIGRATION_4 = (
+    "ALTER TABLE hosts RENAME COLUMN installed_other TO deferred",
+    "ALTER TABLE hosts RENAME COLUMN installed_rejected TO rejected",
+)
+
 # (version, name, statements), in order; append only.
 MIGRATIONS = (
     (1, "runs, hosts, updates and each host's latest run", _MIGRATION_1),
     (2, "the AWX job of each run", _MIGRATION_2),
     (3, "the AWX job template of each run (the slices of a sliced job)", _MIGRATION_3),
+    (4, "the host counts deferred and rejected, named as the report's schema 2 names them", _MIGRATION_4),
 )

@@ -134,7 +134,7 @@ def test_assess_then_patch_with_reboot(tmp_path):
     states = dict((u["name"], (u["state"], u["advisories"])) for u in entry["updates"])
     assert states == {"KB5033920": ("installed", ["KB5033920"]), "KB5034129": ("installed", ["KB5034129"]),
                       "KB890830": ("rejected", ["KB890830"]), "KB2267602": ("not_applicable", ["KB2267602"])}
-    assert entry["counts"]["missing"] == 0 and entry["counts"]["installed_rejected"] == 1
+    assert entry["counts"]["missing"] == 0 and entry["counts"]["rejected"] == 1
     assert entry["counts"]["not_applicable"] == 1
     assert report["summary"]["by_status"]["compliant"] == 1 and report["run"]["check_mode"] is False
 

@@ -83,10 +83,12 @@ def test_a_version_1_store_migrates_and_keeps_its_data(tmp_path):
         conn.execute("DROP INDEX runs_by_awx_workflow")
         for _key, column in schema.AWX_COLUMNS:
             conn.execute("ALTER TABLE runs DROP COLUMN %s" % column)
+        conn.execute("ALTER TABLE hosts RENAME COLUMN deferred TO installed_other")       # migration 4
+        conn.execute("ALTER TABLE hosts RENAME COLUMN rejected TO installed_rejected")
         conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     conn.close()
     with HistoryStore.open(path) as store:
-        assert [m["version"] for m in store.migrations()] == [1, 2, 3]
+        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4]
         assert [r["run_id"] for r in store.runs()] == ["r1", "r2"] and store.runs()[0]["awx"] is None
         assert store.remediation_days("2026-01-01") == {"critical": (1, 11.0)}
 

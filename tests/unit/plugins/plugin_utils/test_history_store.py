@@ -21,6 +21,7 @@ import pytest
 import synthetic_fleet
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import schema as store_schema
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore, HistoryStoreError
 
 POSTGRES_URL = os.environ.get("FLEETPATCH_TEST_POSTGRES_URL")
@@ -422,11 +423,58 @@ def test_migrations_are_recorded_once(location):
         applied = store.migrations()
     assert [(m["version"], m["name"]) for m in applied] == [
         (1, "runs, hosts, updates and each host's latest run"),
-        (2, "the AWX job of each run"), (3, "the AWX job template of each run (the slices of a sliced job)")]
+        (2, "the AWX job of each run"), (3, "the AWX job template of each run (the slices of a sliced job)"),
+        (4, "the host counts deferred and rejected, named as the report's schema 2 names them")]
     with HistoryStore.open(location) as store:     # reopening migrates nothing and keeps the data
         assert store.migrations() == applied
         assert trend_ids(store) == ["r1"]
-    assert raw_execute(location, "SELECT COUNT(*) FROM schema_migrations")[0][0] == 3
+    assert raw_execute(location, "SELECT COUNT(*) FROM schema_migrations")[0][0] == 4
+
+
+def schema_1_report(run_id, ended_at, *entries):
+    """What fleetpatch wrote before the report's schema 2: the counts deferred and rejected were
+    named installed_other and installed_rejected."""
+    document = json.loads(json.dumps(report(run_id, ended_at, *entries)))
+    document["schema_version"] = 1
+    for counted in [document["summary"]] + document["hosts"]:
+        counted["counts"]["installed_other"] = counted["counts"].pop("deferred")
+        counted["counts"]["installed_rejected"] = counted["counts"].pop("rejected")
+    return document
+
+
+def test_a_store_of_schema_3_keeps_its_counts_under_their_new_names(location, monkeypatch):
+    """A store written before migration 4 (columns installed_other, installed_rejected) is
+    migrated in place: its hosts' counts read back under the names deferred and rejected."""
+    with monkeypatch.context() as patched:
+        patched.setattr(store_schema, "MIGRATIONS", store_schema.MIGRATIONS[:3])
+        HistoryStore.open(location).close()
+    raw_execute(location, "INSERT INTO hosts (run_id, host, ended_at, status, reboot_required, rebooted, "
+                "rolled_back, installed, installed_other, installed_pending_reboot, installed_rejected, missing, "
+                "failed, not_applicable, critical_non_compliant, security_non_compliant, other_non_compliant, "
+                "sla_breached) VALUES ('r0', 'a', '2026-10-01T10:00:00Z', 'non_compliant', 0, 0, 0, "
+                "90, 3, 0, 2, 1, 0, 0, 0, 1, 0, 0)")
+    raw_execute(location, "INSERT INTO host_latest (host, run_id, ended_at, assessed_run_id, assessed_ended_at) "
+                "VALUES ('a', 'r0', '2026-10-01T10:00:00Z', 'r0', '2026-10-01T10:00:00Z')")
+    with HistoryStore.open(location) as store:
+        [host] = store.latest_hosts()
+        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4]
+    assert host["counts"]["deferred"] == 3 and host["counts"]["rejected"] == 2 and host["counts"]["missing"] == 1
+    assert "installed_other" not in host["counts"] and "installed_rejected" not in host["counts"]
+
+
+def test_a_schema_1_report_is_stored_and_read_back_as_schema_2(location):
+    old = schema_1_report("r1", "2026-11-01T10:00:00Z",
+                          entry("a", update("pkg", "1.1", state="deferred", decision="deferred"),
+                                update("lib", "2.0", state="rejected", decision="rejected")))
+    with HistoryStore.open(location) as store:
+        store.append_run(old)
+        stored = store.get_report("r1")
+        [host] = store.latest_hosts()
+    assert stored["schema_version"] == model.SCHEMA_VERSION == 2
+    assert stored["hosts"][0]["counts"]["deferred"] == 1 and stored["hosts"][0]["counts"]["rejected"] == 1
+    assert stored["summary"]["counts"]["deferred"] == 1 and "installed_other" not in stored["summary"]["counts"]
+    assert host["counts"]["deferred"] == 1 and host["counts"]["rejected"] == 1
+    assert old["schema_version"] == 1 and "installed_other" in old["hosts"][0]["counts"]   # left alone
 
 
 def test_a_store_from_a_newer_collection_is_refused(location):

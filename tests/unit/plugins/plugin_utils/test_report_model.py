@@ -47,8 +47,8 @@ def test_assessed_host_counts_its_missing_and_held_back_updates():
                    update("d", decision="rejected"), update("e", decision="not_applicable"))
     entry = model.host_entry(observe("h", (FACTS, {"ansible_facts": {"fleetpatch": facts}}, False)))
     assert entry["status"] == "non_compliant"
-    assert entry["counts"] == {"installed": 98, "installed_other": 1, "installed_pending_reboot": 0,
-                               "installed_rejected": 1, "missing": 2, "failed": 0, "not_applicable": 1,
+    assert entry["counts"] == {"installed": 98, "deferred": 1, "installed_pending_reboot": 0,
+                               "rejected": 1, "missing": 2, "failed": 0, "not_applicable": 1,
                                "critical_non_compliant": 1, "security_non_compliant": 2,
                                "other_non_compliant": 0, "sla_breached": 0}
     assert [u["state"] for u in entry["updates"]] == ["missing", "missing", "deferred", "rejected", "not_applicable"]
@@ -165,3 +165,21 @@ def test_a_rollback_says_what_it_restored_from_the_rollback_cache():
         ("fleetpatch.patching.patch_rollback", {"changed": True, "from_files": {"b": "rebuilt", "a": "download"}}, False)))
     assert entry["rolled_back"] and entry["rollback"] == {"possible": True, "gaps": [], "from_files": ["a", "b"]}
     jsonschema.validate(model.build_report(RUN, [entry], []), SCHEMA)
+
+
+def test_a_schema_1_document_is_upgraded_and_the_original_left_alone():
+    counts_1 = {"installed": 5, "installed_other": 2, "installed_pending_reboot": 0, "installed_rejected": 1,
+                "missing": 0, "failed": 0, "not_applicable": 0, "critical_non_compliant": 0,
+                "security_non_compliant": 0, "other_non_compliant": 0, "sla_breached": 0}
+    old = {"schema_version": 1, "kind": model.KIND, "summary": {"hosts": 1, "counts": dict(counts_1)},
+           "hosts": [{"host": "a", "counts": dict(counts_1)}, {"host": "b"}], "trend": []}
+    new = model.upgrade(old)
+    assert new["schema_version"] == model.SCHEMA_VERSION
+    for counts in (new["summary"]["counts"], new["hosts"][0]["counts"]):
+        assert sorted(counts) == sorted(model.HOST_COUNT_KEYS)
+        assert counts["deferred"] == 2 and counts["rejected"] == 1
+    assert new["hosts"][1] == {"host": "b"}                      # no counts: nothing made up
+    assert old["schema_version"] == 1 and "installed_other" in old["hosts"][0]["counts"]
+    current = dict(new)
+    assert model.upgrade(current) is current                     # the current schema: as it is
+    assert model.upgrade({"kind": "other", "schema_version": 1}) == {"kind": "other", "schema_version": 1}
