@@ -9,11 +9,17 @@ severities select as on dnf and zypper."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args import apply_argument_spec
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.action import WindowsDispatchAction, is_windows_host
+
+if TYPE_CHECKING:
+    from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.run import WindowsRun
 
 # what the assessment for the feed shares with the install (the backend's options)
 FACTS_OPTIONS = ("pkg_mgr", "root", "lock_timeout", "state_dir", "update_cache", "cache_valid_time")
@@ -24,7 +30,7 @@ class ActionModule(WindowsDispatchAction):
     MODULE = "fleetpatch.patching.patch_apply"
     ARGUMENT_SPEC = apply_argument_spec()
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         if not self._task.args.get("advisory_feed") or is_windows_host(self._connection, self._task.args):
             return super(ActionModule, self).run(tmp, task_vars)
         feed, args, invalid = _advisory_feed.split_task_args(self._task.args, self.MODULE)
@@ -65,7 +71,7 @@ class ActionModule(WindowsDispatchAction):
                 "Advisory feed not used, apt updates are selected without advisories or CVEs: %s" % warning)
         return result
 
-    def run_windows(self, run, args):
+    def run_windows(self, run: WindowsRun, args: dict[str, Any]) -> dict[str, Any]:
         result = run.apply(policy=args["policy"], manifest=args["manifest"], names=args["names"],
                            security_only=args["security_only"], advisories=args["advisories"], cves=args["cves"],
                            exclude=args["exclude"], run_id=args["run_id"])
@@ -74,7 +80,7 @@ class ActionModule(WindowsDispatchAction):
             result["diff"] = diff
         return result
 
-    def error_result(self, exc):
+    def error_result(self, exc: PatchError) -> dict[str, Any]:
         # As the Linux module fails: the journal and what changed before the failure, for rollback.
         return {"msg": exc.msg, "journal": getattr(exc, "journal", None), "changes": getattr(exc, "changes", []),
                 "targets": getattr(exc, "targets", {}), "failed_updates": getattr(exc, "failed_updates", {})}

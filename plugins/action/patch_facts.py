@@ -7,6 +7,8 @@ controller: the data never goes to a host."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy
@@ -15,13 +17,16 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args i
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.action import WindowsDispatchAction, is_windows_host
 
+if TYPE_CHECKING:
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.run import WindowsRun
+
 
 class ActionModule(WindowsDispatchAction):
 
     MODULE = "fleetpatch.patching.patch_facts"
     ARGUMENT_SPEC = facts_argument_spec()
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         if not self._task.args.get("advisory_feed") or is_windows_host(self._connection, self._task.args):
             return super(ActionModule, self).run(tmp, task_vars)
         feed, args, invalid = _advisory_feed.split_task_args(self._task.args, self.MODULE)
@@ -36,7 +41,7 @@ class ActionModule(WindowsDispatchAction):
             return result
         return self.join_feed(result, feed, args.get("policy"))
 
-    def join_feed(self, result, feed, policy):
+    def join_feed(self, result: dict[str, Any], feed: dict[str, Any], policy: dict[str, Any] | None) -> dict[str, Any]:
         record = (result.get("ansible_facts") or {}).get("fleetpatch")
         if result.get("failed") or result.get("unreachable") or not isinstance(record, dict) or record.get("pkg_mgr") != "apt":
             return result
@@ -66,6 +71,6 @@ class ActionModule(WindowsDispatchAction):
         result["ansible_facts"] = dict(result["ansible_facts"], fleetpatch=decided)
         return result
 
-    def run_windows(self, run, args):
+    def run_windows(self, run: WindowsRun, args: dict[str, Any]) -> dict[str, Any]:
         record = run.assess(policy=args["policy"], record_first_seen=args["first_seen"])
         return {"changed": False, "ansible_facts": {"fleetpatch": record}}

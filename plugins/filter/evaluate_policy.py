@@ -2,9 +2,7 @@
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -131,13 +129,15 @@ _value:
   type: dict
 """
 
+from typing import Any
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._policy import evaluate
 
 
-def evaluate_policy(record, policy=None, now=None):
+def evaluate_policy(record: dict[str, Any], policy: dict[str, Any] | None = None, now: Any = None) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise AnsibleFilterError("evaluate_policy expects a host patch record (a dict), got %s"
                                  % type(record).__name__)
@@ -148,5 +148,5 @@ def evaluate_policy(record, policy=None, now=None):
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, Any]:
         return {"evaluate_policy": evaluate_policy}

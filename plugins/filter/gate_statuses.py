@@ -2,9 +2,7 @@
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -52,13 +50,15 @@ _value:
   sample: [patched, incomplete, unreached]
 """
 
+from typing import Any
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gate
 
 
-def gate_statuses(outcomes, final=False):
+def gate_statuses(outcomes: list[dict[str, Any]] | None, final: bool = False) -> list[str]:
     return [_gate.judge(outcome, final=final) for outcome in outcomes or []]
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, Any]:
         return {"gate_statuses": gate_statuses}

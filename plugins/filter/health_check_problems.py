@@ -2,9 +2,7 @@
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -41,17 +39,19 @@ _value:
   sample: ["check 0 (command): unknown key timout; a command check takes type, name, timeout, argv, rc, stdout_regex"]
 """
 
+from typing import Any
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._health import validate
 
 
-def health_check_problems(checks):
+def health_check_problems(checks: list[Any]) -> list[str]:
     if not isinstance(checks, list):
         raise AnsibleFilterError("health checks must be a list, got %r" % (checks,))
     return validate(checks)
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, Any]:
         return {"health_check_problems": health_check_problems}

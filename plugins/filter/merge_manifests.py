@@ -2,9 +2,7 @@
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -43,12 +41,15 @@ _value:
   sample: {apt: {openssl: 3.0.16-1~deb12u1}, dnf: {openssl: "1:3.2.4-1.el9"}}
 """
 
+from typing import Any
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gate
 
 
-def merge_manifests(received, added):
+def merge_manifests(received: dict[str, dict[str, str]] | None,
+                    added: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
     for label, manifest in (("received", received), ("added", added)):
         if manifest is None:
             continue
@@ -59,5 +60,5 @@ def merge_manifests(received, added):
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, Any]:
         return {"merge_manifests": merge_manifests}

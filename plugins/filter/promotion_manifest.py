@@ -2,9 +2,7 @@
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -51,12 +49,14 @@ _value:
   sample: {apt: {openssl: 3.0.16-1~deb12u1}, dnf: {openssl: "1:3.2.4-1.el9"}}
 """
 
+from typing import Any
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _gate
 
 
-def promotion_manifest(hosts, hostvars):
+def promotion_manifest(hosts: list[str] | None, hostvars: Any) -> dict[str, dict[str, str]]:
     manifest, source, verified = {}, {}, {}
     for host in hosts or []:
         variables = hostvars.get(host) or {}
@@ -88,5 +88,5 @@ def promotion_manifest(hosts, hostvars):
 
 
 class FilterModule(object):
-    def filters(self):
+    def filters(self) -> dict[str, Any]:
         return {"promotion_manifest": promotion_manifest}

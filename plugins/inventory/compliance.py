@@ -166,6 +166,7 @@ compose:
 
 import datetime
 import os
+from typing import TYPE_CHECKING
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.helpers import get_group_vars
@@ -177,6 +178,10 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory imp
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore, HistoryStoreError
 
+if TYPE_CHECKING:
+    from ansible.inventory.data import InventoryData
+    from ansible.parsing.dataloader import DataLoader
+
 _FILE_NAMES = ("fleetpatch_compliance.yml", "fleetpatch_compliance.yaml")
 _SUFFIXES = (".compliance.yml", ".compliance.yaml")
 
@@ -186,13 +191,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     NAME = "fleetpatch.patching.compliance"
 
-    def verify_file(self, path):
+    def verify_file(self, path: str) -> bool:
         if not super(InventoryModule, self).verify_file(path):
             return False
         name = os.path.basename(path)
         return name in _FILE_NAMES or name.endswith(_SUFFIXES)
 
-    def parse(self, inventory, loader, path, cache=True):
+    def parse(self, inventory: InventoryData, loader: DataLoader, path: str, cache: bool = True) -> None:
         super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
         config = self._read_config_data(path)
         try:

@@ -174,6 +174,7 @@ spread_by: group_names | select('match', '^app_') | sort | first | default('')
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, meta
 
@@ -184,6 +185,10 @@ from ansible.utils.vars import combine_vars
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import rings as _rings
 
+if TYPE_CHECKING:
+    from ansible.inventory.data import InventoryData
+    from ansible.parsing.dataloader import DataLoader
+
 try:
     from ansible.vars.plugins import get_vars_from_inventory_sources
 except ImportError:  # pragma: no cover - present in every supported ansible-core
@@ -192,7 +197,7 @@ except ImportError:  # pragma: no cover - present in every supported ansible-cor
 try:
     from ansible.template import trust_as_template
 except ImportError:  # ansible-core < 2.19: plain strings are already serialized as plain strings
-    def trust_as_template(value):
+    def trust_as_template(value: str) -> str:
         return value
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -226,18 +231,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     NAME = "fleetpatch.patching.rings"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super(InventoryModule, self).__init__()
         self._spread_names = None
         self._spread_cache = {}
 
-    def verify_file(self, path):
+    def verify_file(self, path: str) -> bool:
         if not super(InventoryModule, self).verify_file(path):
             return False
         name = os.path.basename(path)
         return name in _FILE_NAMES or name.endswith(_SUFFIXES)
 
-    def parse(self, inventory, loader, path, cache=True):
+    def parse(self, inventory: InventoryData, loader: DataLoader, path: str, cache: bool = True) -> None:
         super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
         try:

@@ -2,9 +2,7 @@
 # Copyright: fleetpatch contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -54,6 +52,8 @@ _raw:
       type: str
 """
 
+from typing import Any
+
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
@@ -61,7 +61,7 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import
 
 class LookupModule(LookupBase):
 
-    def run(self, terms, variables=None, **kwargs):
+    def run(self, terms: list[Any], variables: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         self.set_options(var_options=variables, direct=kwargs)
         found = _report_location.published()
         return [found] if found else []

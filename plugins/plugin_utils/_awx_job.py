@@ -13,7 +13,7 @@ names are text of at most NAME_CHARS characters); anything else is left out.
 from __future__ import annotations
 
 import re
-
+from typing import Any
 from urllib.parse import urlsplit
 
 NAME_CHARS = 256
@@ -52,7 +52,7 @@ def _value(raw, kind):
     return None
 
 
-def job_metadata(extra_vars):
+def job_metadata(extra_vars: Any) -> dict[str, Any] | None:
     """{key: value} for the report's run.awx, every key of KEYS present (null when not given), or
     None when the run is not an AWX job (no job id)."""
     if not isinstance(extra_vars, dict):
@@ -66,7 +66,7 @@ def job_metadata(extra_vars):
     return found
 
 
-def run_group(run_id, awx):
+def run_group(run_id: str, awx: dict[str, Any] | None) -> str:
     """The logical run a stored run belongs to. AWX runs a sliced job template (job slicing) as a
     workflow job whose nodes are the slices, each a job of that template with the workflow job's
     id: the runs sharing (workflow job id, job template id) are one run, split by hosts. Any other
@@ -80,13 +80,13 @@ def run_group(run_id, awx):
     return GROUP_FORMAT % (awx["workflow_job_id"], awx["job_template_id"])
 
 
-def group_job(group):
+def group_job(group: Any) -> tuple[int, int] | None:
     """(workflow job id, job template id) of a run_group() name, or None for any other text."""
     match = _GROUP.match(str(group))
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def job_url(base_url, awx):
+def job_url(base_url: str | None, awx: dict[str, Any] | None) -> str | None:
     """The job's page in AWX's UI (workflow jobs link to the job itself; the workflow has its own
     page), or None without a usable http(s) base URL."""
     if not awx or not base_url:

@@ -17,6 +17,8 @@ baseline_missing {name: version} (what the baseline with the run's filters still
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb, compare_rpm_evr
 
 SUCCEEDED = ("patched", "unchanged")
@@ -27,7 +29,7 @@ UNREACHED = ("unreached", "started")
 COMPARE = {"apt": compare_deb, "dnf": compare_rpm_evr, "yum": compare_rpm_evr, "zypper": compare_rpm_evr}
 
 
-def judge(outcome, final=False):
+def judge(outcome: Any, final: bool = False) -> str:
     """The gate's status of one host from its patch_outcome. final: the end of a rollout, where a
     host must also lack nothing the baseline, narrowed by the run's filters, wants (baseline_missing:
     in a manifest ring, what the manifest did not carry) - non_compliant otherwise. Updates the run's
@@ -42,14 +44,15 @@ def judge(outcome, final=False):
     return status
 
 
-def higher(manager, a, b):
+def higher(manager: str, a: str, b: str) -> str:
     compare = COMPARE.get(manager)
     if compare is None:
         return max(a, b)
     return a if compare(a, b) >= 0 else b
 
 
-def merge(received, added):
+def merge(received: dict[str, dict[str, str]] | None,
+          added: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
     """received, with the package managers and packages it lacks taken from added: what a ring
     received passes on unchanged; what the ring adds (a manager, a package) joins it."""
     merged = dict((manager, dict(versions)) for manager, versions in (received or {}).items())

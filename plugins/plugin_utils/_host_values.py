@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import operator
 import re
+from typing import Any, Collection
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     DECISIONS, HOST_STATUSES, REPORTED_CLASSIFICATIONS, SEVERITIES, UNKNOWN)
@@ -51,12 +52,12 @@ _FEED_TEXTS = ("cache_dir", "index", "release", "warning")
 _FEED_COUNTS = ("age_seconds", "entries", "advisories", "joined", "without_source")
 
 
-def is_count(value):
+def is_count(value: Any) -> bool:
     """A number of things: an int (not a bool, which is one in Python) of 0 or more."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def text(value, limit=TEXT_CHARS):
+def text(value: Any, limit: int = TEXT_CHARS) -> str | None:
     """value as a str fit for every renderer and both stores: NUL and lone surrogates replaced, capped."""
     if value is None:
         return None
@@ -66,7 +67,7 @@ def text(value, limit=TEXT_CHARS):
     return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
-def real_date(value):
+def real_date(value: Any) -> bool:
     """Whether value is an ISO date or timestamp naming a real calendar day (and time)."""
     if not isinstance(value, str):
         return False
@@ -86,21 +87,21 @@ class HostValues(object):
     """Checks one host's values; collects its warnings. today: the controller's UTC date at the
     run ("YYYY-MM-DD"), against which SLA breaches are decided."""
 
-    def __init__(self, host, today):
+    def __init__(self, host: str, today: str) -> None:
         self.host = host
         self.today = today
         self.warnings = []
         self.dropped = 0
         self._dates = {}           # memo: the same dates recur on every update of a host
 
-    def warn(self, where, field, value, became):
+    def warn(self, where: str, field: str, value: Any, became: str) -> None:
         if len(self.warnings) >= WARNINGS_KEPT:
             self.dropped += 1
             return
         shown = repr(text(value, VALUE_SHOWN))
         self.warnings.append("%s%s %s is not valid: %s" % (where, field, shown, became))
 
-    def enum(self, where, field, value, allowed, fallback):
+    def enum(self, where: str, field: str, value: Any, allowed: Collection[Any], fallback: Any) -> Any:
         if value in allowed:
             return value
         if value is None or value == "":
@@ -108,7 +109,7 @@ class HostValues(object):
         self.warn(where, field, value, "taken as %s" % fallback)
         return fallback
 
-    def date(self, where, field, value):
+    def date(self, where: str, field: str, value: Any) -> str | None:
         if value is None:
             return None
         known = self._dates.get(value) if isinstance(value, str) else False
@@ -119,7 +120,7 @@ class HostValues(object):
         self.warn(where, field, value, "taken as unknown (null)")
         return None
 
-    def ids(self, where, field, values):
+    def ids(self, where: str, field: str, values: Any) -> list[str | None]:
         if not values:
             return []
         if not isinstance(values, (list, tuple)):
@@ -130,7 +131,7 @@ class HostValues(object):
             self.warn(where, field, values, "empty ids left out")
         return kept
 
-    def update(self, update):
+    def update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Check one update of the report (in the report's shape, in place) and decide
         sla_breached by the controller's date."""
         if not self._plainly_valid(update):
@@ -179,7 +180,7 @@ class HostValues(object):
         for field in _DATE_FIELDS:
             update[field] = self.date(where, field, update.get(field))
 
-    def record(self, record, received_at):
+    def record(self, record: dict[str, Any], received_at: str) -> dict[str, Any]:
         """Check a host patch record's top-level fields (a copy without its updates, in place).
         received_at: the controller's time the record arrived ("YYYY-MM-DDTHH:MM:SSZ"), which
         becomes the assessment's time; the host's own collected_at is kept as host_clock."""
@@ -209,7 +210,7 @@ class HostValues(object):
                                          abs(skew), "behind" if skew > 0 else "ahead of", text(reported, 40)))
         return record
 
-    def advisory_feed(self, feed):
+    def advisory_feed(self, feed: Any) -> dict[str, Any] | None:
         """The record's advisory_feed (docs/schemas/host_patch_record.schema.json), which the report
         shows (its warning, its age): written by the controller's action plugin, but it travels in
         the host's facts (a fact cache, a document from elsewhere), so it is checked as they are.
@@ -257,14 +258,14 @@ class HostValues(object):
             checked["left_out"] = dict((text(k, VALUE_SHOWN), n) for k, n in list(left_out.items())[:IDS_SHOWN])
         return checked
 
-    def summary(self):
+    def summary(self) -> list[str]:
         """The host's warnings for its report entry: at most WARNINGS_KEPT, then how many more."""
         if self.dropped:
             return self.warnings + ["... and %d more value(s) not valid" % self.dropped]
         return list(self.warnings)
 
 
-def days_between(earlier, later):
+def days_between(earlier: Any, later: Any) -> int | None:
     """Whole days from the date of `earlier` to the date of `later` (ISO dates or timestamps), or
     None if either is no date."""
     try:

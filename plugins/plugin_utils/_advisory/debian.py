@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import (
-    CVE, AdvisoryIndex, FeedError, highest, json_members, newest_date)
+    CVE, Advisories, Advisory, AdvisoryIndex, Answer, FeedError, Fix, Fixes, highest, json_members, newest_date)
 
 INPUTS = ("debian_tracker", "debian_advisories")     # advisory_feed's options naming Debian's data
 
@@ -48,7 +49,7 @@ UNRATED_NO_DSA = "low"
 _URGENCY = re.compile(r"^(?P<urgency>[a-z ]+?)\**$")
 
 
-def severity_of(urgency, with_advisory, nodsa=False):
+def severity_of(urgency: str | None, with_advisory: bool, nodsa: bool = False) -> str:
     """The severity of one CVE's fix in one release (URGENCY_SEVERITY)."""
     match = _URGENCY.match((urgency or "").strip())
     rated = URGENCY_SEVERITY.get(match.group("urgency")) if match else None
@@ -61,7 +62,7 @@ def severity_of(urgency, with_advisory, nodsa=False):
     return "unknown"
 
 
-def parse_tracker(text, what="tracker JSON"):
+def parse_tracker(text: str, what: str = "tracker JSON") -> tuple[Fixes, int]:
     """{(source, release): {fixed version: [(CVE, urgency, nodsa)]}} of the fixes the export lists
     (status resolved with a real fixed_version). Open and undetermined issues, and releases never
     affected (fixed_version "0"), fix nothing an update could bring, so they are left out."""
@@ -109,7 +110,7 @@ def _iso_date(text, what, line_number):
         raise FeedError("%s line %d: not a date: %s" % (what, line_number, text))
 
 
-def parse_advisory_list(text, what="DSA list"):
+def parse_advisory_list(text: str, what: str = "DSA list") -> tuple[Advisories, int]:
     """{(source, release): [(fixed version, advisory id, ISO date, (CVEs...))]} of a DSA or DLA list.
     A release line whose version is <not-affected>, <unfixed>, <end-of-life>... fixes nothing."""
     index = {}
@@ -145,11 +146,11 @@ class DebianIndex(AdvisoryIndex):
     """The tracker's fixes (rating: Debian's urgency) and the DSA/DLA advisories."""
 
     @staticmethod
-    def fold(advisories, fixed):
+    def fold(advisories: Sequence[Advisory], fixed: Sequence[Fix]) -> Answer | None:
         return fold(advisories, fixed)
 
 
-def fold(advisories, fixed):
+def fold(advisories: Sequence[Advisory], fixed: Sequence[Fix]) -> Answer | None:
     """One update's answer from the advisories [(version, id, date, cves)] and the tracker's fixes
     [(cve, urgency, nodsa)] between its installed and available versions; None when there are none."""
     if not advisories and not fixed:
@@ -169,7 +170,8 @@ def fold(advisories, fixed):
     }
 
 
-def build_index(tracker_text, advisory_texts, tracker_what="tracker JSON"):
+def build_index(tracker_text: str | None, advisory_texts: list[tuple[str, str]],
+                tracker_what: str = "tracker JSON") -> DebianIndex:
     """A DebianIndex from the tracker export's text and the DSA/DLA lists' texts [(what, text)]."""
     fixes, entries = parse_tracker(tracker_text, tracker_what) if tracker_text is not None else ({}, 0)
     advisories, count = {}, 0
@@ -184,12 +186,12 @@ def build_index(tracker_text, advisory_texts, tracker_what="tracker JSON"):
 Index = DebianIndex
 
 
-def parse_options(feed):
+def parse_options(feed: dict[str, Any]) -> dict[str, Any]:
     """The advisory_feed options that change what parse builds (none for Debian's data)."""
     return {}
 
 
-def parse(readings, options):
+def parse(readings: list[tuple[str, str, str]], options: dict[str, Any]) -> DebianIndex:
     """The DebianIndex of the feed's files [(option, location, text)] (INPUTS)."""
     tracker = [(location, text) for option, location, text in readings if option == "debian_tracker"]
     lists = [(location, text) for option, location, text in readings if option == "debian_advisories"]

@@ -31,6 +31,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from typing import Any
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
@@ -42,7 +43,8 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._module_args i
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import debian
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import ubuntu
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import FeedError, dpkg_key
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import (
+    Advisory, AdvisoryIndex, FeedError, Fix, dpkg_key)
 
 DEFAULT_CACHE_DIR = "~/.cache/fleetpatch/advisory-feed"
 INDEX_FORMAT = 3          # bump when the index file changes shape
@@ -57,7 +59,7 @@ DISTRIBUTIONS = {
 }
 
 
-def distribution_of(record):
+def distribution_of(record: dict[str, Any]) -> str:
     """Whose data a host's record is joined to: Ubuntu's for an Ubuntu host (os-release NAME), else
     Debian's (Debian and what the record cannot tell)."""
     return "ubuntu" if str(record.get("distribution") or "").lower().startswith("ubuntu") else "debian"
@@ -93,7 +95,7 @@ def _download(url, path, timeout):
         raise FeedError("Failed to fetch %s: %s" % (url, to_text(exc)))
 
 
-def locate(location, cache_dir, max_age, timeout, now):
+def locate(location: str, cache_dir: str, max_age: int, timeout: int, now: float) -> tuple[str, float]:
     """(local path, the time its data was fetched or written) of one input: a path as it is, a URL
     through the cache (fetched again when the cached copy is older than max_age)."""
     if not _URL.match(location):
@@ -147,14 +149,15 @@ class IndexStore:
                "CREATE INDEX advisories_by_version ON advisories (release, source, key)")
     CHUNK = 200      # ranges per query (4 parameters each; SQLite allows 999 in old builds)
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         self.db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, check_same_thread=False)
         self.meta = json.loads(self.db.execute("SELECT value FROM meta WHERE key = 'meta'").fetchone()[0])
         if self.meta.get("format") != INDEX_FORMAT:
             raise ValueError("index format %r" % self.meta.get("format"))
 
-    def rows_between(self, release, queries):
+    def rows_between(self, release: str,
+                     queries: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], tuple[list[Advisory], list[Fix]]]:
         """{(source, installed, available): (advisory rows, fix rows)} whose version is newer than
         installed and not newer than available, for one host's updates in one query per table.
         A version no Debian version can be (a character dpkg does not order) matches nothing."""
@@ -184,7 +187,7 @@ class IndexStore:
         return result
 
     @classmethod
-    def write(cls, path, index):
+    def write(cls, path: str, index: AdvisoryIndex) -> None:
         """The index of a parsed feed, written to a temporary file and renamed: a reader sees a whole
         index or none."""
         fd, tmp = tempfile.mkstemp(prefix=".building.", suffix=".sqlite", dir=os.path.dirname(path))
@@ -260,7 +263,8 @@ def _inputs(feed, distribution):
             [(listed, location) for location in feed.get(listed) or []] if location]
 
 
-def load(feed, release, distribution="debian", now=None):
+def load(feed: dict[str, Any], release: str, distribution: str = "debian",
+         now: float | None = None) -> tuple[AdvisoryIndex, dict[str, Any]]:
     """(the distribution's index, info) for patch_facts' advisory_feed option and a host's release.
     info: {source, cache_dir, index, loaded_at, age_seconds, entries, advisories, release, left_out,
     warning}. Raises FeedError."""
@@ -308,7 +312,7 @@ def load(feed, release, distribution="debian", now=None):
     return index, info
 
 
-def join(record, index):
+def join(record: dict[str, Any], index: AdvisoryIndex) -> tuple[dict[str, Any], int, int]:
     """Set advisories, cves, issued, severity and classification security on each apt update the
     data says fixes something; leave the others as they are (first-seen stays their clock).
     Returns (record with the updates joined, number of updates joined, number without source data)."""
@@ -331,13 +335,14 @@ def join(record, index):
     return result, joined, len(updates) - len(sourced)
 
 
-def validated(value):
+def validated(value: Any) -> tuple[dict[str, Any], list[str]]:
     """(the advisory_feed option with its defaults, error messages), as the modules' spec says."""
     result = ArgumentSpecValidator({"advisory_feed": advisory_feed_option()}).validate({"advisory_feed": value})
     return result.validated_parameters.get("advisory_feed"), result.error_messages
 
 
-def split_task_args(task_args, module):
+def split_task_args(task_args: dict[str, Any],
+                    module: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """(the validated advisory_feed, the task's other arguments, None), or (None, None, the failed
     result naming the invalid arguments): what patch_facts' and patch_apply's action plugins take
     from a task that sets advisory_feed (the feed stays on the controller)."""
@@ -349,7 +354,7 @@ def split_task_args(task_args, module):
     return feed, args, None
 
 
-def join_record(record, feed):
+def join_record(record: dict[str, Any], feed: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the apt record with the feed joined, info for its advisory_feed field). Raises FeedError
     (or whatever stops the feed: the callers keep the record as it was, with the cause)."""
     if not record.get("codename"):
@@ -359,7 +364,7 @@ def join_record(record, feed):
     return joined, info
 
 
-def advisory_data(record):
+def advisory_data(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """{name|arch|available version: {advisories, cves, issued, severity}} of a joined apt record's
     updates that the feed gave something (an apt host's own record has no advisory or CVE): what
     patch_apply's action plugin hands the module (_apply.merge_advisory_data)."""
@@ -368,7 +373,7 @@ def advisory_data(record):
                 for u in record.get("updates") or [] if u.get("advisories") or u.get("cves"))
 
 
-def feed_info_unused(feed, warning):
+def feed_info_unused(feed: dict[str, Any], warning: str) -> dict[str, Any]:
     """The record's advisory_feed when no data could be used: what was asked, and why not."""
     return {"source": [location for distribution in sorted(DISTRIBUTIONS) for _o, location in _inputs(feed, distribution)],
             "cache_dir": None, "index": None, "loaded_at": None, "age_seconds": None, "entries": 0,

@@ -15,16 +15,27 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import SEVERITY_RANK, UNKNOWN
 from ansible_collections.fleetpatch.patching.plugins.module_utils._versions import compare_deb, split_evr
+
+
+# The index's rows: a fix of one CVE (CVE, the distribution's rating, nodsa) and an advisory (fixed
+# version, advisory id, ISO date or None, CVEs), keyed by (source package, release codename).
+Fix = tuple[str, str, bool]
+Advisory = tuple[str, str, Optional[str], tuple[str, ...]]
+Fixes = dict[tuple[str, str], dict[str, list[Fix]]]
+Advisories = dict[tuple[str, str], list[Advisory]]
+# What the data says about one update: {advisories, cves, issued, severity}.
+Answer = dict[str, Any]
 
 
 class FeedError(Exception):
     """The feed cannot be used: the message says which file and why."""
 
 
-def highest(severities):
+def highest(severities: Iterable[str]) -> str:
     return min(severities, key=SEVERITY_RANK.__getitem__, default=UNKNOWN)
 
 
@@ -64,7 +75,7 @@ def _dpkg_part_key(text, out):
         out += number.encode("ascii")
 
 
-def dpkg_key(version):
+def dpkg_key(version: str) -> bytes:
     """bytes that sort as dpkg --compare-versions orders versions (epoch, upstream, revision; each part
     as dpkg's verrevcmp: non-digit segments by order(), digit segments by value). It lets the index on
     disk select a version range in SQL instead of comparing every fixed version in Python
@@ -83,7 +94,7 @@ def dpkg_key(version):
     return bytes(out)
 
 
-def is_version(version):
+def is_version(version: Any) -> bool:
     """Whether dpkg can order this version (what the index keeps: anything else fixes nothing)."""
     if not isinstance(version, str) or not version:
         return False
@@ -100,7 +111,7 @@ _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
 
 
-def json_members(text, what):
+def json_members(text: str, what: str) -> Iterator[tuple[str, Any]]:
     """(key, value) of a JSON object's top-level members, one at a time: each member's value is
     indexed and dropped before the next is decoded, so the whole export never lives as Python
     objects at once (bench/advisory_feed_bench.py: json.load of the export peaks at several times
@@ -140,7 +151,8 @@ class AdvisoryIndex:
     distribution's own (Debian's urgency, Ubuntu's priority); a subclass folds the rows that apply
     to one update into its answer (fold)."""
 
-    def __init__(self, fixes, advisories, entries=0, advisory_count=0, store=None):
+    def __init__(self, fixes: Fixes, advisories: Advisories, entries: int = 0, advisory_count: int = 0,
+                 store: Any = None) -> None:
         self.fixes = fixes
         self.advisories = advisories
         self.entries = entries
@@ -149,27 +161,28 @@ class AdvisoryIndex:
         self._memo = {}
 
     @staticmethod
-    def fold(advisories, fixed):
+    def fold(advisories: Sequence[Advisory], fixed: Sequence[Fix]) -> Answer | None:
         raise NotImplementedError
 
-    def releases(self):
+    def releases(self) -> list[str]:
         return sorted(set(release for _source, release in self.fixes) | set(release for _source, release in self.advisories))
 
-    def fixes_for(self, source, release):
+    def fixes_for(self, source: str, release: str) -> dict[str, list[Fix]]:
         """{fixed version: [(CVE, rating, nodsa)]} (in memory)"""
         return self.fixes.get((source, release), {})
 
-    def advisories_for(self, source, release):
+    def advisories_for(self, source: str, release: str) -> Sequence[Advisory]:
         """[(fixed version, advisory id, ISO date, (CVEs...))] (in memory)"""
         return self.advisories.get((source, release), ())
 
-    def lookup(self, source, release, installed, available):
+    def lookup(self, source: str, release: str, installed: str, available: str) -> Answer | None:
         """What updating source package `source` on `release` from source version `installed` to
         `available` brings: {advisories, cves, issued, severity}, or None when it fixes nothing the
         data knows. A fix counts when installed < fixed version <= available (dpkg's order)."""
         return self.lookup_many(release, [(source, installed, available)])[(source, installed, available)]
 
-    def lookup_many(self, release, queries):
+    def lookup_many(self, release: str,
+                    queries: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], Answer | None]:
         """{(source, installed, available): lookup's answer} for one host's updates: from the store in
         one query per table, else from memory. Hosts share versions, so answers are kept per process."""
         todo = [q for q in set(queries) if (release,) + q not in self._memo]
@@ -199,7 +212,7 @@ class AdvisoryIndex:
         return result
 
 
-def newest_date(advisories):
+def newest_date(advisories: Iterable[Advisory]) -> str | None:
     """The newest applying advisory's date, as the dnf and zypper backends fold several advisories
     (None where no advisory has one)."""
     return max((adv[2] for adv in advisories if adv[2]), default=None)

@@ -28,10 +28,11 @@ from __future__ import annotations
 import datetime
 import io
 import re
+from typing import Any, Sequence
 from xml.etree import ElementTree
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory.index import (
-    CVE, AdvisoryIndex, FeedError, highest, is_version, json_members, newest_date)
+    CVE, Advisories, Advisory, AdvisoryIndex, Answer, FeedError, Fix, highest, is_version, json_members, newest_date)
 
 INPUTS = ("ubuntu_usn", "ubuntu_oval")     # advisory_feed's options naming Ubuntu's data
 
@@ -52,7 +53,7 @@ _ESM = re.compile(r"[~+]esm\d*")
 _DEFINITION_ID = re.compile(r"^oval:com\.ubuntu\.(?P<release>[a-z0-9-]+):def:")
 
 
-def severity_of(priority):
+def severity_of(priority: str | None) -> str:
     """The severity of one CVE's fix from its Ubuntu priority (PRIORITY_SEVERITY)."""
     return PRIORITY_SEVERITY.get((priority or "").strip().lower(), "unknown")
 
@@ -80,7 +81,7 @@ def _iso_date(timestamp):
         return None
 
 
-def parse_usn_db(text, what="USN database", esm=False):
+def parse_usn_db(text: str, what: str = "USN database", esm: bool = False) -> tuple[Advisories, int, dict[str, int]]:
     """({(source, release): [(fixed version, USN id, ISO date, (CVEs...))]}, notices read, counts)
     of the USN database. counts: {"without_releases": notices that name no release (they fix
     nothing an update could bring), "unusable": source entries left out because their version is
@@ -125,7 +126,7 @@ def _local(tag):
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_oval(data, what="OVAL"):
+def parse_oval(data: bytes | str, what: str = "OVAL") -> dict[tuple[str, str], str]:
     """{(release, CVE): Ubuntu priority} from a USN or CVE OVAL file (bytes or text); a CVE that two
     definitions rate differently takes the higher."""
     priorities = {}
@@ -178,11 +179,11 @@ class UbuntuIndex(AdvisoryIndex):
     """The USNs' fixes (rating: the CVE's Ubuntu priority, "" where no OVAL data rates it)."""
 
     @staticmethod
-    def fold(advisories, fixed):
+    def fold(advisories: Sequence[Advisory], fixed: Sequence[Fix]) -> Answer | None:
         return fold(advisories, fixed)
 
 
-def fold(advisories, fixed):
+def fold(advisories: Sequence[Advisory], fixed: Sequence[Fix]) -> Answer | None:
     """One update's answer from the USNs [(version, id, date, cves)] and their CVEs' rows
     [(cve, priority, nodsa)] between its installed and available versions; None when there are none.
     A USN is a security notice (classification security); its severity is the highest of its CVEs'
@@ -199,7 +200,8 @@ def fold(advisories, fixed):
     }
 
 
-def build_index(usn_text, oval_texts, usn_what="USN database", esm=False):
+def build_index(usn_text: str, oval_texts: list[tuple[str, bytes | str]], usn_what: str = "USN database",
+                esm: bool = False) -> UbuntuIndex:
     """An UbuntuIndex from the USN database's text and OVAL files [(what, bytes or text)], and the
     parse counts (parse_usn_db)."""
     advisories, count, counts = parse_usn_db(usn_text, usn_what, esm)
@@ -223,12 +225,12 @@ def build_index(usn_text, oval_texts, usn_what="USN database", esm=False):
 Index = UbuntuIndex
 
 
-def parse_options(feed):
+def parse_options(feed: dict[str, Any]) -> dict[str, Any]:
     """The advisory_feed options that change what parse builds: whether ESM fixes count."""
     return {"esm": bool(feed.get("ubuntu_esm"))}
 
 
-def parse(readings, options):
+def parse(readings: list[tuple[str, str, Any]], options: dict[str, Any]) -> UbuntuIndex:
     """The UbuntuIndex of the feed's files [(option, location, text)] (INPUTS)."""
     usn = [(location, text) for option, location, text in readings if option == "ubuntu_usn"]
     ovals = [(location, text) for option, location, text in readings if option == "ubuntu_oval"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import datetime
 import re
-
+from typing import Any, Iterable
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ansible.utils.unsafe_proxy import wrap_var
@@ -72,7 +72,7 @@ class ComplianceConfigError(ValueError):
 
 # ---- options ------------------------------------------------------------------------------------
 
-def parse_prefix(value):
+def parse_prefix(value: Any) -> str:
     """The group_prefix option: '' or an identifier, so that every group name is one."""
     if value is None:
         return DEFAULT_PREFIX
@@ -82,7 +82,7 @@ def parse_prefix(value):
     return str(value)
 
 
-def parse_stale_days(value):
+def parse_stale_days(value: Any) -> int:
     if value is None:
         return DEFAULT_STALE_DAYS
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -90,12 +90,12 @@ def parse_stale_days(value):
     return int(value)
 
 
-def group_names(prefix):
+def group_names(prefix: str) -> collections.OrderedDict[str, str]:
     """{group key: group name} for every group the plugin creates."""
     return collections.OrderedDict((key, prefix + key) for key in GROUP_KEYS)
 
 
-def with_credentials(url, user=None, password=None):
+def with_credentials(url: str, user: str | None = None, password: str | None = None) -> str:
     """The PostgreSQL URL with the user and password options added as libpq URI parameters
     (percent-encoded), so that every message shows it redacted like any URL password. A URL that
     already names a user (or carries a password) and the matching option are refused rather than
@@ -122,7 +122,7 @@ def with_credentials(url, user=None, password=None):
 
 # ---- time -----------------------------------------------------------------------------------------
 
-def parse_timestamp(value):
+def parse_timestamp(value: Any) -> datetime.datetime | None:
     """A store timestamp (ISO 8601, ...Z, or a date) as an aware UTC datetime; None when absent
     or unreadable."""
     if not value:
@@ -139,13 +139,14 @@ def parse_timestamp(value):
     return moment.astimezone(_UTC)
 
 
-def stamp(moment):
+def stamp(moment: datetime.datetime) -> str:
     return _vocabulary.utc_stamp(moment.astimezone(_UTC))
 
 
 # ---- the snapshot: what one read of the store gives (and the inventory cache keeps) -------------
 
-def snapshot(location, fetched_at, latest_hosts, last_assessed, sla_breaches):
+def snapshot(location: str, fetched_at: datetime.datetime, latest_hosts: list[dict[str, Any]],
+             last_assessed: dict[str, Any], sla_breaches: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The store's rows as the plugin keeps them: JSON-serialisable, so any cache plugin can hold
     them. location: the store as shown (password removed), so that a cache entry written for
     another store is not used. SLA breaches are kept per host as [count, earliest sla_due]
@@ -166,7 +167,7 @@ def snapshot(location, fetched_at, latest_hosts, last_assessed, sla_breaches):
     }
 
 
-def usable_snapshot(value, location):
+def usable_snapshot(value: Any, location: str) -> bool:
     """Whether a cached value is a snapshot of this store, in this format."""
     shapes = (("hosts", list), ("last_assessed", dict), ("sla_breaches", dict))
     return (isinstance(value, dict) and value.get("version") == SNAPSHOT_VERSION
@@ -176,7 +177,8 @@ def usable_snapshot(value, location):
 
 # ---- the rules ------------------------------------------------------------------------------------
 
-def host_state(entry, assessed, breach, now, stale_days):
+def host_state(entry: dict[str, Any] | None, assessed: dict[str, Any] | None, breach: list[Any] | None,
+               now: datetime.datetime, stale_days: int) -> HostState:
     """One host's groups (a frozenset of GROUP_KEYS) and fleetpatch_compliance variable.
 
     entry: the host's row in its latest run (HistoryStore.latest_hosts()), None if the store does
@@ -235,7 +237,8 @@ def host_state(entry, assessed, breach, now, stale_days):
     return HostState(frozenset(groups), variables)
 
 
-def host_states(snap, inventory_hosts, now, stale_days, add_hosts=False):
+def host_states(snap: dict[str, Any], inventory_hosts: Iterable[str], now: datetime.datetime, stale_days: int,
+                add_hosts: bool = False) -> collections.OrderedDict[str, HostState]:
     """{host: HostState}, by host name, for the hosts the plugin writes: the inventory's hosts
     (annotate), plus, with add_hosts, every host the store knows. Hosts are matched by their
     inventory name, the name the compliance callback stored."""
@@ -249,7 +252,7 @@ def host_states(snap, inventory_hosts, now, stale_days, add_hosts=False):
         for name in sorted(names))
 
 
-def group_members(states):
+def group_members(states: dict[str, HostState]) -> collections.OrderedDict[str, list[str]]:
     """{group key: sorted host names}, every key present."""
     members = collections.OrderedDict((key, []) for key in GROUP_KEYS)
     for name, state in states.items():
@@ -260,7 +263,7 @@ def group_members(states):
 
 # ---- values into the inventory --------------------------------------------------------------------
 
-def store_value(value, memo=None):
+def store_value(value: Any, memo: dict[str, Any] | None = None) -> Any:
     """A value read from the store, ready for inventory.set_variable, never templated.
 
     The store holds what targets and runs reported (OS names, run ids, rings...): a compromised

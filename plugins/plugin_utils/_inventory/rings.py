@@ -14,6 +14,7 @@ import collections
 import hashlib
 import math
 import re
+from typing import Any, Iterable, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     EXCLUDED_RING_GROUP, RING_GROUP_PREFIX, RING_VAR)
@@ -42,11 +43,11 @@ class RingsConfigError(ValueError):
     """A rings configuration, or an inventory value it reads, that cannot be used."""
 
 
-def ring_group(ring_name):
+def ring_group(ring_name: str) -> str:
     return RING_GROUP_PREFIX + ring_name
 
 
-def parse_rings(value):
+def parse_rings(value: Any) -> tuple[Ring, ...]:
     """The `rings` option as a tuple of Ring; the last ring's fraction is whatever is left (None)."""
     if value is None:
         value = DEFAULT_RINGS
@@ -102,7 +103,7 @@ def _fraction(name, fraction):
     return number
 
 
-def parse_group_rules(value, rings):
+def parse_group_rules(value: Any, rings: Sequence[Ring]) -> dict[str, str]:
     """The `group_rules` option (ring -> groups) as group -> ring, ordered by ring order.
 
     Every ring's own group (fleetpatch_ring_<name>) is an implicit rule for that ring, so hosts
@@ -135,7 +136,7 @@ def parse_group_rules(value, rings):
     return rules
 
 
-def parse_flag(value, what):
+def parse_flag(value: Any, what: str) -> bool:
     """An exclusion flag as the operator wrote it (bool, yes/no, 1/0...) as a bool."""
     if value is None:
         return False
@@ -152,13 +153,13 @@ def parse_flag(value, what):
     raise RingsConfigError("%s must be a boolean, got %r" % (what, value))
 
 
-def sample_point(seed, hostname):
+def sample_point(seed: Any, hostname: str) -> float:
     """The host's fixed place in [0, 1): the first 8 bytes of sha256(seed + hostname), big-endian, / 2**64."""
     digest = hashlib.sha256((str(seed) + str(hostname)).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 18446744073709551616.0
 
 
-def sample_bounds(rings):
+def sample_bounds(rings: Sequence[Ring]) -> list[float]:
     """Upper bounds of the sampled intervals of every ring but the last (cumulative fractions)."""
     bounds = []
     total = 0.0
@@ -168,7 +169,7 @@ def sample_bounds(rings):
     return bounds
 
 
-def sampled_ring(point, rings, bounds=None):
+def sampled_ring(point: float, rings: Sequence[Ring], bounds: list[float] | None = None) -> str:
     """The ring a point falls in: ring i takes [bound(i-1), bound(i)), the last ring the rest."""
     if bounds is None:
         bounds = sample_bounds(rings)
@@ -178,7 +179,7 @@ def sampled_ring(point, rings, bounds=None):
     return rings[-1].name
 
 
-def spread_min_hosts(ring, override=None):
+def spread_min_hosts(ring: Ring, override: int | None = None) -> int:
     """How many hosts a spread bucket needs before it must hold one host of `ring` (0: never)."""
     if ring.fraction is None or ring.fraction <= 0:
         return 0
@@ -187,7 +188,8 @@ def spread_min_hosts(ring, override=None):
     return max(1, int(math.ceil(round(1.0 / ring.fraction, 9))))
 
 
-def assign_rings(hosts, rings, group_rules, seed="", spread_by_bucket=False, min_hosts=None):
+def assign_rings(hosts: Iterable[HostFacts], rings: Sequence[Ring], group_rules: dict[str, str], seed: Any = "",
+                 spread_by_bucket: bool = False, min_hosts: int | None = None) -> dict[str, Assignment]:
     """Decide every host's ring.
 
     hosts: iterable of HostFacts; rings: parse_rings(); group_rules: parse_group_rules().
@@ -225,7 +227,8 @@ def assign_rings(hosts, rings, group_rules, seed="", spread_by_bucket=False, min
     return result
 
 
-def apply_spread(result, members, rings, min_hosts=None):
+def apply_spread(result: dict[str, Assignment], members: list[str], rings: Sequence[Ring],
+                 min_hosts: int | None = None) -> None:
     """Correct the ring of a few sampled hosts of one spread bucket, in place.
 
     1. Every ring but the last with a fraction f > 0: a bucket of at least spread_min_hosts()
@@ -261,7 +264,7 @@ def apply_spread(result, members, rings, min_hosts=None):
             result[chosen] = Assignment(last, SOURCE_SPREAD, result[chosen].point)
 
 
-def bucket_key(value):
+def bucket_key(value: Any) -> Any:
     """A spread key value as a hashable bucket; None (no bucket) for undefined or empty values."""
     if value is None or value == "" or value == [] or value == {}:
         return None
@@ -272,7 +275,7 @@ def bucket_key(value):
     return str(value)
 
 
-def ring_counts(result, rings):
+def ring_counts(result: dict[str, Assignment], rings: Sequence[Ring]) -> collections.OrderedDict[str, int]:
     """{ring: number of hosts}, every configured ring present, plus 'excluded'."""
     counts = collections.OrderedDict((r.name, 0) for r in rings)
     counts["excluded"] = 0

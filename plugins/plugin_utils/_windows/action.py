@@ -11,6 +11,7 @@ unchanged.
 from __future__ import annotations
 
 import traceback
+from typing import Any
 
 from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -24,7 +25,7 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows impor
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows import updates as _windows_updates
 
 
-def is_windows_host(connection, args):
+def is_windows_host(connection: Any, args: dict[str, Any]) -> bool:
     """A PowerShell connection (WinRM, PSRP, or SSH with the powershell shell), or pkg_mgr: windows."""
     shell = getattr(connection, "_shell", None)
     return getattr(shell, "SHELL_FAMILY", None) == "powershell" or args.get("pkg_mgr") == "windows"
@@ -39,7 +40,7 @@ class WindowsDispatchAction(ActionBase):
     _supports_check_mode = True
     _supports_async = True
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         windows = is_windows_host(self._connection, self._task.args)
         if windows:
             self._supports_async = False      # win_updates' own polling does the waiting
@@ -81,13 +82,13 @@ class WindowsDispatchAction(ActionBase):
                           exception=traceback.format_exc())
         return result
 
-    def run_windows(self, run, args):
+    def run_windows(self, run: _windows_run.WindowsRun, args: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def error_result(self, exc):
+    def error_result(self, exc: PatchError) -> dict[str, Any]:
         return {"msg": exc.msg}
 
-    def windows_call(self, name, module_args, task_vars):
+    def windows_call(self, name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         """Run one ansible.windows module on the host: through its action plugin when it has one
         (win_updates, win_reboot and win_copy do their work on the controller), else directly."""
         task = self._task.copy(exclude_parent=True, exclude_tasks=True)
@@ -100,7 +101,7 @@ class WindowsDispatchAction(ActionBase):
         return self._execute_module(module_name=name, module_args=dict(module_args), task_vars=task_vars)
 
 
-def windows_options(args):
+def windows_options(args: dict[str, Any]) -> dict[str, Any]:
     options = dict((k, v["default"]) for k, v in WINDOWS_OPTION["options"].items() if "default" in v)
     options.update(dict((k, v) for k, v in (args.get("windows") or {}).items() if v is not None))
     return options

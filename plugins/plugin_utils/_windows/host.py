@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any, Callable
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _journal
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
+
+# Runs one ansible.windows module (or its action plugin) on the host: (module name, its arguments) -> its result.
+ModuleCall = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 DEFAULT_STATE_DIR = "C:\\ProgramData\\fleetpatch"
 
@@ -26,12 +30,12 @@ def _join(*parts):
 
 class WindowsHostFiles(object):
 
-    def __init__(self, call, state_dir=None):
+    def __init__(self, call: ModuleCall, state_dir: str | None = None) -> None:
         self._call = call
         self.state_dir = (state_dir or DEFAULT_STATE_DIR).rstrip("\\/")
         self.journal_dir = _join(self.state_dir, "journal")
 
-    def read_json(self, path):
+    def read_json(self, path: str) -> Any:
         """The file's JSON, or None when it does not exist."""
         result = self._call("ansible.windows.slurp", {"src": path})
         if result.get("failed"):
@@ -43,7 +47,7 @@ class WindowsHostFiles(object):
         except (KeyError, ValueError, TypeError) as exc:
             raise PatchError("Failed to read %s: not fleetpatch JSON (%s)" % (path, exc))
 
-    def write_json(self, directory, name, data):
+    def write_json(self, directory: str, name: str, data: Any) -> str:
         path = _join(directory, name)
         for module, args in (("ansible.windows.win_file", {"path": directory, "state": "directory"}),
                              ("ansible.windows.win_copy", {"dest": path, "content": json.dumps(data, indent=1, sort_keys=True)})):
@@ -54,7 +58,7 @@ class WindowsHostFiles(object):
 
     # first-seen dates: the same file format and keys as on Linux
 
-    def annotate_first_seen(self, updates, today, check_mode):
+    def annotate_first_seen(self, updates: list[dict[str, Any]], today: str, check_mode: bool) -> None:
         path = _join(self.state_dir, _first_seen.FILE_NAME)
         data = self.read_json(path) or {}
         seen = data.get("seen") if isinstance(data.get("seen"), dict) else {}
@@ -68,7 +72,8 @@ class WindowsHostFiles(object):
 
     # rollback journals: the Linux journal's format, pkg_mgr "windows", one file per apply
 
-    def create_journal(self, before, plan, targets, run_id=None, uninstallable=None):
+    def create_journal(self, before: dict[str, str | None], plan: list[dict[str, Any]], targets: dict[str, str],
+                       run_id: str | None = None, uninstallable: dict[str, bool] | None = None) -> dict[str, Any]:
         journal = {
             "format": _journal.FORMAT_VERSION, "id": _journal.new_id(), "pkg_mgr": "windows", "run_id": run_id,
             "created": _journal.now_iso(), "updated": _journal.now_iso(), "status": "applying",
@@ -78,14 +83,14 @@ class WindowsHostFiles(object):
         self.write_json(self.journal_dir, journal["id"] + ".json", journal)
         return journal
 
-    def update_journal(self, journal, **fields):
+    def update_journal(self, journal: dict[str, Any], **fields: Any) -> dict[str, Any]:
         journal = dict(journal)
         journal.update(fields)
         journal["updated"] = _journal.now_iso()
         self.write_json(self.journal_dir, journal["id"] + ".json", journal)
         return journal
 
-    def load_journal(self, journal_id="latest"):
+    def load_journal(self, journal_id: str | None = "latest") -> dict[str, Any]:
         if journal_id in (None, "", "latest"):
             found = self._call("ansible.windows.win_find", {"paths": self.journal_dir, "patterns": ["*.json"]})
             if found.get("failed"):

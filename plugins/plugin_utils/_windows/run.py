@@ -11,11 +11,14 @@ rules as the Linux modules (module_utils/_apply.py), and the known win_updates p
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _apply, _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows import updates as wu
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.host import WindowsHostFiles
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._windows.host import ModuleCall, WindowsHostFiles
 
 ALL_CATEGORIES = ["*"]
 
@@ -34,7 +37,8 @@ def _checked(result, action):
 
 class WindowsRun(object):
 
-    def __init__(self, call, host, options, check_mode=False, now=None):
+    def __init__(self, call: ModuleCall, host: dict[str, Any], options: dict[str, Any], check_mode: bool = False,
+                 now: datetime.datetime | None = None) -> None:
         self._call = call
         self.host = host                        # identity (see _windows_updates.identity)
         self.options = options                  # the `windows` option, defaults filled in
@@ -44,13 +48,13 @@ class WindowsRun(object):
 
     # assessment
 
-    def search(self):
+    def search(self) -> dict[str, Any]:
         args = {"state": "searched", "category_names": self.options.get("category_names") or ALL_CATEGORIES}
         if self.options.get("server_selection"):
             args["server_selection"] = self.options["server_selection"]
         return _checked(self._call("ansible.windows.win_updates", args), "search for Windows updates")
 
-    def assess(self, policy=None, record_first_seen=True):
+    def assess(self, policy: dict[str, Any] | None = None, record_first_seen: bool = True) -> dict[str, Any]:
         found = self.search()
         updates = wu.entries(found)
         if record_first_seen:
@@ -59,8 +63,9 @@ class WindowsRun(object):
 
     # apply
 
-    def apply(self, policy=None, manifest=None, names=None, security_only=False, advisories=None, cves=None,
-              exclude=None, run_id=None):
+    def apply(self, policy: dict[str, Any] | None = None, manifest: dict[str, dict[str, str]] | None = None,
+              names: list[str] | None = None, security_only: bool = False, advisories: list[str] | None = None,
+              cves: list[str] | None = None, exclude: list[str] | None = None, run_id: str | None = None) -> dict[str, Any]:
         record = self.assess(policy)
         offered = dict((u["name"], u) for u in record["updates"])
         if manifest is not None:
@@ -159,7 +164,7 @@ class WindowsRun(object):
             remaining = set(failures) | (installed & remaining)
         return installed - set(failures), failures, vanished - installed, reboot_required, rebooted
 
-    def reboot(self):
+    def reboot(self) -> dict[str, Any]:
         args = {"reboot_timeout": int(self.options.get("reboot_timeout") or 3600)}
         result = self._call("ansible.windows.win_reboot", args)
         if result.get("unreachable"):
@@ -170,7 +175,7 @@ class WindowsRun(object):
 
     # rollback
 
-    def rollback(self, journal_id="latest", keep_permanent=False):
+    def rollback(self, journal_id: str | None = "latest", keep_permanent: bool = False) -> dict[str, Any]:
         journal = self.files.load_journal(journal_id)
         if journal.get("pkg_mgr") != wu.PKG_MGR:
             raise PatchError("Refusing to roll back journal %s: it was written by %s, this host is Windows"
@@ -214,7 +219,7 @@ class WindowsRun(object):
         return result
 
 
-def manifest_targets(manifest, offered):
+def manifest_targets(manifest: dict[str, str] | None, offered: dict[str, dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
     """The manifest's KBs this host is offered: those and nothing else."""
     targets, skipped = {}, {}
     for name, version in sorted((manifest or {}).items()):

@@ -10,7 +10,9 @@ the record assembled and decided by the same policy code the Linux modules run (
 
 from __future__ import annotations
 
+import datetime
 import re
+from typing import Any
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _policy, _record
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
@@ -46,7 +48,7 @@ _PERMANENT_TITLES = (
 _PERMANENT_CATEGORIES = {"definition updates": "definition updates are not DISM packages"}
 
 
-def kb_ids(update):
+def kb_ids(update: dict[str, Any]) -> list[str]:
     """KB ids of a win_updates entry, always with the KB prefix (the module strips it)."""
     result = []
     for kb in update.get("kb") or []:
@@ -56,13 +58,13 @@ def kb_ids(update):
     return result
 
 
-def update_name(update):
+def update_name(update: dict[str, Any]) -> str:
     """KB5034441 for an update with a KB article; the title for the few without (drivers)."""
     kbs = kb_ids(update)
     return kbs[0] if kbs else str(update.get("title") or update.get("id"))
 
 
-def classification(categories):
+def classification(categories: list[str] | None) -> str:
     classes = [CATEGORY_CLASSIFICATION[c.lower()] for c in categories or [] if c.lower() in CATEGORY_CLASSIFICATION]
     for klass in _policy.CLASSIFICATIONS:
         if klass in classes:
@@ -70,13 +72,13 @@ def classification(categories):
     return "other"
 
 
-def severity(update):
+def severity(update: dict[str, Any]) -> str:
     """MSRC severity when the result carries one (ansible.windows 3.x does not); else unknown."""
     value = update.get("msrc_severity") or update.get("severity") or ""
     return MSRC_SEVERITY.get(str(value).lower(), "unknown")
 
 
-def permanent_reason(entry):
+def permanent_reason(entry: dict[str, Any]) -> str | None:
     """Why Windows cannot uninstall this update (None: it can, as far as is known beforehand)."""
     for pattern, reason in _PERMANENT_TITLES:
         if pattern.search(entry.get("title") or ""):
@@ -87,12 +89,12 @@ def permanent_reason(entry):
     return None
 
 
-def arch_of(title):
+def arch_of(title: str | None) -> str | None:
     match = re.search(r"\b(x64|x86|arm64)\b", title or "", re.I)
     return match.group(1).lower() if match else None
 
 
-def update_entry(update):
+def update_entry(update: dict[str, Any]) -> dict[str, Any]:
     """One host patch record update from one win_updates update."""
     name = update_name(update)
     title = update.get("title") or name
@@ -119,7 +121,7 @@ def update_entry(update):
     return entry
 
 
-def entries(search_result):
+def entries(search_result: dict[str, Any]) -> list[dict[str, Any]]:
     """Update entries of a win_updates search (state=searched). Its filtered_updates (hidden,
     or outside category_names) are not offered to this host, so they are not in the record."""
     found = [update_entry(u) for u in (search_result.get("updates") or {}).values()]
@@ -129,7 +131,7 @@ def entries(search_result):
     return sorted(unique.values(), key=lambda e: e["name"])
 
 
-def fold_kbs(policy):
+def fold_kbs(policy: Any) -> Any:
     """A policy whose approve/reject lists may name KBs under `kbs`: KBs are advisories here."""
     if not isinstance(policy, dict):
         return policy
@@ -144,7 +146,7 @@ def fold_kbs(policy):
     return policy
 
 
-def identity(task_vars, inventory_hostname):
+def identity(task_vars: dict[str, Any], inventory_hostname: str | None) -> dict[str, Any]:
     """Host identity from gathered facts when there are some (ansible.windows setup)."""
     facts = task_vars.get("ansible_facts") or {}
     return {
@@ -157,7 +159,8 @@ def identity(task_vars, inventory_hostname):
     }
 
 
-def build_record(updates, reboot_required, host, policy=None, now=None):
+def build_record(updates: list[dict[str, Any]], reboot_required: Any, host: dict[str, Any],
+                 policy: dict[str, Any] | None = None, now: datetime.datetime | None = None) -> dict[str, Any]:
     """The decided host patch record of a Windows host."""
     now = now or _record.utc_now()
     record = {
@@ -178,7 +181,7 @@ def build_record(updates, reboot_required, host, policy=None, now=None):
     return _policy.evaluate(record, fold_kbs(policy), now=now)
 
 
-def accept_pattern(name):
+def accept_pattern(name: str) -> str:
     """An accept_list entry that matches exactly one update (win_updates matches regexes
     against the title and the KB ids)."""
     return "^%s$" % re.escape(name)
