@@ -29,7 +29,8 @@ from ansible_collections.fleetpatch.patching.plugins.modules import patch_rollba
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._advisory import feed as _advisory_feed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "module_utils"), os.path.join(HERE, "..", "action")]
+for _helpers in ("module_utils", "action"):      # replay.py, windows_replay.py
+    sys.path.insert(0, os.path.join(HERE, "..", _helpers))
 from replay import ReplayRunner, apt_replay_backend  # noqa: E402  pylint: disable=wrong-import-position
 from windows_replay import Replay, windows_action  # noqa: E402  pylint: disable=wrong-import-position
 
