@@ -155,6 +155,7 @@ try:
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
     IMPORT_ERROR = None
 except ImportError as exc:      # reported as a warning: a callback must never break the playbook
     IMPORT_ERROR = exc
@@ -183,6 +184,9 @@ class CallbackModule(CallbackBase):
         self._written = False
         self._pid = os.getpid()
         self._previous_handlers = {}
+        self._spill = None           # the run's spill file (_report/spill.py): the hosts' updates and changes
+        self._spill_failed = False
+        self._spill_removed = False  # the run's report is written and its spill gone: nothing to redraw
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -230,6 +234,7 @@ class CallbackModule(CallbackBase):
             for index, item in enumerate(_report_run.loop_items(payload)):
                 observations.observe(action, item, task.get_name(), failed=failed, unreachable=unreachable,
                                      same_task=index > 0)
+            self._stash(observations)
             if _report_run.is_fleetpatch(action, payload):
                 self._relevant.add(host)
             if self._gates is None:
@@ -238,24 +243,49 @@ class CallbackModule(CallbackBase):
         except Exception as exc:
             self._display.warning("fleetpatch.patching.compliance: could not record a result: %s" % exc)
 
+    def _stash(self, observations):
+        """Move the host's updates and changes to the spill file: at 10,000 hosts x 50 updates they
+        are most of the run's memory. Without a spill file (the report directory cannot take it)
+        they stay in memory, as they did before there was one."""
+        if self._spill_failed or (self._spill is None and not (observations.updates or observations.changes)):
+            return
+        try:
+            if self._spill is None:
+                self._spill = _report_spill.Spill.create(
+                    _report_location.report_dir(self.get_option("report_dir")), self._run_id)
+            self._spill.stash(observations)
+        except Exception as exc:
+            self._spill_failed = True
+            self._display.warning("fleetpatch.patching.compliance: the hosts' updates stay in memory, "
+                                  "no spill file: %s" % exc)
+
+    def _remove_spill(self):
+        if self._spill is not None:
+            self._spill_removed = True
+            try:
+                self._spill.remove()
+            except OSError as exc:
+                self._display.warning("fleetpatch.patching.compliance: %s" % exc)
+
     # --- writing ----------------------------------------------------------------------------
 
     def v2_playbook_on_stats(self, stats):
         self._finish(stats)
+        self._remove_spill()
 
     def _finish(self, stats=None):
         if IMPORT_ERROR is not None:
             self._display.warning("fleetpatch.patching.compliance: disabled, cannot import its code: %s"
                                   % IMPORT_ERROR)
             return
-        if self._written and not self._aborted_by:
+        if (self._written and not self._aborted_by) or self._spill_removed:
             return
         try:
             report, files, problems = _report_run.finish(
                 run=self._run_meta(), observations=self._hosts, relevant=self._relevant, rings=self._rings,
                 stats=stats, options=dict((k, self.get_option(k)) for k in (
                     "report_dir", "store", "formats", "file_mode", "trend_runs", "store_keep_days", "stale_days")),
-                inventory_hosts=sorted(self._inventory_hosts))
+                inventory_hosts=sorted(self._inventory_hosts), spill=self._spill)
         except Exception as exc:
             self._display.warning("fleetpatch.patching.compliance: could not write the report: %s" % exc)
             return
@@ -306,6 +336,10 @@ class CallbackModule(CallbackBase):
         if os.getpid() == self._pid and not self._aborted_by:
             self._aborted_by = signal.Signals(signum).name
             self._finish(None)
+            # The spill stays while Ansible may still end the run (its stats redraw the report);
+            # a signal that ends the process takes it with it.
+            if previous == signal.SIG_DFL:
+                self._remove_spill()
         # Then let Ansible do what it would have done (stop its workers, exit or raise KeyboardInterrupt).
         signal.signal(signum, previous)
         if callable(previous):

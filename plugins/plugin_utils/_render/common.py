@@ -17,6 +17,7 @@ import re
 # STATUS_ORDER is also read here by the renderers' tests.
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (  # pylint: disable=unused-import
     OPEN_STATES, SEVERITIES, SEVERITY_RANK, STATUS_ORDER, STATUS_RANK, parse_utc_stamp)
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
 
 STATUS_LABELS = {
     "compliant": "Compliant",
@@ -86,8 +87,37 @@ def host_rank(host):
             host.get("host") or "")
 
 
+def host_briefs(report):
+    """The report's hosts for what needs no update or change of theirs (names, statuses, counts):
+    the briefs the callback keeps in memory when its hosts are read from the spill file
+    (_report/spill.SpilledHosts), else the host entries themselves."""
+    return _report_spill.briefs(report.get("hosts") or ())
+
+
+def hosts_named(report, names):
+    """The host entries of these names, in their order; read one at a time from the spill file."""
+    hosts = report.get("hosts") or ()
+    if hasattr(hosts, "named"):
+        return hosts.named(names)
+    by_name = dict((h.get("host"), h) for h in hosts)
+    return (by_name[name] for name in names)
+
+
 def hosts_worst_first(report):
-    return sorted(report.get("hosts") or (), key=host_rank)
+    """The host entries, worst first (host_rank); an iterator over the spill file's hosts, read one
+    at a time."""
+    hosts = report.get("hosts") or ()
+    if hasattr(hosts, "ordered"):
+        return hosts.ordered(host_rank)
+    return sorted(hosts, key=host_rank)
+
+
+def change_count(host):
+    """The packages the run installed on the host: its changes, or, on a brief (the entry without
+    them, _report/assemble.brief), their number."""
+    if "changes" in host:
+        return len(host["changes"] or ())
+    return int(host.get("changes_count") or 0)
 
 
 def open_count(host):

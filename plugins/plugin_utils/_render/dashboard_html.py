@@ -26,8 +26,9 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary im
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import svg_charts as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import views_html as view_html
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
-    DASH, MAX_PROBLEMS, NO_HOSTS, STATUS_LABELS, awx_text, compliant_share, compliant_text, html_text as esc, hosts_worst_first, in_order, open_count,
-    percent, run_duration, status_label, top_open_updates)
+    DASH, MAX_PROBLEMS, NO_HOSTS, STATUS_LABELS, awx_text, change_count, compliant_share, compliant_text, host_briefs,
+    host_rank, hosts_named, html_text as esc, in_order, open_count, percent, run_duration, status_label,
+    top_open_updates)
 
 # The drill-down lists at most this many rows over the whole fleet (about 230 bytes each), and
 # never fewer than the minimum per host: at 10,000 hosts the page stays near 15 MB.
@@ -327,7 +328,7 @@ def _tile(value, label, sub, tone):
 def _tiles(report):
     summary = report.get("summary") or {}
     by_status = summary.get("by_status") or {}
-    hosts = report.get("hosts") or ()
+    hosts = host_briefs(report)
     total = int(summary.get("hosts") or 0)
     critical = int((summary.get("missing_by_severity") or {}).get("critical") or 0)
     critical_hosts = sum(1 for h in hosts if (h.get("counts") or {}).get("critical_non_compliant"))
@@ -461,7 +462,7 @@ def detail_limits(hosts, max_updates_per_host=None):
     if max_updates_per_host is not None:
         return max_updates_per_host, MAX_CHANGES
     with_open = sum(1 for h in hosts if open_count(h)) or 1
-    with_changes = sum(1 for h in hosts if h.get("changes")) or 1
+    with_changes = sum(1 for h in hosts if change_count(h)) or 1
     return (min(MAX_UPDATES_PER_HOST, max(MIN_UPDATES_PER_HOST, UPDATE_ROW_BUDGET // with_open)),
             min(MAX_CHANGES, max(MIN_CHANGES, CHANGE_BUDGET // with_changes)))
 
@@ -581,10 +582,10 @@ def _host_body(host, max_updates, max_changes):
     return "".join(out)
 
 
-def _host(host, max_updates, max_changes, anchor):
+def _host(host, max_updates, max_changes, anchor, detailed=True):
     counts = host.get("counts") or {}
     status = _class(host.get("status"), STATUS_RANK)
-    installed = 0 if host.get("rolled_back") else len(host.get("changes") or ())
+    installed = 0 if host.get("rolled_back") else change_count(host)
     cells = (open_count(host), int(counts.get("critical_non_compliant") or 0),
              int(counts.get("security_non_compliant") or 0), int(counts.get("sla_breached") or 0))
     # The script sorts and filters on the summary's own text, so no value is repeated in attributes.
@@ -594,35 +595,63 @@ def _host(host, max_updates, max_changes, anchor):
                 (anchor, status, esc(host.get("host")), esc(host.get("ring") or "(none)"), esc(host.get("os"), DASH), status,
                  status_label(status)) + cells
                 + ("yes" if host.get("reboot_required") else "no", installed,
-                   _host_body(host, max_updates, max_changes))))
+                   _host_body(host, max_updates, max_changes) if detailed else UNDETAILED % DETAILED_HOSTS)))
+
+
+# The host list stays usable whatever the fleet: the worst DETAILED_HOSTS hosts with their open
+# updates, changes and the rest; the next ones, up to LISTED_HOSTS, as rows only (filtered and sorted
+# like the others); every host, with every update, is in report.csv and report.json, as the page says.
+DETAILED_HOSTS = 2000
+LISTED_HOSTS = 20000
+UNDETAILED = ('<div class="hb"><p class="muted">Not detailed here (only the %d worst hosts are): '
+              'this host\'s updates are in report.csv and report.json.</p></div>')
+
+
+def listed_hosts(report):
+    """The briefs of the hosts the list shows, worst first (at most LISTED_HOSTS)."""
+    return sorted(host_briefs(report), key=host_rank)[:LISTED_HOSTS]
 
 
 def host_anchors(report):
-    """{host name: the id of its section}, by its place in the host list (worst first)."""
-    return dict((host.get("host"), view_html.host_anchor(index)) for index, host in enumerate(hosts_worst_first(report)))
+    """{host name: the id of its section}, by its place in the host list (worst first); the hosts
+    past the list's end have none."""
+    return dict((host.get("host"), view_html.host_anchor(index)) for index, host in enumerate(listed_hosts(report)))
 
 
 def _hosts_section(report, max_updates_per_host):
-    hosts = hosts_worst_first(report)
-    max_updates, max_changes = detail_limits(hosts, max_updates_per_host)
+    listed = listed_hosts(report)
+    total = len(host_briefs(report))
+    detailed = listed[:DETAILED_HOSTS]
+    max_updates, max_changes = detail_limits(detailed, max_updates_per_host)
     summary = report.get("summary") or {}
     rings = in_order(summary.get("by_ring") or {}, summary.get("ring_order"))
     status_options = "".join('<option value="%s">%s</option>' % (s, status_label(s)) for s in STATUS_ORDER)
     ring_options = "".join('<option>%s</option>' % esc(r) for r in rings)
     header = "".join('<span><button type="button" data-col="%d" data-kind="%s" data-dir="%d">%s</button></span>'
                      % (index, kind, direction, label) for index, (label, kind, direction) in enumerate(HOST_COLUMNS))
-    out = ['<section class="card" id="hosts"><h2>Hosts, worst first (%d)</h2>' % len(hosts),
+    out = ['<section class="card" id="hosts"><h2>Hosts, worst first (%d)</h2>' % total,
            '<div class="controls" id="host-controls" hidden><input id="host-q" type="search" '
            'placeholder="Filter by host, ring, OS, advisory, CVE or package" aria-label="Filter hosts">'
            '<select id="host-status" aria-label="Status"><option value="">All statuses</option>%s</select>'
            '<select id="host-ring" aria-label="Ring"><option value="">All rings</option>%s</select>'
            '<select id="host-flag" aria-label="Only"><option value="">Every host</option>'
            '<option value="sla">Past SLA</option><option value="reboot">Reboot pending</option></select>'
-           '<span id="host-shown" class="muted"></span></div>' % (status_options, ring_options),
-           '<div class="hosts"><div class="hrow hhead">%s</div><div id="host-list">' % header]
-    if not hosts:
+           '<span id="host-shown" class="muted"></span></div>' % (status_options, ring_options)]
+    if total > len(detailed):
+        out.append('<p class="more">This list shows the %d worst hosts in detail%s. Every host, with every '
+                   'update: report.csv and report.json.</p>' % (
+                       len(detailed), ", the next %d as rows only" % (len(listed) - len(detailed))
+                       if len(listed) > len(detailed) else "") + (
+                       " The other %d hosts are not listed here." % (total - len(listed))
+                       if total > len(listed) else ""))
+    out.append('<div class="hosts"><div class="hrow hhead">%s</div><div id="host-list">' % header)
+    if not listed:
         out.append('<p class="hrow muted">No hosts in this report.</p>')
-    out += [_host(host, max_updates, max_changes, view_html.host_anchor(index)) for index, host in enumerate(hosts)]
+    # Only the detailed hosts are read whole (from the spill file, for the callback's report).
+    for index, host in enumerate(hosts_named(report, [h["host"] for h in detailed])):
+        out.append(_host(host, max_updates, max_changes, view_html.host_anchor(index)))
+    out += [_host(host, max_updates, max_changes, view_html.host_anchor(index), detailed=False)
+            for index, host in enumerate(listed[len(detailed):], len(detailed))]
     out.append('</div></div><p class="more">Open a host for its open updates (here at most %d per host, most '
                'urgent first), what this run installed (at most %d listed), rollback, failure, reboot and health. '
                'Every host and update: report.json and report.csv.</p></section>' % (max_updates, max_changes))

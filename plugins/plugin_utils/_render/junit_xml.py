@@ -16,7 +16,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
-    clean, hosts_worst_first, one_line, open_count, status_label, top_open_updates, update_brief)
+    clean, host_briefs, host_rank, hosts_named, one_line, open_count, status_label, top_open_updates, update_brief)
 
 FAILING = ("non_compliant", "failed", "rolled_back")
 TOP_UPDATES = 10
@@ -73,9 +73,9 @@ def _host_output(host):
     return "\n".join(lines)
 
 
-def _testcase(suite, host, classname):
+def _testcase(host, classname):
     status = host.get("status")
-    case = ET.SubElement(suite, "testcase", name=clean(host.get("host")), classname=classname, time="0")
+    case = ET.Element("testcase", name=clean(host.get("host")), classname=classname, time="0")
     if status in FAILING:
         failure = ET.SubElement(case, "failure", message=_failure_message(host), type=clean(status))
         failure.text = _failure_body(host)
@@ -86,7 +86,20 @@ def _testcase(suite, host, classname):
     elif status not in ("compliant", "pending_reboot"):
         ET.SubElement(case, "skipped", message="not assessed in this run (status %s)" % clean(status))
     ET.SubElement(case, "system-out").text = _host_output(host)
-    return status
+    return case
+
+
+def _tally(statuses):
+    tally = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for status in statuses:
+        tally["tests"] += 1
+        if status in FAILING:
+            tally["failures"] += 1
+        elif status == "unreachable":
+            tally["errors"] += 1
+        elif status not in ("compliant", "pending_reboot"):
+            tally["skipped"] += 1
+    return tally
 
 
 def _suite_properties(suite, run, hosts):
@@ -97,36 +110,50 @@ def _suite_properties(suite, run, hosts):
         ET.SubElement(properties, "property", name=name, value=clean(value))
 
 
-def render(report):
-    """report (the compliance report document) -> JUnit XML text (UTF-8 declaration included)."""
+# Where a suite's testcases go in its skeleton (an element name no report can hold).
+_CASES = "fleetpatch-testcases-%d"
+INDENT = "  "
+
+
+def chunks(report):
+    """report (the compliance report document) -> JUnit XML text (UTF-8 declaration included), in
+    pieces: the suites' skeleton (their properties and totals, from the hosts' briefs) is drawn
+    whole, and each testcase is drawn into it one host at a time, as ElementTree would indent it
+    in the whole tree."""
     run = report.get("run") or {}
     # JUnit's timestamp is an xs:dateTime without a zone; the report's times are UTC.
     timestamp = clean(run.get("started_at"))[:19]
     rings = {}
-    for host in hosts_worst_first(report):
+    for host in sorted(host_briefs(report), key=host_rank):
         rings.setdefault(host.get("ring") or "(none)", []).append(host)
     root = ET.Element("testsuites", name="fleetpatch compliance %s" % clean(run.get("run_id")))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for index, (ring, hosts) in enumerate(sorted(rings.items())):
+    suites = sorted(rings.items())
+    for index, (ring, hosts) in enumerate(suites):
         suite = ET.SubElement(root, "testsuite", name="ring %s" % clean(ring), id=str(index),
                               hostname=clean(run.get("controller"), "controller"), timestamp=timestamp, time="0")
         _suite_properties(suite, run, hosts)
-        tally = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        classname = "fleetpatch.%s" % clean(ring).replace(" ", "_")
-        for host in hosts:
-            status = _testcase(suite, host, classname)
-            tally["tests"] += 1
-            if status in FAILING:
-                tally["failures"] += 1
-            elif status == "unreachable":
-                tally["errors"] += 1
-            elif status not in ("compliant", "pending_reboot"):
-                tally["skipped"] += 1
-        for key, value in tally.items():
+        ET.SubElement(suite, _CASES % index)
+        for key, value in _tally(h.get("status") for h in hosts).items():
             suite.set(key, str(value))
             totals[key] += value
     for key, value in totals.items():
         root.set(key, str(value))
     root.set("time", "0")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    ET.indent(root, space=INDENT)
+    skeleton = ET.tostring(root, encoding="unicode")
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    for index, (ring, hosts) in enumerate(suites):
+        before, skeleton = skeleton.split("<%s />" % (_CASES % index), 1)
+        yield before
+        classname = "fleetpatch.%s" % clean(ring).replace(" ", "_")
+        for number, host in enumerate(hosts_named(report, [h["host"] for h in hosts])):
+            case = _testcase(host, classname)
+            ET.indent(case, space=INDENT, level=2)
+            yield ("\n" + INDENT * 2 if number else "") + ET.tostring(case, encoding="unicode")
+    yield skeleton + "\n"
+
+
+def render(report):
+    """report (the compliance report document) -> JUnit XML text (UTF-8 declaration included)."""
+    return "".join(chunks(report))

@@ -10,12 +10,13 @@ Its length does not grow with the fleet (MAX_LINES): it points at the full files
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import STATUS_ORDER
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
-    MAX_PROBLEMS, awx_text, compliant_share, compliant_text, hosts_worst_first, in_order, one_line,
+    MAX_PROBLEMS, awx_text, compliant_share, compliant_text, host_briefs, hosts_worst_first, in_order, one_line,
     open_count, run_duration, status_label, top_open_updates, update_brief)
 
 MAX_LINES = 60
@@ -109,13 +110,19 @@ def _ring_lines(report):
     return lines
 
 
+PASSING = ("compliant", "pending_reboot")
+
+
 def _worst_lines(report):
-    worst = [h for h in hosts_worst_first(report) if h.get("status") not in ("compliant", "pending_reboot")]
-    if not worst:
+    behind = sum(1 for h in host_briefs(report) if h.get("status") not in PASSING)
+    if not behind:
         return ["", "Every host is compliant or only waits for a reboot."]
-    lines = ["", "### Worst hosts: %d of the %d not compliant" % (min(len(worst), MAX_WORST_HOSTS), len(worst)), "",
+    lines = ["", "### Worst hosts: %d of the %d not compliant" % (min(behind, MAX_WORST_HOSTS), behind), "",
              "| Host | Ring | Status | Open | Critical / security missing |", "|---|---|---|---:|---|"]
-    for host in worst[:MAX_WORST_HOSTS]:
+    # Only the hosts shown are read whole (from the spill file, for the callback's report).
+    worst = itertools.islice((h for h in hosts_worst_first(report) if h.get("status") not in PASSING),
+                             MAX_WORST_HOSTS)
+    for host in worst:
         urgent = [u for u in top_open_updates(host)
                   if u.get("severity") == "critical" or u.get("classification") == "security"]
         shown = ", ".join(cell(update_brief(u)) for u in urgent[:UPDATES_PER_HOST])
@@ -137,7 +144,7 @@ def _view_lines(report):
     sla = _report_views.sla(report)
     overdue = ", ".join("%d %s" % (c["overdue"], s) for s, c in sla["by_severity"].items() if c["overdue"])
     lines = ["", "SLA: **%d overdue**%s; %d due within %d days." % (
-        len(sla["overdue"]), " (%s)" % overdue if overdue else "", len(sla["due_soon"]), sla["soon_days"])]
+        sla["overdue_count"], " (%s)" % overdue if overdue else "", sla["due_soon_count"], sla["soon_days"])]
     rows = [r for r in _report_views.by_update(report) if r["missing"] or r["failed"]]
     if rows:
         lines += ["", "### Most urgent updates: %d of %d still open somewhere" % (min(len(rows), TOP_UPDATES), len(rows)),

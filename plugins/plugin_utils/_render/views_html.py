@@ -17,7 +17,6 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common
 
 UPDATE_ROWS = 300
 HOSTS_NAMED = 5
-SLA_ROWS = 100
 CHANGE_ROWS = 50
 FLEET_ROWS = 500
 
@@ -85,22 +84,22 @@ def sla_section(report, anchors):
                  data["soon_days"], "".join('<td class="n">%d</td>' % c["due_soon"]
                                             for c in data["by_severity"].values())))
 
-    def table(rows, what):
+    def table(rows, total, what):
         if not rows:
             return '<p class="muted">None %s.</p>' % what
         lines = ['<tr><td>%s</td><td>%s</td><td class="mono">%s</td><td>%s</td><td class="mono">%s</td>'
                  '<td>%s</td><td class="n">%d</td></tr>' % (
                      _host_links([r["host"]], anchors), esc(r["ring"], DASH), esc("%s %s" % (r["name"], r["version"])),
                      _severity(r["severity"]), esc(" ".join(r["advisories"][:3]), DASH), esc(r["sla_due"]), r["days"])
-                 for r in rows[:SLA_ROWS]]
-        more = '<p class="more">%d more in report.csv.</p>' % (len(rows) - SLA_ROWS) if len(rows) > SLA_ROWS else ""
+                 for r in rows[:views.SLA_ROWS]]
+        more = '<p class="more">%d more in report.csv.</p>' % (total - len(lines)) if total > len(lines) else ""
         return ('<div class="tablewrap scroll"><table class="views"><thead><tr><th>Host</th><th>Ring</th><th>Update</th>'
                 '<th>Severity</th><th>Advisories</th><th>SLA due</th><th class="n">Days %s</th></tr></thead>'
                 '<tbody>%s</tbody></table></div>%s' % (what, "".join(lines), more))
     return ('<section class="card" id="sla"><h2>SLA: overdue and due soon</h2>%s<h3>Overdue (%d)</h3>%s'
             '<h3>Due within %d days (%d)</h3>%s</section>' % (
-                tally, len(data["overdue"]), table(data["overdue"], "overdue"), data["soon_days"],
-                len(data["due_soon"]), table(data["due_soon"], "left")))
+                tally, data["overdue_count"], table(data["overdue"], data["overdue_count"], "overdue"),
+                data["soon_days"], data["due_soon_count"], table(data["due_soon"], data["due_soon_count"], "left")))
 
 
 def changes_section(report, anchors):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import zlib
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
@@ -41,52 +39,14 @@ def json_chunks(report):
     head = dict((k, v) for k, v in report.items() if k != "hosts")
     text = _encode(head)
     yield text[:-1] + (',"hosts":[' if head else '{"hosts":[')
+    hosts = report["hosts"]
+    # The callback's hosts (SpilledHosts) are JSON text already, written by this same encoder.
+    pieces = hosts.texts() if hasattr(hosts, "texts") else (_encode(host) for host in hosts)
     first = True
-    for host in report["hosts"]:
-        yield _encode(host) if first else "," + _encode(host)
+    for piece in pieces:
+        yield piece if first else "," + piece
         first = False
     yield "]}\n"
-
-
-def render_json(report):
-    return "".join(json_chunks(report))
-
-
-def compress_file(path, level=1, chunk_size=16 << 20):
-    """A file's bytes, zlib-compressed, read 16 MiB at a time: the history store keeps the report
-    document compressed (a tenth of its size)."""
-    compressor = zlib.compressobj(level)
-    packed = []
-    with open(path, "rb") as handle:
-        for piece in iter(lambda: handle.read(chunk_size), b""):
-            packed.append(compressor.compress(piece))
-    packed.append(compressor.flush())
-    return b"".join(packed)
-
-
-class FileCompressor(threading.Thread):
-    """compress_file() in a thread of its own: zlib and file reads release the GIL for 16 MiB at a
-    time, so the compression of a 200 MB report.json runs beside the store's row inserts, on the
-    other core. (Compressing the JSON while it is encoded would share the GIL piece by piece.)"""
-
-    def __init__(self, path):
-        super(FileCompressor, self).__init__(name="fleetpatch-compress", daemon=True)
-        self.path = path
-        self._packed = None
-        self._error = None
-
-    def run(self):
-        try:
-            self._packed = compress_file(self.path)
-        except Exception as exc:      # raised again by result(), in the caller's thread
-            self._error = exc
-
-    def result(self):
-        """The compressed bytes, once done (raises what the thread raised)."""
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._packed
 
 
 def content(report, fmt, files=None):
@@ -99,7 +59,7 @@ def content(report, fmt, files=None):
     if fmt == "csv":
         return lambda stream: _render_csv.write(report, stream)
     if fmt == "junit":
-        return _render_junit.render(report)
+        return _render_junit.chunks(report)
     if fmt == "markdown":
         return _render_markdown.render(report, files=files)
     if fmt == "updates":
@@ -117,19 +77,16 @@ def point_latest(report_dir, run_dir):
     os.replace(tmp, link)
 
 
-def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=True, rendered=None, files=None):
+def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=True, files=None):
     """Write report_dir/<run_id>/report.<ext> for each format; return {format: path}, files (those
-    written before) included. rendered: {format: content} to write instead of drawing it here (the
-    callback compresses the JSON for the store while it is written). The Markdown names the other
-    files, so it is written last."""
-    rendered = rendered or {}
+    written before) included. The Markdown names the other files, so it is written last."""
     run_dir = os.path.join(report_dir, safe_name(report["run"]["run_id"]))
     private_directory(run_dir)
     files = dict(files or {})
     for fmt in sorted(formats, key=lambda f: (f == "markdown", FORMATS.index(f))):
         path = os.path.join(run_dir, FILE_NAMES[fmt])
         # errors="replace": one lone surrogate in a message (what no encoder writes) must not cost the whole file.
-        write_private_file(path, rendered[fmt] if fmt in rendered else content(report, fmt, files=dict(files)), mode,
+        write_private_file(path, content(report, fmt, files=dict(files)), mode,
                            errors="replace")
         files[fmt] = path
     if link_latest:

@@ -14,8 +14,10 @@ The rules for the last known state and staleness are the compliance inventory pl
 from __future__ import annotations
 
 import datetime
+import itertools
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import OPEN_STATES
 
 MTTR_WINDOW_DAYS = 90
@@ -59,14 +61,16 @@ def fleet_state(store, report, inventory_hosts, now, stale_days=rules.DEFAULT_ST
 
 def _with_this_run(store, report, now):
     """(latest entries by host, last assessments by host, SLA breaches) as the store will hold them
-    once this run is appended: the store's rows, each host of the run replacing its own."""
+    once this run is appended: the store's rows, each host of the run replacing its own. The
+    breaches are an iterator (rules.snapshot counts them per host): the run's are read one host at a
+    time, never held as a list of every overdue update of the fleet."""
     run = report["run"]
+    briefs = _report_spill.briefs(report["hosts"])
     latest = dict((entry["host"], entry) for entry in store.latest_hosts())
     last = store.last_assessed()
-    assessed_now = set(h["host"] for h in report["hosts"] if h.get("assessed_at"))
-    breaches = [b for b in store.sla_breaches(now) if b["host"] not in assessed_now]
-    today = now.date().isoformat()
-    for host in report["hosts"]:
+    assessed_now = set(h["host"] for h in briefs if h.get("assessed_at"))
+    stored = [b for b in store.sla_breaches(now) if b["host"] not in assessed_now]
+    for host in briefs:
         name = host["host"]
         latest[name] = dict((key, host.get(key)) for key in ENTRY_FIELDS)
         latest[name].update(host=name, run_id=run["run_id"], ended_at=run["ended_at"],
@@ -74,22 +78,29 @@ def _with_this_run(store, report, now):
         if name in assessed_now:
             last[name] = {"run_id": run["run_id"], "ended_at": run["ended_at"], "assessed_at": host["assessed_at"],
                           "status": host.get("status"), "counts": dict(host.get("counts") or {})}
-            # What HistoryStore.sla_breaches counts: approved, still open, due before today.
-            breaches.extend({"host": name, "sla_due": u["sla_due"]} for u in host.get("updates") or ()
-                            if u.get("decision") == "approved" and u.get("state") in OPEN_STATES
-                            and u.get("sla_due") and str(u["sla_due"])[:10] < today)
-    return latest, last, breaches
+    return latest, last, itertools.chain(stored, _run_breaches(report, now.date().isoformat()))
+
+
+def _run_breaches(report, today):
+    """What HistoryStore.sla_breaches counts, of the hosts this run assessed: approved, still open,
+    due before today."""
+    for host in report["hosts"]:
+        if host.get("assessed_at"):
+            for update in host.get("updates") or ():
+                if (update.get("decision") == "approved" and update.get("state") in OPEN_STATES
+                        and update.get("sla_due") and str(update["sla_due"])[:10] < today):
+                    yield {"host": host["host"], "sla_due": update["sla_due"]}
 
 
 def since_previous(store, report, started_at):
     """{new, resolved}: open updates this run found that the host's previous assessment did not,
     and the other way round, over the hosts this run assessed."""
-    assessed = [h for h in report["hosts"] if h.get("assessed_at")]
-    before = store.previous_open_updates([h["host"] for h in assessed], started_at)
+    assessed = [h["host"] for h in _report_spill.briefs(report["hosts"]) if h.get("assessed_at")]
+    before = store.previous_open_updates(assessed, started_at)
     new = resolved = 0
-    for host in assessed:
-        if host["host"] not in before:
-            continue        # first assessment: nothing to compare with
+    for host in report["hosts"]:
+        if not host.get("assessed_at") or host["host"] not in before:
+            continue        # not assessed, or a first assessment: nothing to compare with
         now_open = set((u.get("name"), u.get("arch"), u.get("available_version"))
                        for u in host.get("updates") or () if u.get("state") in OPEN_STATES)
         earlier = before[host["host"]]

@@ -330,21 +330,22 @@ def advisory_feed_entry(record):
     return dict((field, feed.get(field)) for field in FEED_FIELDS)
 
 
-def _status_counts(hosts):
+def status_counts(hosts):
+    """{status: hosts}, every status of HOST_STATUSES named."""
     tally = collections.Counter(h["status"] for h in hosts)
     return dict((s, tally[s]) for s in HOST_STATUSES)
 
 
-def _percent(part, whole):
+def percent(part, whole):
     """Percent of whole, rounded to a tenth; None for no hosts: no hosts is not 100 % compliant."""
     return round(100.0 * part / whole, 1) if whole else None
 
 
 def _group_summary(hosts):
-    by_status = _status_counts(hosts)
+    by_status = status_counts(hosts)
     return {
         "hosts": len(hosts),
-        "compliant_percent": _percent(by_status["compliant"], len(hosts)),
+        "compliant_percent": percent(by_status["compliant"], len(hosts)),
         "by_status": by_status,
         "missing": sum(h["counts"]["missing"] for h in hosts),
         # open = missing + failed: what critical_non_compliant and security_non_compliant count too
@@ -375,28 +376,41 @@ def ring_order(hosts, gates=(), first_seen=None):
     return sorted(rings, key=rank)
 
 
-def _grouped(hosts, key):
+def grouped(hosts, key):
+    """{value of key: the group's summary}, by value; a host without one is in "(none)"."""
     groups = collections.defaultdict(list)
     for host in hosts:
         groups[host[key] or "(none)"].append(host)
     return dict((name, _group_summary(members)) for name, members in sorted(groups.items()))
 
 
-def summarize(hosts):
-    by_status = _status_counts(hosts)
+def open_update_tallies(hosts):
+    """(Counter by severity, Counter by classification) of the hosts' open updates."""
+    by_severity, by_classification = collections.Counter(), collections.Counter()
+    for host in hosts:
+        for update in host["updates"]:
+            if update["state"] in OPEN_STATES:
+                by_severity[update["severity"]] += 1
+                by_classification[update["classification"]] += 1
+    return by_severity, by_classification
+
+
+def summarize(hosts, open_tallies=None):
+    """The report's summary. hosts: host entries; or their briefs (entries without updates: what the
+    callback keeps in memory at the end of a run) with open_tallies, their open_update_tallies()."""
+    by_status = status_counts(hosts)
     counts = dict((k, sum(h["counts"][k] for h in hosts)) for k in HOST_COUNT_KEYS)
-    open_updates = [u for h in hosts for u in h["updates"] if u["state"] in OPEN_STATES]
+    by_severity, by_classification = open_tallies if open_tallies is not None else open_update_tallies(hosts)
     return {
         "hosts": len(hosts),
-        "compliant_percent": _percent(by_status["compliant"], len(hosts)),
+        "compliant_percent": percent(by_status["compliant"], len(hosts)),
         "by_status": by_status,
         "counts": counts,
-        "by_ring": _grouped(hosts, "ring"),
-        "by_os": _grouped(hosts, "os"),
-        "by_policy": _grouped(hosts, "policy"),
-        "missing_by_severity": dict((s, sum(1 for u in open_updates if u["severity"] == s)) for s in SEVERITIES),
-        "missing_by_classification": dict((c, sum(1 for u in open_updates if u["classification"] == c))
-                                          for c in REPORTED_CLASSIFICATIONS),
+        "by_ring": grouped(hosts, "ring"),
+        "by_os": grouped(hosts, "os"),
+        "by_policy": grouped(hosts, "policy"),
+        "missing_by_severity": dict((s, by_severity[s]) for s in SEVERITIES),
+        "missing_by_classification": dict((c, by_classification[c]) for c in REPORTED_CLASSIFICATIONS),
         "pending_reboot": sum(1 for h in hosts if h["reboot_required"]),
         "rolled_back": sum(1 for h in hosts if h["rolled_back"]),
         "sla_breached": counts["sla_breached"],
@@ -454,11 +468,20 @@ def build_report(run, hosts, trend=None, first_seen_rings=None):
     trend: trend points of earlier runs, oldest first; first_seen_rings: {ring: the order the run
     first met it} (ring_order)."""
     hosts = sorted(hosts, key=lambda h: h["host"])
+    return assemble_report(run, hosts, hosts, None, remediated(hosts, run.get("ended_at")), trend, first_seen_rings)
+
+
+def assemble_report(run, hosts, briefs, open_tallies, remediated_figures, trend=None, first_seen_rings=None):
+    """build_report()'s document from its parts, for a caller that never holds every entry (the
+    compliance callback, _report/assemble.py): hosts is what the document's hosts are (a list of
+    entries, or anything that iterates them by host name); briefs: the same hosts in the same order,
+    entries or entries without their updates; open_tallies: open_update_tallies() of the hosts, or
+    None to count them from briefs; remediated_figures: remediated() of the hosts."""
     run = dict(run)
-    run.setdefault("status", run_status(hosts, run.get("aborted_by")))
-    summary = summarize(hosts)
-    summary["ring_order"] = ring_order(hosts, run.get("gates"), first_seen_rings)
-    summary["remediated"] = remediated(hosts, run.get("ended_at"))
+    run.setdefault("status", run_status(briefs, run.get("aborted_by")))
+    summary = summarize(briefs, open_tallies)
+    summary["ring_order"] = ring_order(briefs, run.get("gates"), first_seen_rings)
+    summary["remediated"] = remediated_figures
     report = {"schema_version": SCHEMA_VERSION, "kind": KIND, "run": run, "summary": summary,
               "hosts": hosts, "trend": []}
     report["trend"] = list(trend or []) + [trend_point(report)]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import threading
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     EXCLUDED_RING_GROUP, RING_GROUP_PREFIX, RING_VAR)
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import gc_pause as _gc
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import assemble as _report_assemble
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import location as _report_location
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
 
 COLLECTION_PREFIX = "fleetpatch.patching."
 CONTROLLER_NAMES = ("localhost", "127.0.0.1")
@@ -163,16 +163,18 @@ def hosts_to_report(observations, relevant, stats):
     return sorted(names)
 
 
+def host_entry(name, observations, rings, stats, spill=None):
+    """The report's entry for one host (its observations read back from the spill)."""
+    obs = observations.get(name) or _report_model.HostObservations(name)
+    obs.ring = obs.ring or rings.get(name)
+    if stats is not None and stats.dark.get(name):
+        obs.unreachable = True
+    failed = bool(stats is not None and stats.failures.get(name))
+    return _report_model.host_entry(spill.restored(obs) if spill is not None else obs, failed=failed)
+
+
 def host_entries(observations, relevant, rings, stats):
-    entries = []
-    for name in hosts_to_report(observations, relevant, stats):
-        obs = observations.get(name) or _report_model.HostObservations(name)
-        obs.ring = obs.ring or rings.get(name)
-        if stats is not None and stats.dark.get(name):
-            obs.unreachable = True
-        failed = bool(stats is not None and stats.failures.get(name))
-        entries.append(_report_model.host_entry(obs, failed=failed))
-    return entries
+    return [host_entry(name, observations, rings, stats) for name in hosts_to_report(observations, relevant, stats)]
 
 
 def first_seen_rings(observations, rings):
@@ -208,26 +210,35 @@ def store_location(value):
     return value if "://" in value else os.path.expanduser(value)
 
 
-def finish(run, observations, relevant, rings, stats, options, inventory_hosts=()):
-    """Build the report, write its files, append it to the store. inventory_hosts: every host of
-    the inventory (the fleet view names those never assessed).
-    Returns (report or None when fleetpatch did nothing, {format: path}, [problems as text])."""
+def finish(run, observations, relevant, rings, stats, options, inventory_hosts=(), spill=None):
+    """Build the report host by host, write its files, append it to the store. inventory_hosts: every
+    host of the inventory (the fleet view names those never assessed); spill: the run's Spill (the
+    callback's, holding its observations' updates), else one is made for the end of the run.
+    Returns (report or None when fleetpatch did nothing, {format: path}, [problems as text]); the
+    report's hosts are briefs (entries without updates and changes): report.json has them whole."""
     if not relevant:
         return None, {}, []
-    with _gc.collector_paused():
-        return _finish(run, observations, relevant, rings, stats, options, inventory_hosts)
+    report_dir = _report_location.report_dir(options.get("report_dir"))
+    own_spill = spill is None
+    if own_spill:
+        spill = _report_spill.Spill.create(report_dir, run["run_id"])
+    try:
+        report, files, problems = _finish(run, observations, relevant, rings, stats, options, inventory_hosts,
+                                          spill, report_dir)
+    finally:
+        if own_spill:
+            spill.remove()
+    report["hosts"] = report["hosts"].briefs
+    return report, files, problems
 
 
-def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=()):
+def _finish(run, observations, relevant, rings, stats, options, inventory_hosts, spill, report_dir):
     problems = []
-    entries = host_entries(observations, relevant, rings, stats)
-    trend = []
-    store = None
+    store, trend = None, []
     location = store_location(options.get("store"))
     if location:
         try:
             store = open_store(location)
-            backfill_first_seen(entries, store.first_seen(sorted(e["host"] for e in entries)))
             # awx: a slice of a sliced AWX job leaves its sibling slices out of its trend
             trend = store.trend(limit=int(options.get("trend_runs") or 30), before_run_id=run["run_id"],
                                 awx=run.get("awx"))
@@ -238,7 +249,11 @@ def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=
     unknown = formats - set(_report_files.FORMATS)
     if unknown:
         problems.append("unknown report formats ignored: %s" % ", ".join(sorted(unknown)))
-    report = _report_model.build_report(run, entries, trend, first_seen_rings=first_seen_rings(observations, rings))
+    try:
+        report, store = _assemble(run, observations, relevant, rings, stats, spill, store, trend, problems)
+    except Exception:
+        _close_quietly(store)
+        raise
     if store is not None:
         try:
             from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
@@ -249,61 +264,70 @@ def _finish(run, observations, relevant, rings, stats, options, inventory_hosts=
             problems.append("the fleet's known state is not in this report: %s" % exc)
     # The same list object: a problem met while writing below reaches every file drawn after it.
     report["run"]["problems"] = problems
-    report_dir = _report_location.report_dir(options.get("report_dir"))
     mode = int(str(options.get("file_mode") or "0600"), 8)
     formats = sorted(formats - unknown)
-    files, closing = {}, None
-    try:
-        if store is not None:
-            appended = False
-            try:
-                files = _report_files.write_reports(report, report_dir, ["json"], mode, link_latest=False)
-                appended = _append_to_store(store, report, files["json"], problems)
-            finally:
-                keep_days = int(options.get("store_keep_days") or 0) if appended else 0
-                closing = _close_in_background(store, keep_days, problems)
-            if not appended:    # report.json was drawn for the store's copy: say in it that the store lacks the run
-                files.pop("json")
-        files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
-                                            files=files)
-    finally:
-        if closing is not None:
-            closing.join()
+    files = {}
+    if store is not None:
+        appended = False
+        try:
+            files = _report_files.write_reports(report, report_dir, ["json"], mode, link_latest=False)
+            appended = _append_to_store(store, report, files["json"], problems)
+            if appended:
+                _prune(store, int(options.get("store_keep_days") or 0), problems)
+        finally:
+            _close_quietly(store)
+        if not appended:    # report.json was drawn for the store's copy: say in it that the store lacks the run
+            files.pop("json")
+    files = _report_files.write_reports(report, report_dir, [f for f in formats if f not in files], mode,
+                                        files=files)
     return report, files, problems
 
 
+# Hosts whose first-seen dates are read from the store at once (HistoryStore.first_seen).
+FIRST_SEEN_BATCH = 500
+
+
+def _assemble(run, observations, relevant, rings, stats, spill, store, trend, problems):
+    """(the report, the store or None): the host entries built one at a time into the spill, with
+    first-seen dates from the store, a batch of hosts at a time. A store that fails to give them is
+    not used for this run (closed, no trend)."""
+    assembly = _report_assemble.Assembly(spill, run.get("ended_at"))
+    names = hosts_to_report(observations, relevant, stats)
+    for start in range(0, len(names), FIRST_SEEN_BATCH):
+        batch = names[start:start + FIRST_SEEN_BATCH]
+        first_seen = {}
+        if store is not None:
+            try:
+                first_seen = store.first_seen(batch)
+            except Exception as exc:
+                problems.append("the history store is not used for this run: %s" % exc)
+                store, trend = _close_quietly(store), []
+        for name in batch:
+            entry = host_entry(name, observations, rings, stats, spill)
+            backfill_first_seen([entry], first_seen)
+            assembly.add(entry)
+    return assembly.report(run, trend, first_seen_rings=first_seen_rings(observations, rings)), store
+
+
 def _append_to_store(store, report, document_path, problems):
-    """The store takes the rows while a thread compresses report.json for the store's copy of the
-    document (zlib works outside the GIL, on the other core)."""
-    compressor = _report_files.FileCompressor(document_path)
-    compressor.start()
+    """The run's rows, then report.json packed as the store's copy of the document."""
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import history as _history_store
     try:
-        store.append_run(report, document=compressor.result)
+        store.append_run(report, document=lambda: _history_store.pack_file(document_path))
         return True
     except Exception as exc:
         problems.append("the run was not added to the history store: %s" % exc)
         return False
-    finally:
-        compressor.join()
 
 
-def _close_in_background(store, keep_days, problems):
-    """Prune runs older than keep_days (0: keep all), then close the store, in a thread while the
-    other files are drawn: both are SQL work outside the GIL (closing SQLite checkpoints its
-    write-ahead log, copying the run's rows into the database file). Join the thread; a failure
-    to prune is added to problems."""
-    def prune_and_close():
-        try:
-            if keep_days > 0:
-                store.prune(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=keep_days))
-        except Exception as exc:
-            problems.append("old runs were not pruned from the history store: %s" % exc)
-        finally:
-            _close_quietly(store)
-
-    closing = threading.Thread(target=prune_and_close, name="fleetpatch-store-close", daemon=True)
-    closing.start()
-    return closing
+def _prune(store, keep_days, problems):
+    """Delete the runs older than keep_days (0: keep all); a failure is added to problems."""
+    if keep_days <= 0:
+        return
+    try:
+        store.prune(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=keep_days))
+    except Exception as exc:
+        problems.append("old runs were not pruned from the history store: %s" % exc)
 
 
 def _close_quietly(store):

@@ -17,6 +17,9 @@ from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary im
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import one_line
 
 SLA_SOON_DAYS = 3
+# The most urgent SLA rows a report shows (the dashboard's SLA tables); the others are counted only:
+# at 100,000 hosts every open update with an SLA date would be millions of rows.
+SLA_ROWS = 100
 
 
 # ---- by update -----------------------------------------------------------------------------------
@@ -109,12 +112,13 @@ def report_day(report):
 
 @_once_per_report
 def sla(report, soon_days=SLA_SOON_DAYS):
-    """{overdue: [...], due_soon: [...], by_severity: {severity: {overdue, due_soon}}}: each open
-    update with an SLA date past (days_overdue) or within soon_days (days_left), as
-    {host, ring, name, version, severity, advisories, sla_due, days}, most urgent first."""
+    """{overdue: [...], due_soon: [...], overdue_count, due_soon_count, by_severity: {severity:
+    {overdue, due_soon}}}: the SLA_ROWS most urgent open updates with an SLA date past
+    (days_overdue) or within soon_days (days_left), as {host, ring, name, version, severity,
+    advisories, sla_due, days}, most urgent first, and how many there are of each."""
     today = report_day(report)
     days_to = {}        # perf: sla_due -> days from today; a fleet shares a few dozen due dates
-    overdue, soon = [], []
+    overdue, soon = _Urgent(_overdue_rank), _Urgent(_soon_rank)
     tally = collections.OrderedDict((s, {"overdue": 0, "due_soon": 0})
                                     for s in sorted(SEVERITY_RANK, key=SEVERITY_RANK.get))
     for host in report.get("hosts") or ():
@@ -140,9 +144,35 @@ def sla(report, soon_days=SLA_SOON_DAYS):
             else:
                 soon.append(row)
                 bucket["due_soon"] += 1
-    overdue.sort(key=lambda r: (-r["days"], SEVERITY_RANK.get(r["severity"], 99), r["host"], r["name"]))
-    soon.sort(key=lambda r: (r["days"], SEVERITY_RANK.get(r["severity"], 99), r["host"], r["name"]))
-    return {"overdue": overdue, "due_soon": soon, "by_severity": tally, "soon_days": soon_days}
+    return {"overdue": overdue.rows(), "due_soon": soon.rows(), "overdue_count": overdue.count,
+            "due_soon_count": soon.count, "by_severity": tally, "soon_days": soon_days}
+
+
+def _overdue_rank(row):
+    return (-row["days"], SEVERITY_RANK.get(row["severity"], 99), row["host"], row["name"])
+
+
+def _soon_rank(row):
+    return (row["days"], SEVERITY_RANK.get(row["severity"], 99), row["host"], row["name"])
+
+
+class _Urgent(object):
+    """The SLA_ROWS first rows by rank, and how many were offered: cut back to SLA_ROWS whenever
+    it holds ten times as many (a stable sort, so equal ranks keep the order they came in)."""
+
+    def __init__(self, rank):
+        self.rank = rank
+        self.count = 0
+        self._rows = []
+
+    def append(self, row):
+        self.count += 1
+        self._rows.append(row)
+        if len(self._rows) >= 10 * SLA_ROWS:
+            self._rows = self.rows()
+
+    def rows(self):
+        return sorted(self._rows, key=self.rank)[:SLA_ROWS]
 
 
 # ---- what the run changed ---------------------------------------------------------------------------

@@ -38,6 +38,9 @@ DEFAULT_TIMEOUT_SECONDS = 30
 TREND_LIMIT = 30
 # Hosts per IN (...) list: under the 999 bound parameters that older SQLite builds allow.
 CHUNK = 500
+# Hosts whose rows are inserted together when a run is appended: their update rows are held until
+# then (100 hosts x 50 updates: a few MB).
+ROW_BATCH_HOSTS = 100
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -130,9 +133,33 @@ _PACKED = "zlib+base64:"
 
 
 def _pack(document):
-    """document: JSON text, or the JSON already zlib-compressed (bytes), as the callback gives it."""
+    """document: JSON text, the JSON already zlib-compressed (bytes), or packed already (pack_file)."""
+    if isinstance(document, str) and document.startswith(_PACKED):
+        return document
     packed = document if isinstance(document, bytes) else zlib.compress(document.encode("utf-8"), 1)
     return _PACKED + base64.b64encode(packed).decode("ascii")
+
+
+def pack_file(path, chunk_size=1 << 20):
+    """A report.json file as the store keeps it (what _pack makes of its text), read, compressed and
+    encoded a piece at a time into one buffer: only the packed text is ever held whole (a tenth of
+    the file; a 100,000-host report.json is 2 GB). A document for append_run."""
+    compressor = zlib.compressobj(1)
+    text = bytearray(_PACKED.encode("ascii"))
+    pending = b""
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            size = handle.readinto(buffer)
+            if not size:
+                break
+            pending += compressor.compress(view[:size])
+            whole = len(pending) - len(pending) % 3       # base64 of whole 3-byte groups joins up
+            text += base64.b64encode(pending[:whole])
+            pending = pending[whole:]
+    text += base64.b64encode(pending + compressor.flush())
+    return text.decode("ascii")
 
 
 def _unpack(stored):
@@ -336,11 +363,11 @@ def _trend_point(run_ids, rows, merged_hosts):
                      by_status=summaries[0]["by_status"],
                      by_ring=_report_model.ring_points(summaries[0].get("by_ring")))
     else:
-        by_status = _report_model._status_counts(merged_hosts)
+        by_status = _report_model.status_counts(merged_hosts)
         point.update(hosts=len(merged_hosts),
-                     compliant_percent=_report_model._percent(by_status["compliant"], len(merged_hosts)),
+                     compliant_percent=_report_model.percent(by_status["compliant"], len(merged_hosts)),
                      by_status=by_status,
-                     by_ring=_report_model.ring_points(_report_model._grouped(merged_hosts, "ring")))
+                     by_ring=_report_model.ring_points(_report_model.grouped(merged_hosts, "ring")))
     # open updates add up over the slices: a sliced job's slices have no host in common
     opened = [_report_model.open_figures(summary) for summary in summaries]
     point["open"] = dict((key, sum(figures[key] for figures in opened)) for key in opened[0])
@@ -438,9 +465,9 @@ class HistoryStore(object):
     def append_run(self, report, document=None):
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
-        report as JSON text or zlib-compressed JSON (bytes), when the caller has it already, or a
-        function returning either, called once the rows are written (the callback compresses its
-        report.json in a thread meanwhile)."""
+        report as JSON text, zlib-compressed JSON (bytes) or pack_file()'s text, when the caller has it
+        already, or a function returning one, called once the rows are written (the callback packs
+        its report.json then)."""
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             report = _check_report(report)
@@ -449,27 +476,32 @@ class HistoryStore(object):
 
     def _write_run(self, report, document):
         run_id, ended_at = report["run"]["run_id"], report["run"]["ended_at"]
-        key = (ended_at, run_id)
         with self._db.write_transaction():
             orphans = _delete_run(self._db, run_id)
             pointers = {}
             # One pass over the hosts (the callback's are read back from its spill file, one at a
-            # time): a batch of host rows, then their updates, a multi-row INSERT per host.
-            for batch in _batches(report["hosts"]):
-                host_rows, update_groups = [], []
-                for host in batch:
-                    _check_host(host)
-                    host_rows.append(_host_row(run_id, ended_at, host))
-                    if host.get("updates"):
-                        update_groups.append(((run_id, host["host"]), _host_update_rows(host["updates"])))
-                    _offer(pointers, host["host"], key, bool(host.get("assessed_at")))
-                self._db.insert_rows("hosts", schema.HOST_COLUMNS, host_rows)
-                self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, update_groups)
+            # time), their rows inserted a batch of hosts at a time: the hosts' rows, then their
+            # updates, a multi-row INSERT per host.
+            for batch in _batches(self._rows_of(run_id, ended_at, report["hosts"], pointers), ROW_BATCH_HOSTS):
+                self._db.insert_rows("hosts", schema.HOST_COLUMNS, [host_row for host_row, _group in batch])
+                self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, [group for _row, group in batch if group])
             _offer_history(self._db, pointers, orphans)
             _save_pointers(self._db, pointers)
             if callable(document):
                 document = document()
             self._db.insert_rows("runs", schema.RUN_COLUMNS, [_run_row(report, document)])
+
+    @staticmethod
+    def _rows_of(run_id, ended_at, hosts, pointers):
+        """(host row, ((run_id, host), update rows) or None) for each host; offers each host's
+        pointer to pointers."""
+        key = (ended_at, run_id)
+        for host in hosts:
+            _check_host(host)
+            _offer(pointers, host["host"], key, bool(host.get("assessed_at")))
+            updates = host.get("updates")
+            yield (_host_row(run_id, ended_at, host),
+                   ((run_id, host["host"]), _host_update_rows(updates)) if updates else None)
 
     def delete_run(self, run_id):
         """Remove one run (retention); each host's latest run falls back to its previous one.

@@ -26,6 +26,11 @@ def observations(**hosts):
     return result
 
 
+def document(files):
+    with open(files["json"]) as handle:
+        return json.load(handle)
+
+
 def finish(tmp_path, obs, run_id, stats=None, store=True, **options):
     opts = dict(OPTIONS, report_dir=str(tmp_path / "reports"), store=str(tmp_path / "h.sqlite") if store else "none")
     opts.update(options)
@@ -41,13 +46,16 @@ def test_reports_and_the_store_carry_trend_and_first_seen_across_runs(tmp_path):
     first = record(update("x"))
     report1, files, problems = finish(tmp_path, observations(a=first), "r1")
     assert problems == [] and sorted(files) == ["csv", "json", "markdown"]
-    assert report1["hosts"][0]["ring"] == "test"
+    # finish() returns the hosts' briefs (no updates, no changes: report.json has them)
+    assert report1["hosts"][0]["ring"] == "test" and "updates" not in report1["hosts"][0]
     later = record(dict(update("x"), first_seen="2026-11-20"))       # the host's own state was wiped
-    report2 = finish(tmp_path, observations(a=later), "r2")[0]
+    report2, files2 = finish(tmp_path, observations(a=later), "r2")[:2]
     assert [p["run_id"] for p in report2["trend"]] == ["r1", "r2"]
-    assert report2["hosts"][0]["updates"][0]["first_seen"] == "2026-11-01"
-    with open(files["json"]) as handle:
-        assert json.load(handle) == report1
+    assert document(files2)["hosts"][0]["updates"][0]["first_seen"] == "2026-11-01"
+    whole = document(files)
+    assert [dict((k, v) for k, v in h.items() if k not in ("updates", "changes")) for h in whole["hosts"]] == [
+        dict((k, v) for k, v in h.items() if k != "changes_count") for h in report1["hosts"]]
+    assert dict(whole, hosts=None) == dict(report1, hosts=None)
 
 
 def test_failed_and_unreachable_hosts_are_reported_but_not_the_controller(tmp_path):
@@ -111,7 +119,7 @@ def test_a_run_the_store_refused_is_said_in_report_json_written_before_the_appen
 
 
 def test_queries_select_hosts_and_recompute_the_summary(tmp_path):
-    report = finish(tmp_path, observations(a=record(update("x")), b=record()), "r1", store=False)[0]
+    report = document(finish(tmp_path, observations(a=record(update("x")), b=record()), "r1", store=False)[1])
     narrowed = query.narrowed(report, "[?status=='non_compliant']")
     assert [h["host"] for h in narrowed["hosts"]] == ["a"] and narrowed["summary"]["hosts"] == 1
     with pytest.raises(query.ReportQueryError, match="invalid JMESPath"):
@@ -179,6 +187,7 @@ def test_the_callback_writes_and_prints_its_summary(tmp_path):
     assert plugin._display.warnings == []
     assert any("## fleetpatch compliance" in text for text in plugin._display.shown)
     assert os.path.exists(tmp_path / "reports" / "cb1" / "report.html")
+    assert sorted(os.listdir(tmp_path / "reports")) == ["cb1", "latest"]     # the spill file is gone
 
 
 def test_the_callback_prunes_the_store_with_its_keep_days_option(tmp_path):
@@ -200,4 +209,6 @@ def test_the_callback_turns_its_own_errors_into_warnings(tmp_path):
     plugin = callback(tmp_path, tmp_path / "not-a-dir")
     plugin.v2_runner_on_ok(Result("a", FACTS, {"results": "not a list"}))
     plugin.v2_playbook_on_stats(AggregateStats())          # must not raise
-    assert len(plugin._display.warnings) == 1 and "could not write the report" in plugin._display.warnings[0]
+    # No spill file beside the report either: the updates stayed in memory, and it said so.
+    assert len(plugin._display.warnings) == 2 and "no spill file" in plugin._display.warnings[0]
+    assert "could not write the report" in plugin._display.warnings[1]
