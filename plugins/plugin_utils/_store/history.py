@@ -471,8 +471,7 @@ class HistoryStore(object):
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             report = _check_report(report)
-            with _gc.collector_paused():
-                self._write_run(report, document)
+            self._write_run(report, document)
 
     def _write_run(self, report, document):
         run_id, ended_at = report["run"]["run_id"], report["run"]["ended_at"]
