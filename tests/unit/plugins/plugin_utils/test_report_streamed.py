@@ -143,3 +143,41 @@ def test_the_sla_view_keeps_the_most_urgent_rows_and_counts_all(monkeypatch):
     assert bounded["due_soon"] == everything["due_soon"][:7]
     assert bounded["by_severity"] == everything["by_severity"]
     assert "SLA: **%d overdue**" % everything["overdue_count"] in _render_md.render(dict(report))
+
+
+def test_an_interrupted_run_draws_its_report_from_the_spill_file_then_the_final_one(tmp_path, monkeypatch):
+    import signal
+    from ansible.executor.stats import AggregateStats
+    import test_report_run as harness
+    plugin = harness.callback(tmp_path, tmp_path / "reports")      # one host observed, its updates spilled
+    spill = plugin._spill
+    assert os.path.exists(spill.path) and isinstance(plugin._hosts["a"].updates, _report_spill.Spilled)
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)   # the test's process keeps its handlers
+    seen = []
+    plugin._previous_handlers[signal.SIGTERM] = lambda signum, frame: seen.append(signum)
+    plugin._on_signal(signal.SIGTERM, None)             # Ansible's own handler runs after the report
+    assert seen == [signal.SIGTERM]
+    with open(str(tmp_path / "reports" / "cb1" / "report.json")) as handle:
+        aborted = json.load(handle)
+    assert (aborted["run"]["status"], aborted["run"]["aborted_by"]) == ("aborted", "SIGTERM")
+    assert [u["name"] for u in aborted["hosts"][0]["updates"]] == ["x"]
+    assert os.path.exists(spill.path)                   # Ansible may still end the run
+    plugin.v2_playbook_on_stats(AggregateStats())
+    with open(str(tmp_path / "reports" / "cb1" / "report.json")) as handle:
+        assert [u["name"] for u in json.load(handle)["hosts"][0]["updates"]] == ["x"]
+    assert not os.path.exists(spill.path)
+    assert plugin._display.warnings == []
+
+
+def test_a_signal_that_ends_the_process_takes_the_spill_file_with_it(tmp_path, monkeypatch):
+    import signal
+    import test_report_run as harness
+    plugin = harness.callback(tmp_path, tmp_path / "reports")
+    killed = []
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)
+    monkeypatch.setattr(os, "kill", lambda pid, signum: killed.append(signum))
+    plugin._previous_handlers[signal.SIGTERM] = signal.SIG_DFL
+    plugin._on_signal(signal.SIGTERM, None)
+    assert killed == [signal.SIGTERM]
+    assert os.path.exists(str(tmp_path / "reports" / "cb1" / "report.json"))
+    assert not os.path.exists(plugin._spill.path)
