@@ -286,7 +286,9 @@ def main():
     sizes = [int(n) for n in args.sizes.split(",")]
     rollout_sizes = [int(n) for n in args.rollout_sizes.split(",")]
     phases = [p for p in args.phases.split(",") if p]
-    largest = max(sizes + [args.matrix_size] + [2 * n for n in rollout_sizes])
+    # a rollout changes its hosts: one round of every rollout size and variant takes fresh ones
+    rollout_hosts = len(ROLLOUT_VARIANTS) * sum(rollout_sizes) if "rollout" in phases else 0
+    largest = max(sizes + [args.matrix_size, rollout_hosts])
     top = tempfile.mkdtemp(prefix="fleet-bench-")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
     path = os.path.join(HERE, "results", "fleet-%s.json" % stamp)
@@ -328,7 +330,7 @@ def main():
                 save(results, path)
         if "rollout" in phases:
             results["rollout"] = {}
-            unused = []                 # hosts no rollout has changed yet
+            unused = list(fleet_hosts)  # hosts no rollout has changed yet (assessing changes nothing)
             for number in range(args.rollout_rounds):
                 for n in rollout_sizes:
                     with lab_lock():
