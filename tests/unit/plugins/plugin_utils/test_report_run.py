@@ -9,6 +9,7 @@ from ansible.executor.stats import AggregateStats
 
 from ansible_collections.fleetpatch.patching.plugins.callback import compliance
 
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import assemble
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import query
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run
@@ -46,14 +47,14 @@ def test_reports_and_the_store_carry_trend_and_first_seen_across_runs(tmp_path):
     first = record(update("x"))
     report1, files, problems = finish(tmp_path, observations(a=first), "r1")
     assert problems == [] and sorted(files) == ["csv", "json", "markdown"]
-    # finish() returns the hosts' briefs (no updates, no changes: report.json has them)
+    # finish() returns the hosts' briefs (what the summary and counts read: report.json has the rest)
     assert report1["hosts"][0]["ring"] == "test" and "updates" not in report1["hosts"][0]
     later = record(dict(update("x"), first_seen="2026-11-20"))       # the host's own state was wiped
     report2, files2 = finish(tmp_path, observations(a=later), "r2")[:2]
     assert [p["run_id"] for p in report2["trend"]] == ["r1", "r2"]
     assert document(files2)["hosts"][0]["updates"][0]["first_seen"] == "2026-11-01"
     whole = document(files)
-    assert [dict((k, v) for k, v in h.items() if k not in ("updates", "changes")) for h in whole["hosts"]] == [
+    assert [dict((k, h[k]) for k in assemble.BRIEF_FIELDS) for h in whole["hosts"]] == [
         dict((k, v) for k, v in h.items() if k != "changes_count") for h in report1["hosts"]]
     assert dict(whole, hosts=None) == dict(report1, hosts=None)
 
