@@ -12,8 +12,11 @@ baseline: the least any reporter must do with the same results: keep the raw res
           json.dump them to one file (timed with generating the synthetic fleet, which the
           pipeline's time leaves out, so the ratio flatters the baseline).
 Each of --runs rounds runs the baseline, then the pipeline; ratios are per round.
---store postgres: the store is FLEETPATCH_TEST_POSTGRES_URL (eval "$(tests/tools/start-postgres)"),
-          emptied before each pipeline run.
+--store postgres: the store is FLEETPATCH_BENCH_POSTGRES_URL, a database of its own, emptied (its
+          public schema dropped) before each pipeline run:
+            eval "$(FLEETPATCH_TEST_POSTGRES_DATABASE=fleetpatch_bench tests/tools/start-postgres)"
+            export FLEETPATCH_BENCH_POSTGRES_URL=$FLEETPATCH_TEST_POSTGRES_URL
+          (tests/tools/stop-postgres afterwards, if start-postgres started the server).
 FLEETPATCH_BENCH_COLLECTIONS: another collections path to measure (an older checkout, for a
           comparison in the same conditions); default .build/collections.
 Targets: issue 17, <= 10 s and <= 1 GiB at 10,000 hosts; issue 21, <= 300 MiB at 10,000 hosts and
@@ -137,7 +140,7 @@ def empty_postgres(url):
 def run_child(mode, hosts, updates, store_kind):
     with tempfile.TemporaryDirectory() as workdir:
         if store_kind == "postgres":
-            store = os.environ["FLEETPATCH_TEST_POSTGRES_URL"]
+            store = os.environ["FLEETPATCH_BENCH_POSTGRES_URL"]
             if mode == "pipeline":
                 empty_postgres(store)
         else:
@@ -165,8 +168,8 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.hosts, args.updates, args.workdir, args.store_location)
-    if args.store == "postgres" and not os.environ.get("FLEETPATCH_TEST_POSTGRES_URL"):
-        raise SystemExit('--store postgres: eval "$(tests/tools/start-postgres)" first')
+    if args.store == "postgres" and not os.environ.get("FLEETPATCH_BENCH_POSTGRES_URL"):
+        raise SystemExit("--store postgres: set FLEETPATCH_BENCH_POSTGRES_URL (see the docstring)")
     load_before = os.getloadavg()     # the machine is shared: what else ran, as the bench began
     rounds = []
     for number in range(args.runs):
