@@ -700,6 +700,9 @@ class HistoryStore(object):
             rows = self._db.query("SELECT report FROM runs WHERE run_id = ?", (run_id,))
             if not rows:
                 return None
+            # perf: parsing a 10,000-host x 50-update document (211 MB) takes 2.0-2.4 CPU s with the
+            # collector paused, 5.8-6.6 s without (2026-12-02, docs/benchmarks.md): every object it
+            # makes stays alive, so each full collection walks all of them for nothing.
             with _gc.collector_paused():
                 return _report_model.upgrade(json.loads(_unpack(rows[0][0])))
 
