@@ -279,8 +279,11 @@ def up(count, base):
         if old.startswith("image-") and os.path.join(FLEET_DIR, old) not in _in_use_images() | {image}:
             shutil.rmtree(os.path.join(FLEET_DIR, old))
     if not count:
-        if os.path.exists(FLEET_INVENTORY):
-            os.unlink(FLEET_INVENTORY)
+        for path in (FLEET_INVENTORY, FLEET_KNOWN_HOSTS):
+            if os.path.exists(path):
+                os.unlink(path)
+        if os.path.isdir(FLEET_DIR) and not on_disk():
+            shutil.rmtree(FLEET_DIR)
         return None
     raise_inotify_limits()
     lower = "%s:%s" % (image, base)
