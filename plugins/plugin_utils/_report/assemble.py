@@ -35,8 +35,8 @@ def brief(entry):
     1.5 KB at 11 counts)."""
     kept = dict((key, entry.get(key)) for key in BRIEF_FIELDS)
     for key in _SHARED_TEXT:
-        if type(kept[key]) is str:
-            kept[key] = sys.intern(kept[key])
+        if isinstance(kept[key], str):
+            kept[key] = sys.intern(str(kept[key]))      # str(): a subclass (Ansible's unsafe text) cannot be interned
     kept["changes_count"] = len(entry["changes"])
     return kept
 

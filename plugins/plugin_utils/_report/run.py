@@ -164,17 +164,13 @@ def hosts_to_report(observations, relevant, stats):
 
 
 def host_entry(name, observations, rings, stats, spill=None):
-    """The report's entry for one host (its observations read back from the spill)."""
+    """The report's entry for one host (its observations read back from the spill, when given)."""
     obs = observations.get(name) or _report_model.HostObservations(name)
     obs.ring = obs.ring or rings.get(name)
     if stats is not None and stats.dark.get(name):
         obs.unreachable = True
     failed = bool(stats is not None and stats.failures.get(name))
     return _report_model.host_entry(spill.restored(obs) if spill is not None else obs, failed=failed)
-
-
-def host_entries(observations, relevant, rings, stats):
-    return [host_entry(name, observations, rings, stats) for name in hosts_to_report(observations, relevant, stats)]
 
 
 def first_seen_rings(observations, rings):
