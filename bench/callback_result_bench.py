@@ -43,13 +43,13 @@ def raw_result(action, data):
 
 def per_result(raw, read, repeat):
     started = time.perf_counter()
-    for _ in range(repeat):
+    for _each in range(repeat):
         read(raw.as_callback_task_result())
     return (time.perf_counter() - started) / repeat * 1e3
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--updates", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=20, help="results per batch")
     parser.add_argument("--rounds", type=int, default=40, help="batches per variant")

@@ -49,7 +49,7 @@ def test_the_doc_names_files_at_all():
     assert len(references()) > 40
 
 
-@pytest.mark.parametrize("path,names", sorted(set(references())), ids=lambda v: str(v))
+@pytest.mark.parametrize("path,names", sorted(set(references())), ids=str)
 def test_every_file_and_name_the_doc_gives_exists(path, names):
     candidates = files_named(path, python_files())
     assert candidates, "docs/architecture.md names %s, which is not in plugins/, tests/ or bench/" % path
