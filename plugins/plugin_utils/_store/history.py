@@ -24,6 +24,7 @@ import json
 import operator
 import re
 import zlib
+from typing import Any, Callable, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
@@ -48,7 +49,7 @@ _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 class HistoryStoreError(Exception):
     """A history store could not be opened, written or read. The message names the store."""
 
-    def __init__(self, msg, location=None):
+    def __init__(self, msg: str, location: str | None = None) -> None:
         super(HistoryStoreError, self).__init__(msg)
         self.msg = msg
         self.location = location
@@ -140,7 +141,7 @@ def _pack(document):
     return _PACKED + base64.b64encode(packed).decode("ascii")
 
 
-def pack_file(path, chunk_size=1 << 20):
+def pack_file(path: str, chunk_size: int = 1 << 20) -> str:
     """A report.json file as the store keeps it (what _pack makes of its text), read, compressed and
     encoded a piece at a time into one buffer: only the packed text is ever held whole (a tenth of
     the file; a 100,000-host report.json is 2 GB). A document for append_run."""
@@ -413,13 +414,13 @@ def _migrate(db):
 class HistoryStore(object):
     """Open with HistoryStore.open(location); usable as a context manager."""
 
-    def __init__(self, db):
+    def __init__(self, db: _store_sqlite.SqliteConnection | _store_postgres.PostgresConnection) -> None:
         self._db = db
         self.location = db.location
         self._closed = False
 
     @classmethod
-    def open(cls, location, timeout=DEFAULT_TIMEOUT_SECONDS):
+    def open(cls, location: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> HistoryStore:
         """location: a file path (SQLite, created with its directory if missing) or a
         postgresql:// URL. timeout: seconds to wait for another writer's lock."""
         try:
@@ -437,13 +438,13 @@ class HistoryStore(object):
                 raise
         return store
 
-    def __enter__(self):
+    def __enter__(self) -> HistoryStore:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "HistoryStore(%r)" % self.location
 
     @contextlib.contextmanager
@@ -462,7 +463,8 @@ class HistoryStore(object):
             raise HistoryStoreError("Failed to %s history store %s: %s" % (action, self.location, cause),
                                     self.location) from None
 
-    def append_run(self, report, document=None):
+    def append_run(self, report: dict[str, Any],
+                   document: str | bytes | Callable[[], str | bytes] | None = None) -> None:
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
         report as JSON text, zlib-compressed JSON (bytes) or pack_file()'s text, when the caller has it
@@ -502,7 +504,7 @@ class HistoryStore(object):
             yield (_host_row(run_id, ended_at, host),
                    ((run_id, host["host"]), _host_update_rows(updates)) if updates else None)
 
-    def delete_run(self, run_id):
+    def delete_run(self, run_id: str) -> bool:
         """Remove one run (retention); each host's latest run falls back to its previous one.
         Returns whether the run was stored."""
         with self._failing("delete run %s from" % run_id):
@@ -513,7 +515,7 @@ class HistoryStore(object):
                 _save_pointers(self._db, pointers)
         return found
 
-    def prune(self, before):
+    def prune(self, before: datetime.date | str) -> list[str]:
         """Delete the runs that ended before `before` (a date, datetime or ISO string), except a
         run that is still some host's latest run or latest assessment: the history goes, every
         host's current state stays (a host unreachable for months still shows what it lacked).
@@ -531,7 +533,8 @@ class HistoryStore(object):
                     _delete_run(self._db, run_id)     # no host points at it: nothing to re-point
         return pruned
 
-    def trend(self, limit=TREND_LIMIT, before_run_id=None, awx=None):
+    def trend(self, limit: int = TREND_LIMIT, before_run_id: str | None = None,
+              awx: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Trend points (the report schema's trend_point) of the last `limit` logical runs that ended
         before run `before_run_id` (all runs but it, if it is not stored), oldest first. The slices
         of one sliced AWX job (_awx_job.run_group) are one point; the other slices of
@@ -575,7 +578,7 @@ class HistoryStore(object):
         return [{"status": row[3], "ring": row[4], "counts": dict(zip(schema.COUNT_COLUMNS, row[5:]))}
                 for _host, row in sorted(newest.items())]
 
-    def first_seen(self, hosts=None):
+    def first_seen(self, hosts: str | Iterable[str] | None = None) -> dict[tuple[str, str, str], str]:
         """{(host, name, available_version): "YYYY-MM-DD"}: the earliest date any stored run saw
         that update offered to that host (the host's own first-seen date, or the run's start),
         so approval delays and SLA clocks survive a host whose state was wiped. hosts: limit to
@@ -596,7 +599,7 @@ class HistoryStore(object):
                     seen[(host, name, version)] = min(d[:10] for d in (first_seen, started_at) if d)
         return seen
 
-    def sla_breaches(self, now=None):
+    def sla_breaches(self, now: datetime.date | str | None = None) -> list[dict[str, Any]]:
         """Approved updates still missing (or failed) past their sla_due, as of each host's latest
         run that assessed it: [{host, name, arch, version, sla_due, days_overdue, severity,
         classification, state, run_id}], most overdue first. now: a date, datetime or ISO
@@ -621,7 +624,7 @@ class HistoryStore(object):
         breaches.sort(key=lambda b: (-b["days_overdue"], b["host"], b["name"], b["arch"] or ""))
         return breaches
 
-    def latest_hosts(self):
+    def latest_hosts(self) -> list[dict[str, Any]]:
         """Each host's entry in its latest run: [{host, run_id, ended_at, ring, status, os,
         pkg_mgr, policy, assessed_at, reboot_required, rebooted, rolled_back, counts}], by host."""
         columns = ("host", "run_id", "ended_at", "ring", "status", "os", "pkg_mgr", "policy", "assessed_at",
@@ -640,7 +643,7 @@ class HistoryStore(object):
         hosts.sort(key=lambda h: h["host"])
         return hosts
 
-    def last_assessed(self):
+    def last_assessed(self) -> dict[str, dict[str, Any]]:
         """{host: {run_id, ended_at, assessed_at, status, counts}}: each host's newest run that
         assessed it, with what that assessment found (its last known state), which is older than
         its latest_hosts() entry when later runs could not reach it or did not assess it. Hosts
@@ -654,7 +657,7 @@ class HistoryStore(object):
                          "counts": dict(zip(schema.COUNT_COLUMNS, row[5:]))}
                 for row in rows}
 
-    def remediation_days(self, since):
+    def remediation_days(self, since: datetime.date | str) -> dict[str, tuple[int, float]]:
         """{severity: (updates installed, mean days from first seen to installed)} over the runs
         that ended at or after `since` (a date, datetime or ISO string): mean time to remediate.
         From each run's summary (its `remediated` figures, counted when the report was built), so
@@ -671,7 +674,8 @@ class HistoryStore(object):
         return dict((severity, (count, round(float(days) / count, 1)))
                     for severity, (count, days) in totals.items() if count)
 
-    def previous_open_updates(self, hosts, before):
+    def previous_open_updates(self, hosts: Iterable[str],
+                              before: datetime.date | str) -> dict[str, set[tuple[str, str | None, str]]]:
         """{host: {(name, arch, available_version)}}: the updates each host still needed at its last
         stored assessment, if that ended before `before` (an ISO timestamp; the run being reported
         is not stored yet, or is its own earlier, aborted copy, which is left out): what "new" and
@@ -693,7 +697,7 @@ class HistoryStore(object):
                     found[host].add((name, arch, version))
         return found
 
-    def get_report(self, run_id):
+    def get_report(self, run_id: str) -> dict[str, Any] | None:
         """The report document as appended (a document of an earlier schema_version upgraded,
         _report_model.upgrade()), or None if the run is not stored."""
         with self._failing("read run %s from" % run_id):
@@ -706,7 +710,7 @@ class HistoryStore(object):
             with _gc.collector_paused():
                 return _report_model.upgrade(json.loads(_unpack(rows[0][0])))
 
-    def runs(self, since=None, until=None):
+    def runs(self, since: datetime.date | str | None = None, until: datetime.date | str | None = None) -> list[dict[str, Any]]:
         """The stored runs that started in [since, until), oldest first: each run's metadata
         (the report's run object) with its host count and compliant_percent, and `group`: the
         logical run it is part of (logical_run(); its own run_id unless it is an AWX job's slice)."""
@@ -735,7 +739,7 @@ class HistoryStore(object):
             runs.append(run)
         return runs
 
-    def logical_run(self, run_id):
+    def logical_run(self, run_id: str) -> list[str]:
         """The run ids of the logical run `run_id` belongs to, oldest first: every slice of a sliced
         AWX job (the runs of one job template in one workflow job), or the run alone. run_id: a
         stored run's id, or a group's name (_awx_job.run_group, "awx-workflow-45-template-7").
@@ -753,13 +757,13 @@ class HistoryStore(object):
                 "SELECT run_id FROM runs WHERE %s = ? AND %s = ? ORDER BY ended_at, run_id" % _GROUP_COLUMNS,
                 list(job))]
 
-    def migrations(self):
+    def migrations(self) -> list[dict[str, Any]]:
         """The applied schema migrations: [{version, name, applied_at}], in order."""
         with self._failing("read the schema version of"):
             rows = self._db.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
         return [{"version": v, "name": n, "applied_at": a} for v, n, a in rows]
 
-    def close(self):
+    def close(self) -> None:
         if not self._closed:
             with self._failing("close"):
                 self._closed = True

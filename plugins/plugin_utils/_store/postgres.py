@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from typing import Any, Iterable, Iterator, Sequence
 
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -30,7 +31,7 @@ class DriverMissing(Exception):
     pass
 
 
-def is_url(location):
+def is_url(location: Any) -> bool:
     return str(location).split("://", 1)[0].lower() in SCHEMES and "://" in str(location)
 
 
@@ -46,7 +47,7 @@ def _secrets(url):
     return sorted(set(s for s in found if s), key=len, reverse=True)
 
 
-def redact_url(url):
+def redact_url(url: str) -> str:
     """The URL without its password (in the user part or as a password= parameter)."""
     parts = urlsplit(url)
     userinfo, at, hostinfo = parts.netloc.rpartition("@")
@@ -69,7 +70,7 @@ def _import_psycopg():
 
 class PostgresConnection(object):
 
-    def __init__(self, location, timeout):
+    def __init__(self, location: Any, timeout: float) -> None:
         self._url = str(location)
         self._secrets = _secrets(self._url)
         self.location = redact_url(self._url)
@@ -78,7 +79,7 @@ class PostgresConnection(object):
         self.errors = (self._psycopg.Error,)
         self._conn = None
 
-    def connect(self):
+    def connect(self) -> None:
         options = {"autocommit": True, "application_name": "fleetpatch.patching"}
         if "connect_timeout" not in self._url:
             options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
@@ -90,17 +91,17 @@ class PostgresConnection(object):
     def _sql(sql):
         return sql.replace("?", "%s")
 
-    def query(self, sql, params=()):
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(self._sql(sql), params).fetchall()
 
-    def execute(self, sql, params=()):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(self._sql(sql), params)
 
-    def has_table(self, name):
+    def has_table(self, name: str) -> bool:
         # to_regclass follows search_path, so a schema chosen in the URL (options=-c search_path=...) counts.
         return bool(self.query("SELECT to_regclass(?) IS NOT NULL", (name,))[0][0])
 
-    def insert_rows(self, table, columns, rows):
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         # COPY: one stream instead of a statement per row; half a million update rows per run
         # is a normal report for a large fleet.
         with self._conn.cursor() as cursor:
@@ -108,22 +109,23 @@ class PostgresConnection(object):
                 for row in rows:
                     copy.write_row(row)
 
-    def insert_grouped_rows(self, table, columns, groups):
+    def insert_grouped_rows(self, table: str, columns: tuple[str, ...],
+                            groups: Iterable[tuple[Sequence[Any], Sequence[Sequence[Any]]]]) -> None:
         """groups: (prefix, rows) pairs; each stored row is prefix + row. COPY streams them all."""
         self.insert_rows(table, columns, (tuple(prefix) + tuple(row) for prefix, rows in groups for row in rows))
 
     @contextlib.contextmanager
-    def write_transaction(self):
+    def write_transaction(self) -> Iterator[None]:
         with self._conn.transaction():
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
             yield
 
-    def scrub(self, text):
+    def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return text
 
-    def close(self):
+    def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from typing import Any, Iterable, Iterator, Sequence
 
 # The history names hosts and the vulnerabilities they still carry: keep it to the controller user.
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import FILE_MODE, private_directory
@@ -58,14 +59,14 @@ def _block_size(remaining, largest):
 class SqliteConnection(object):
     errors = (sqlite3.Error, OSError)
 
-    def __init__(self, location, timeout):
+    def __init__(self, location: str, timeout: float) -> None:
         self.path = os.path.abspath(os.path.expanduser(location))
         self.location = self.path
         self.timeout = timeout
         self._conn = None
         self._grouped_sql = {}
 
-    def connect(self):
+    def connect(self) -> None:
         if not os.path.exists(self.path):
             _create_private(self.path)
         # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE), never implicitly
@@ -87,20 +88,21 @@ class SqliteConnection(object):
         # does it, which the callback runs beside its other work.
         self._conn.execute("PRAGMA wal_autocheckpoint=0")
 
-    def query(self, sql, params=()):
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, params).fetchall()
 
-    def execute(self, sql, params=()):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._conn.execute(sql, params)
 
-    def has_table(self, name):
+    def has_table(self, name: str) -> bool:
         return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
-    def insert_rows(self, table, columns, rows):
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         sql = "INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns), ", ".join("?" * len(columns)))
         self._conn.executemany(sql, rows)
 
-    def insert_grouped_rows(self, table, columns, groups):
+    def insert_grouped_rows(self, table: str, columns: tuple[str, ...],
+                            groups: Iterable[tuple[Sequence[Any], Sequence[Sequence[Any]]]]) -> None:
         """groups: (prefix, rows) pairs; each stored row is prefix + row (a host's updates share
         its run and name). One multi-row INSERT per group, the prefix bound once: the sqlite3
         module releases the GIL around each statement it steps, so a statement per row would hand
@@ -131,7 +133,7 @@ class SqliteConnection(object):
         return sql
 
     @contextlib.contextmanager
-    def write_transaction(self):
+    def write_transaction(self) -> Iterator[None]:
         # IMMEDIATE takes the write lock now, so concurrent writers queue on the busy timeout
         # instead of failing when a read transaction cannot be upgraded.
         self._conn.execute("BEGIN IMMEDIATE")
@@ -143,10 +145,10 @@ class SqliteConnection(object):
                 self._conn.execute("ROLLBACK")
             raise
 
-    def scrub(self, text):
+    def scrub(self, text: str) -> str:
         return text
 
-    def close(self):
+    def close(self) -> None:
         if self._conn is not None:
             try:
                 # PASSIVE: copies what no reader still needs and never waits for one; the last
