@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any, Iterable, Iterator, Sequence
 
 # The report's vocabulary (worst-first orders and ranks, open and held states) is _vocabulary's;
 # STATUS_ORDER is also read here by the renderers' tests.
@@ -42,28 +43,28 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\u
 _LINE_BREAKS = re.compile("[\t\r\n]+")
 
 
-def clean(value, none=""):
+def clean(value: Any, none: str = "") -> str:
     """Document value as text without control characters; None becomes `none`."""
     if value is None:
         return none
     return _CONTROL.sub("", value if isinstance(value, str) else str(value))
 
 
-def one_line(value, none=""):
+def one_line(value: Any, none: str = "") -> str:
     """clean() for places where a line break would break the layout (table cells, messages)."""
     return _LINE_BREAKS.sub(" ", clean(value, none)).strip()
 
 
-def status_label(status):
+def status_label(status: Any) -> str:
     return STATUS_LABELS.get(status, one_line(status, "unknown"))
 
 
-def open_updates(host):
+def open_updates(host: dict[str, Any]) -> list[dict[str, Any]]:
     """Updates the host still needs: approved and not installed, or installed and not kept."""
     return [u for u in host.get("updates") or () if u.get("state") in OPEN_STATES]
 
 
-def update_rank(update):
+def update_rank(update: dict[str, Any]) -> tuple[int, bool, bool, str]:
     """Most urgent first: severity, then past its SLA, then security before the rest."""
     return (SEVERITY_RANK.get(update.get("severity"), len(SEVERITIES)),
             not update.get("sla_breached"),
@@ -71,12 +72,12 @@ def update_rank(update):
             update.get("name") or "")
 
 
-def top_open_updates(host, limit=None):
+def top_open_updates(host: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
     ranked = sorted(open_updates(host), key=update_rank)
     return ranked if limit is None else ranked[:limit]
 
 
-def host_rank(host):
+def host_rank(host: dict[str, Any]) -> tuple[int, int, int, int, int, str]:
     """Worst first: status, then critical and past-SLA updates, then how far behind it is."""
     counts = host.get("counts") or {}
     return (STATUS_RANK.get(host.get("status"), STATUS_RANK["unknown"]),
@@ -87,14 +88,14 @@ def host_rank(host):
             host.get("host") or "")
 
 
-def host_briefs(report):
+def host_briefs(report: dict[str, Any]) -> Sequence[dict[str, Any]]:
     """The report's hosts for what needs no update or change of theirs (names, statuses, counts):
     the briefs the callback keeps in memory when its hosts are read from the spill file
     (_report/spill.SpilledHosts), else the host entries themselves."""
     return _report_spill.briefs(report.get("hosts") or ())
 
 
-def hosts_named(report, names):
+def hosts_named(report: dict[str, Any], names: Iterable[str]) -> Iterator[dict[str, Any]]:
     """The host entries of these names, in their order; read one at a time from the spill file."""
     hosts = report.get("hosts") or ()
     if hasattr(hosts, "named"):
@@ -103,7 +104,7 @@ def hosts_named(report, names):
     return (by_name[name] for name in names)
 
 
-def hosts_worst_first(report):
+def hosts_worst_first(report: dict[str, Any]) -> Iterable[dict[str, Any]]:
     """The host entries, worst first (host_rank); an iterator over the spill file's hosts, read one
     at a time."""
     hosts = report.get("hosts") or ()
@@ -112,7 +113,7 @@ def hosts_worst_first(report):
     return sorted(hosts, key=host_rank)
 
 
-def change_count(host):
+def change_count(host: dict[str, Any]) -> int:
     """The packages the run installed on the host: its changes, or, on a brief (the entry without
     them, _report/assemble.brief), their number."""
     if "changes" in host:
@@ -120,12 +121,12 @@ def change_count(host):
     return int(host.get("changes_count") or 0)
 
 
-def open_count(host):
+def open_count(host: dict[str, Any]) -> int:
     counts = host.get("counts") or {}
     return int(counts.get("missing") or 0) + int(counts.get("failed") or 0)
 
 
-def update_brief(update):
+def update_brief(update: dict[str, Any]) -> str:
     """pkg001 (critical, FLEET-2026-0001): one open update in a line of text."""
     details = [one_line(update.get("severity"), "unknown")]
     details.extend(one_line(a) for a in (update.get("advisories") or ())[:2])
@@ -134,7 +135,7 @@ def update_brief(update):
     return "%s (%s)" % (one_line(update.get("name"), "?"), ", ".join(details))
 
 
-def run_duration(run):
+def run_duration(run: dict[str, Any]) -> str:
     """'5 min 3 s' between the run's start and end, or '' when a timestamp is unusable."""
     try:
         start = parse_utc_stamp(run.get("started_at") or "")
@@ -153,7 +154,7 @@ def run_duration(run):
     return "%d s" % seconds
 
 
-def percent(value):
+def percent(value: Any) -> str:
     """85.0 -> '85', 85.25 -> '85.3': the report's own rounding, without a trailing .0."""
     try:
         number = float(value)
@@ -163,7 +164,7 @@ def percent(value):
     return text[:-2] if text.endswith(".0") else text
 
 
-def awx_text(run):
+def awx_text(run: dict[str, Any]) -> str:
     """'AWX job 123 "Patch test" (workflow job 45 "Monthly patching", launched by alice, workflow)', or ''."""
     awx = run.get("awx")
     if not isinstance(awx, dict) or awx.get("job_id") is None:
@@ -183,7 +184,7 @@ def awx_text(run):
     return text + (" (%s)" % ", ".join(details) if details else "")
 
 
-def compliant_share(group):
+def compliant_share(group: dict[str, Any]) -> str:
     """'85%', or 'no hosts' for a summary (or ring, or trend point) of no hosts: no hosts is not
     100 % compliant."""
     if not group.get("hosts") or group.get("compliant_percent") is None:
@@ -191,13 +192,13 @@ def compliant_share(group):
     return "%s%%" % percent(group.get("compliant_percent"))
 
 
-def compliant_text(group):
+def compliant_text(group: dict[str, Any]) -> str:
     """'85% compliant', or 'no hosts' (compliant_share)."""
     share = compliant_share(group)
     return share if share == NO_HOSTS else share + " compliant"
 
 
-def in_order(names, order):
+def in_order(names: Iterable[str], order: Iterable[str] | None) -> list[str]:
     """names, those in `order` first and in that order (rings: summary.ring_order), then the
     rest by name."""
     names = set(names)
@@ -205,6 +206,6 @@ def in_order(names, order):
     return first + sorted(names.difference(first))
 
 
-def html_text(value, none=""):
+def html_text(value: Any, none: str = "") -> str:
     """Document text for HTML and SVG, text or attribute: cleaned, then html.escape(quote=True)."""
     return html.escape(clean(value, none), quote=True)

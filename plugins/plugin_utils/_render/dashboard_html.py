@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import os
+from typing import Any, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     HELD_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, STATUS_ORDER, STATUS_RANK)
@@ -261,7 +262,7 @@ HOST_COLUMNS = (("Host", "text", 1), ("Ring", "text", 1), ("OS", "text", 1), ("S
                 ("Reboot", "text", -1), ("Installed", "num", -1))
 
 
-def script_hash(script=SCRIPT):
+def script_hash(script: str = SCRIPT) -> str:
     """The CSP source that allows exactly this inline script."""
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
@@ -457,7 +458,7 @@ def _trend_card(report):
                rows))
 
 
-def detail_limits(hosts, max_updates_per_host=None):
+def detail_limits(hosts: Iterable[dict[str, Any]], max_updates_per_host: int | None = None) -> tuple[int, int]:
     """(open updates, installed packages) listed per host: as many as fit the fleet's budget."""
     if max_updates_per_host is not None:
         return max_updates_per_host, MAX_CHANGES
@@ -607,12 +608,12 @@ UNDETAILED = ('<div class="hb"><p class="muted">Not detailed here (only the %d w
               'this host\'s updates are in report.csv and report.json.</p></div>')
 
 
-def listed_hosts(report):
+def listed_hosts(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The briefs of the hosts the list shows, worst first (at most LISTED_HOSTS)."""
     return sorted(host_briefs(report), key=host_rank)[:LISTED_HOSTS]
 
 
-def host_anchors(report):
+def host_anchors(report: dict[str, Any]) -> dict[str, str]:
     """{host name: the id of its section}, by its place in the host list (worst first); the hosts
     past the list's end have none."""
     return dict((host.get("host"), view_html.host_anchor(index)) for index, host in enumerate(listed_hosts(report)))
@@ -658,7 +659,7 @@ def _hosts_section(report, max_updates_per_host):
     return "".join(out)
 
 
-def render(report, max_updates_per_host=None):
+def render(report: dict[str, Any], max_updates_per_host: int | None = None) -> str:
     """report (the compliance report document) -> the dashboard, one HTML document as text.
     max_updates_per_host: open updates listed per host; None fits them to the fleet (detail_limits)."""
     run = report.get("run") or {}

@@ -14,6 +14,7 @@ import csv
 import io
 import operator
 import re
+from typing import Any, TextIO
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import clean
 
@@ -38,7 +39,7 @@ CELL_CHARS = 32767
 CUT_NOTE = " [cut: %d characters in all; the whole text is in report.json]"
 
 
-def cell(value):
+def cell(value: Any) -> str:
     """One cell's text, safe to open in a spreadsheet. Control characters elsewhere in the text are
     removed from the whole output at once (render), which is much faster than cell by cell."""
     if value is None:
@@ -62,7 +63,7 @@ def _joined(values):
     return " ".join(v if isinstance(v, str) else str(v) for v in values or ())
 
 
-def host_cells(report, host):
+def host_cells(report: dict[str, Any], host: dict[str, Any]) -> list[Any]:
     failure = host.get("failure") or {}
     return [report.get("run", {}).get("run_id"), host.get("host"), host.get("ring"), host.get("os"),
             host.get("pkg_mgr"), host.get("status"), "true" if host.get("reboot_required") else "false",
@@ -76,7 +77,7 @@ _UPDATE_FIELDS_NAMES = ("name", "arch", "installed_version", "available_version"
 _UPDATE_FIELDS = operator.itemgetter(*_UPDATE_FIELDS_NAMES)
 
 
-def update_cells(update):
+def update_cells(update: dict[str, Any]) -> list[Any]:
     # One C call for the whole row where the update has every field (a report from the callback or
     # the store always has); lists and booleans become text in _safe.
     try:
@@ -159,7 +160,7 @@ def _host_rows(report, host, quoting, chunk):
             chunk.write(line)
 
 
-def write(report, stream):
+def write(report: dict[str, Any], stream: TextIO) -> None:
     """Write the CSV to a text stream (open it with newline=""), host by host: at 10,000 hosts x 50
     updates the text is over 100 MB, which a caller writing a file need not hold at once."""
     chunk = io.StringIO()
@@ -174,7 +175,7 @@ def write(report, stream):
     stream.write(clean(chunk.getvalue()))
 
 
-def render(report):
+def render(report: dict[str, Any]) -> str:
     """report (the compliance report document) -> CSV text with a header row, CRLF line ends."""
     out = io.StringIO()
     write(report, out)

@@ -14,6 +14,7 @@ fail the pipeline for hosts it did not touch.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any, Iterator
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
     clean, host_briefs, host_rank, hosts_named, one_line, open_count, status_label, top_open_updates, update_brief)
@@ -115,7 +116,7 @@ _CASES = "fleetpatch-testcases-%d"
 INDENT = "  "
 
 
-def chunks(report):
+def chunks(report: dict[str, Any]) -> Iterator[str]:
     """report (the compliance report document) -> JUnit XML text (UTF-8 declaration included), in
     pieces: the suites' skeleton (their properties and totals, from the hosts' briefs) is drawn
     whole, and each testcase is drawn into it one host at a time, as ElementTree would indent it
@@ -154,6 +155,6 @@ def chunks(report):
     yield skeleton + "\n"
 
 
-def render(report):
+def render(report: dict[str, Any]) -> str:
     """report (the compliance report document) -> JUnit XML text (UTF-8 declaration included)."""
     return "".join(chunks(report))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import Any
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import STATUS_ORDER
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
@@ -44,7 +45,7 @@ def _defang(match):
     return "%s[:]" % match.group(1) if match.group(1) else "%s[.]" % match.group(2)
 
 
-def cell(value, none="", limit=CELL_CHARS):
+def cell(value: Any, none: str = "", limit: int = CELL_CHARS) -> str:
     """Report data as Markdown text (table cells, quoted lines): one line, no control characters,
     markup escaped, links defanged, at most `limit` characters of the value."""
     text = one_line(value, none)
@@ -178,7 +179,7 @@ def _file_lines(files):
     return lines
 
 
-def render(report, files=None):
+def render(report: dict[str, Any], files: dict[str, str] | None = None) -> str:
     """report (the compliance report document) -> Markdown text of at most MAX_LINES lines.
     files: optional mapping of output kind (html, csv, ...) to the path it was written to."""
     lines = _run_lines(report) + _status_lines(report) + _ring_lines(report) + _view_lines(report) + _worst_lines(report)

@@ -11,6 +11,8 @@ Every chart is role="img" with a title; the dashboard puts the same figures in a
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import (
     clean, html_text, percent)
 
@@ -45,7 +47,8 @@ def _svg_open(width, height, title, css_class):
             '<title>%s</title>' % (css_class, width, height, html_text(title), html_text(title)))
 
 
-def donut(parts, colors, title, center, center_sub=""):
+def donut(parts: Sequence[tuple[str, str, int]], colors: dict[str, str], title: str, center: str,
+          center_sub: str = "") -> str:
     """parts: [(key, label, count)] drawn clockwise from the top; center: the big number."""
     total = sum(count for _key, _label, count in parts)
     out = [_svg_open(42, 42, title, "chart donut")]
@@ -69,7 +72,8 @@ def donut(parts, colors, title, center, center_sub=""):
     return "".join(out)
 
 
-def stacked_bars(rows, order, colors, labels, title):
+def stacked_bars(rows: list[tuple[str, dict[str, int], str]], order: Sequence[str], colors: dict[str, str],
+                 labels: dict[str, str], title: str) -> str:
     """rows: [(label, {key: count}, note)], one 100 % bar each, segments in `order`."""
     if len(rows) > MAX_BAR_ROWS:
         rest = rows[MAX_BAR_ROWS - 1:]
@@ -132,7 +136,7 @@ def _date_labels(points):
     return [clean(p.get("ended_at"))[5:16].replace("T", " ") if d in shared else d for p, d in zip(points, days)]
 
 
-def trend(points, title, ring_order=()):
+def trend(points: Sequence[dict[str, Any]], title: str, ring_order: Sequence[str] = ()) -> str:
     """points: the report's trend (oldest first). The fleet's compliant % as an area, through the runs
     that covered the same rings as the newest one (a test-ring-only run is not the fleet); the other
     runs as hollow grey dots; and one line per ring (up to five, in ring_order), each ring compared

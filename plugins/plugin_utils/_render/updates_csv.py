@@ -9,6 +9,7 @@ answered with in a spreadsheet. Private to this collection: may change without n
 from __future__ import annotations
 
 import csv
+from typing import Any, TextIO
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import clean
@@ -20,7 +21,7 @@ COLUMNS = ("run_id", "id", "kind", "severity", "classification", "title", "issue
 HOST_STATES = ("missing", "failed", "installed", "held", "sla_breached")
 
 
-def write(report, stream):
+def write(report: dict[str, Any], stream: TextIO) -> None:
     """Write the CSV to a text stream (open it with newline=""); every cell made safe by cell()
     (formula starts neutralised, capped at what a spreadsheet holds)."""
     writer = csv.writer(stream)

@@ -11,6 +11,8 @@ where they are (report.updates.csv, report.csv): the page stays small at 10,000 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import svg_charts as svg
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render.common import DASH, html_text as esc
@@ -21,7 +23,7 @@ CHANGE_ROWS = 50
 FLEET_ROWS = 500
 
 
-def host_anchor(index):
+def host_anchor(index: int) -> str:
     """The id of a host's section in the host list (by its place in the list: ids from host names
     would need escaping rules of their own)."""
     return "host-%d" % index
@@ -41,7 +43,7 @@ def _severity(value):
     return '<i class="sev sev-%s">%s</i>' % (value, value)
 
 
-def updates_section(report, anchors):
+def updates_section(report: dict[str, Any], anchors: dict[str, str]) -> str:
     """By update: every advisory (or package without one) with the hosts missing it, failed,
     installed by this run, or held back by the baseline; filterable by id, package, CVE, title."""
     rows = views.by_update(report)
@@ -73,7 +75,7 @@ def updates_section(report, anchors):
         % (len(rows), "".join(body) or '<tr><td colspan="12" class="muted">No updates.</td></tr>', more))
 
 
-def sla_section(report, anchors):
+def sla_section(report: dict[str, Any], anchors: dict[str, str]) -> str:
     """Overdue updates with days overdue, and those due within views.SLA_SOON_DAYS, per severity."""
     data = views.sla(report)
     head = "".join("<th class=\"n\">%s</th>" % esc(s.capitalize()) for s in data["by_severity"])
@@ -102,7 +104,7 @@ def sla_section(report, anchors):
                 data["soon_days"], data["due_soon_count"], table(data["due_soon"], data["due_soon_count"], "left")))
 
 
-def changes_section(report, anchors):
+def changes_section(report: dict[str, Any], anchors: dict[str, str]) -> str:
     """What this run changed: packages installed (and on how many hosts), hosts rebooted and rolled
     back, the promotion manifest, and failures rolled up by package and by cause."""
     data = views.run_changes(report)
@@ -137,7 +139,7 @@ def changes_section(report, anchors):
     return '<section class="card" id="changes"><h2>What this run changed</h2>%s</section>' % "".join(parts)
 
 
-def fleet_section(report, anchors):
+def fleet_section(report: dict[str, Any], anchors: dict[str, str]) -> str:
     """The fleet as the history store knows it (the document's `fleet`, written by the callback):
     every host's last assessment and its age, stale hosts, inventory hosts never assessed, new and
     resolved updates since the previous run, and mean time to remediate by severity."""
