@@ -143,6 +143,7 @@ import os
 import secrets
 import signal
 import socket
+from typing import TYPE_CHECKING, Any
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
@@ -150,6 +151,13 @@ from ansible.release import __version__ as ansible_version
 
 # stdlib only, and shipped beside this file: the callback's own clock needs no guard
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
+
+if TYPE_CHECKING:
+    from ansible.executor.stats import AggregateStats
+    from ansible.executor.task_result import CallbackTaskResult
+    from ansible.playbook import Playbook
+    from ansible.playbook.play import Play
+    from ansible.utils.display import Display
 
 try:
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job
@@ -164,7 +172,7 @@ except ImportError as exc:      # reported as a warning: a callback must never b
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def result_data(result):
+def result_data(result: CallbackTaskResult) -> dict[str, Any]:
     """The task result's data as plain Python values, for reading only.
 
     perf: ansible-core 2.19 hands each callback its own copy of the result (_return_data) and
@@ -193,7 +201,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "fleetpatch.patching.compliance"
     CALLBACK_NEEDS_ENABLED = True
 
-    def __init__(self, display=None):
+    def __init__(self, display: Display | None = None) -> None:
         super(CallbackModule, self).__init__(display=display)
         self._started_at = utc_stamp()
         self._run_id = None
@@ -212,7 +220,8 @@ class CallbackModule(CallbackBase):
         self._spill_failed = False
         self._spill_removed = False  # the run's report is written and its spill gone: nothing to redraw
 
-    def set_options(self, task_keys=None, var_options=None, direct=None):
+    def set_options(self, task_keys: dict[str, Any] | None = None, var_options: dict[str, Any] | None = None,
+                    direct: dict[str, Any] | None = None) -> None:
         super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         self._run_id = self.get_option("run_id") or "%s-%s" % (
             self._started_at.replace("-", "").replace(":", ""), secrets.token_hex(4))
@@ -221,11 +230,11 @@ class CallbackModule(CallbackBase):
 
     # --- collecting -------------------------------------------------------------------------
 
-    def v2_playbook_on_start(self, playbook):
+    def v2_playbook_on_start(self, playbook: Playbook) -> None:
         self._playbooks.append(os.path.basename(getattr(playbook, "_file_name", "") or "playbook"))
         self._install_signal_handlers()
 
-    def v2_playbook_on_play_start(self, play):
+    def v2_playbook_on_play_start(self, play: Play) -> None:
         try:
             if self._awx is None:
                 self._awx = _awx_job.job_metadata(play.get_variable_manager().extra_vars)
@@ -235,13 +244,13 @@ class CallbackModule(CallbackBase):
         except Exception as exc:      # the ring is a nicety; never fail the run for it
             self._display.vvv("fleetpatch.patching.compliance: no rings from the inventory: %s" % exc)
 
-    def v2_runner_on_ok(self, result):
+    def v2_runner_on_ok(self, result: CallbackTaskResult) -> None:
         self._observe(result)
 
-    def v2_runner_on_failed(self, result, ignore_errors=False):
+    def v2_runner_on_failed(self, result: CallbackTaskResult, ignore_errors: bool = False) -> None:
         self._observe(result, failed=not ignore_errors)
 
-    def v2_runner_on_unreachable(self, result):
+    def v2_runner_on_unreachable(self, result: CallbackTaskResult) -> None:
         self._observe(result, unreachable=True)
 
     def _observe(self, result, failed=False, unreachable=False):
@@ -293,7 +302,7 @@ class CallbackModule(CallbackBase):
 
     # --- writing ----------------------------------------------------------------------------
 
-    def v2_playbook_on_stats(self, stats):
+    def v2_playbook_on_stats(self, stats: AggregateStats) -> None:
         self._finish(stats)
         self._remove_spill()
 

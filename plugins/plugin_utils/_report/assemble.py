@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import json
 import sys
+from typing import Any
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
@@ -29,7 +30,7 @@ _SHARED_TEXT = ("ring", "status", "pkg_mgr", "os", "policy")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def brief(entry):
+def brief(entry: dict[str, Any]) -> dict[str, Any]:
     """The fields of BRIEF_FIELDS, and the number of the entry's changes (changes_count,
     _render/common.change_count): what is held in memory of each host at the end of a run (about
     1.5 KB at 11 counts)."""
@@ -44,7 +45,7 @@ def brief(entry):
 class Assembly(object):
     """Feed it every host entry, by host name (add()); then report() is the document."""
 
-    def __init__(self, spill, ended_at):
+    def __init__(self, spill: _report_spill.Spill, ended_at: str | None) -> None:
         self.spill = spill
         self.ended_at = ended_at
         self.briefs = []
@@ -53,7 +54,7 @@ class Assembly(object):
         self.remediated = {}
         spill.clear_entries()
 
-    def add(self, entry):
+    def add(self, entry: dict[str, Any]) -> None:
         for update in entry["updates"]:
             if update["state"] in OPEN_STATES:
                 self.open_by_severity[update["severity"]] += 1
@@ -65,7 +66,8 @@ class Assembly(object):
         self.spill.put_entry(entry["host"], entry, _encode(entry))
         self.briefs.append(brief(entry))
 
-    def report(self, run, trend=None, first_seen_rings=None):
+    def report(self, run: dict[str, Any], trend: list[dict[str, Any]] | None = None,
+               first_seen_rings: dict[str, int] | None = None) -> dict[str, Any]:
         """build_report()'s document; its hosts a SpilledHosts over the entries added."""
         self.briefs.sort(key=lambda h: h["host"])
         return _report_model.assemble_report(

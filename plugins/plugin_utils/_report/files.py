@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import private_directory, write_private_file
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
@@ -32,7 +33,7 @@ FORMATS = tuple(FILE_NAMES)
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def json_chunks(report):
+def json_chunks(report: dict[str, Any]) -> Iterator[str]:
     """The report as compact JSON text, in pieces: the run, summary and trend, then a host at a
     time. A 10,000-host report is 200 MB of JSON; never holding it whole keeps the callback within
     its memory budget. (Compact because json's C encoder does not indent; jq pretty-prints.)"""
@@ -49,7 +50,8 @@ def json_chunks(report):
     yield "]}\n"
 
 
-def content(report, fmt, files=None):
+def content(report: dict[str, Any], fmt: str,
+            files: dict[str, str] | None = None) -> str | Iterable[str] | Callable[[TextIO], None]:
     """What write_private_file takes for one format: text, an iterable of text pieces, or a function
     that writes to a stream (the big formats are never held whole)."""
     if fmt == "json":
@@ -67,7 +69,7 @@ def content(report, fmt, files=None):
     raise ValueError("unknown report format %r: choose from %s" % (fmt, ", ".join(FORMATS)))
 
 
-def point_latest(report_dir, run_dir):
+def point_latest(report_dir: str, run_dir: str) -> None:
     """report_dir/latest -> the newest run's directory (replaced atomically)."""
     link = os.path.join(report_dir, "latest")
     tmp = os.path.join(report_dir, ".latest.%d" % os.getpid())
@@ -77,7 +79,8 @@ def point_latest(report_dir, run_dir):
     os.replace(tmp, link)
 
 
-def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=True, files=None):
+def write_reports(report: dict[str, Any], report_dir: str, formats: Iterable[str] = FORMATS, mode: int = 0o600,
+                  link_latest: bool = True, files: dict[str, str] | None = None) -> dict[str, str]:
     """Write report_dir/<run_id>/report.<ext> for each format; return {format: path}, files (those
     written before) included. The Markdown names the other files, so it is written last."""
     run_dir = os.path.join(report_dir, safe_name(report["run"]["run_id"]))
@@ -94,7 +97,7 @@ def write_reports(report, report_dir, formats=FORMATS, mode=0o600, link_latest=T
     return files
 
 
-def safe_name(text):
+def safe_name(text: Any) -> str:
     """A run id usable as a directory name, whatever an operator passed."""
     cleaned = "".join(c if c.isalnum() or c in "-_.:" else "_" for c in str(text)).strip(".")
     return cleaned or "run"

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import OPEN_STATES
+
+if TYPE_CHECKING:
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 
 MTTR_WINDOW_DAYS = 90
 # A host entry's fields that HistoryStore.latest_hosts() returns too.
@@ -26,8 +30,8 @@ ENTRY_FIELDS = ("ring", "status", "os", "pkg_mgr", "policy", "assessed_at", "reb
                 "rolled_back")
 
 
-def fleet_state(store, report, inventory_hosts, now, stale_days=rules.DEFAULT_STALE_DAYS,
-                mttr_window_days=MTTR_WINDOW_DAYS):
+def fleet_state(store: HistoryStore, report: dict[str, Any], inventory_hosts: Iterable[str] | None, now: datetime.datetime,
+                stale_days: int = rules.DEFAULT_STALE_DAYS, mttr_window_days: int = MTTR_WINDOW_DAYS) -> dict[str, Any]:
     """The report's `fleet`: the store's knowledge (read before the run is appended, so that every
     file of the run, report.json included, carries it) with this run's hosts laid over it. now: an
     aware datetime, the controller's clock at the end of the run."""
@@ -92,7 +96,7 @@ def _run_breaches(report, today):
                     yield {"host": host["host"], "sla_due": update["sla_due"]}
 
 
-def since_previous(store, report, started_at):
+def since_previous(store: HistoryStore, report: dict[str, Any], started_at: str) -> dict[str, int]:
     """{new, resolved}: open updates this run found that the host's previous assessment did not,
     and the other way round, over the hosts this run assessed."""
     assessed = [h["host"] for h in _report_spill.briefs(report["hosts"]) if h.get("assessed_at")]

@@ -15,6 +15,7 @@ callback will use (a module variable, not a copy of the callback's rules).
 from __future__ import annotations
 
 import os
+from typing import Any, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
 
@@ -23,12 +24,12 @@ DEFAULT_REPORT_DIR = "~/.ansible/fleetpatch/reports"
 _published = None
 
 
-def report_dir(option):
+def report_dir(option: str | None) -> str:
     """The callback's report_dir option as the directory it writes in."""
     return os.path.expanduser(option or DEFAULT_REPORT_DIR)
 
 
-def location(run_id, report_dir_option, formats):
+def location(run_id: str, report_dir_option: str | None, formats: Iterable[str] | None) -> dict[str, Any]:
     """{run_id, dir, json, html}: html is None when the html format is not written."""
     run_dir = os.path.join(report_dir(report_dir_option), _report_files.safe_name(run_id))
     written = set(formats or _report_files.FORMATS)
@@ -37,12 +38,12 @@ def location(run_id, report_dir_option, formats):
             "html": os.path.join(run_dir, _report_files.FILE_NAMES["html"]) if "html" in written else None}
 
 
-def publish(run_id, report_dir_option, formats):
+def publish(run_id: str, report_dir_option: str | None, formats: Iterable[str] | None) -> None:
     """The callback's run, once its options are set."""
     global _published       # pylint: disable=global-statement
     _published = location(run_id, report_dir_option, formats)
 
 
-def published():
+def published() -> dict[str, Any] | None:
     """This run's location, or None when no compliance callback runs in this process."""
     return dict(_published) if _published else None

@@ -11,6 +11,7 @@ document every renderer and the history store work from. Nothing here does I/O.
 from __future__ import annotations
 
 import collections
+from typing import Any, Callable, Iterable, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     HOST_STATUSES, OPEN_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, utc_stamp)
@@ -34,7 +35,7 @@ def _renamed_counts(entry, renames):
     return dict(entry, counts=dict((renames.get(key, key), value) for key, value in entry["counts"].items()))
 
 
-def upgrade(report):
+def upgrade(report: Any) -> Any:
     """A report document of an older schema_version as the current schema writes it (a new dict;
     the argument is left alone). Reports stored or written by an earlier release (schema 1) are read
     through here, so that every reader sees one set of names. A document that is not a compliance
@@ -55,12 +56,12 @@ def upgrade(report):
     return upgraded
 
 
-def utc_now():
+def utc_now() -> str:
     """The controller's time, as every timestamp of the report is written."""
     return utc_stamp()
 
 
-def short_action(action):
+def short_action(action: str | None) -> str:
     """fleetpatch.patching.patch_apply -> patch_apply; ansible.builtin.reboot -> reboot."""
     return (action or "").rsplit(".", 1)[-1]
 
@@ -68,7 +69,7 @@ def short_action(action):
 class HostObservations(object):
     """Everything a run learned about one host, in the order it learned it."""
 
-    def __init__(self, host, clock=None):
+    def __init__(self, host: str, clock: Callable[[], str] | None = None) -> None:
         """clock: a function giving the controller's time as "YYYY-MM-DDTHH:MM:SSZ" (utc_now; a
         test that builds a past run passes its own)."""
         self.host = host
@@ -91,7 +92,8 @@ class HostObservations(object):
         self.unreachable = False
         self.outcome_status = None
 
-    def observe(self, action, result, task_name="", failed=False, unreachable=False, same_task=False):
+    def observe(self, action: str | None, result: Any, task_name: str = "", failed: bool = False, unreachable: bool = False,
+                same_task: bool = False) -> None:
         """Take in one task result (already censored for no_log by Ansible). same_task: another
         item of the loop whose previous item was observed last (health checks add up)."""
         result = result if isinstance(result, dict) else {}
@@ -156,7 +158,7 @@ ROLLBACK_GAPS_SHOWN = 20
 ROLLBACK_GAP_CHARS = 300
 
 
-def rollback_entry(obs):
+def rollback_entry(obs: HostObservations) -> dict[str, Any] | None:
     """The host entry's rollback: rollback_summary of the apply, and the packages a rollback took
     from the rollback cache (from_files); null when the run neither changed nor rolled back."""
     if obs.rollback is None and not obs.from_files:
@@ -164,7 +166,7 @@ def rollback_entry(obs):
     return dict(obs.rollback or rollback_summary(None), from_files=list(obs.from_files))
 
 
-def rollback_summary(secured):
+def rollback_summary(secured: Any) -> dict[str, Any]:
     """{possible, gaps} from patch_apply's `rollback` result: possible is true when every version the
     change replaced is secured, false with the gaps, null when the host said nothing usable (the
     cache disabled, a Windows host, a malformed answer)."""
@@ -201,7 +203,7 @@ def _shape(update):
     return update
 
 
-def host_updates(obs):
+def host_updates(obs: HostObservations) -> list[dict[str, Any]]:
     """The host's updates after the run, each with its state."""
     check = obs.values.update
     entries = [check(_shape(u)) for u in obs.updates]
@@ -237,7 +239,7 @@ def host_updates(obs):
     return entries
 
 
-def host_counts(record, updates, reboot_pending):
+def host_counts(record: dict[str, Any] | None, updates: list[dict[str, Any]], reboot_pending: bool) -> dict[str, int]:
     by_state = collections.Counter(u["state"] for u in updates)
     open_updates = [u for u in updates if u["state"] in OPEN_STATES]
     installed_now = by_state["installed"]
@@ -260,7 +262,7 @@ def host_counts(record, updates, reboot_pending):
     }
 
 
-def host_status(obs, counts, reboot_pending, failed):
+def host_status(obs: HostObservations, counts: dict[str, int], reboot_pending: bool, failed: bool) -> str:
     if obs.unreachable:
         return "unreachable"
     if obs.rolled_back or obs.outcome_status == "rolled_back":
@@ -278,7 +280,7 @@ def host_status(obs, counts, reboot_pending, failed):
     return "compliant"
 
 
-def host_entry(obs, failed=False):
+def host_entry(obs: HostObservations, failed: bool = False) -> dict[str, Any]:
     """The report's entry for one host. failed: Ansible's stats count an unrescued failure."""
     record = obs.record or {}
     updates = host_updates(obs)
@@ -323,20 +325,20 @@ def host_entry(obs, failed=False):
 FEED_FIELDS = ("source", "release", "loaded_at", "age_seconds", "joined", "warning")
 
 
-def advisory_feed_entry(record):
+def advisory_feed_entry(record: dict[str, Any]) -> dict[str, Any] | None:
     feed = record.get("advisory_feed")
     if not isinstance(feed, dict):
         return None
     return dict((field, feed.get(field)) for field in FEED_FIELDS)
 
 
-def status_counts(hosts):
+def status_counts(hosts: Iterable[dict[str, Any]]) -> dict[str, int]:
     """{status: hosts}, every status of HOST_STATUSES named."""
     tally = collections.Counter(h["status"] for h in hosts)
     return dict((s, tally[s]) for s in HOST_STATUSES)
 
 
-def percent(part, whole):
+def percent(part: float, whole: float) -> float | None:
     """Percent of whole, rounded to a tenth; None for no hosts: no hosts is not 100 % compliant."""
     return round(100.0 * part / whole, 1) if whole else None
 
@@ -359,7 +361,8 @@ def _group_summary(hosts):
 DEFAULT_RING_ORDER = ("test", "pilot", "production")
 
 
-def ring_order(hosts, gates=(), first_seen=None):
+def ring_order(hosts: Iterable[dict[str, Any]], gates: Iterable[dict[str, Any]] | None = (),
+               first_seen: dict[str, int] | None = None) -> list[str]:
     """The report's rings in rollout order: the order of the run's gates, then the order the run
     first met each ring's hosts (first_seen: {ring: sequence}), then test, pilot, production, then
     by name. Never alphabetical for the rings a rollout went through."""
@@ -376,7 +379,7 @@ def ring_order(hosts, gates=(), first_seen=None):
     return sorted(rings, key=rank)
 
 
-def grouped(hosts, key):
+def grouped(hosts: Iterable[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
     """{value of key: the group's summary}, by value; a host without one is in "(none)"."""
     groups = collections.defaultdict(list)
     for host in hosts:
@@ -384,7 +387,12 @@ def grouped(hosts, key):
     return dict((name, _group_summary(members)) for name, members in sorted(groups.items()))
 
 
-def open_update_tallies(hosts):
+# (open updates by severity, by classification) of some hosts: open_update_tallies(), or what
+# _report/assemble.py counts as it goes.
+OpenTallies = tuple[collections.Counter[str], collections.Counter[str]]
+
+
+def open_update_tallies(hosts: Iterable[dict[str, Any]]) -> OpenTallies:
     """(Counter by severity, Counter by classification) of the hosts' open updates."""
     by_severity, by_classification = collections.Counter(), collections.Counter()
     for host in hosts:
@@ -395,7 +403,7 @@ def open_update_tallies(hosts):
     return by_severity, by_classification
 
 
-def summarize(hosts, open_tallies=None):
+def summarize(hosts: Sequence[dict[str, Any]], open_tallies: OpenTallies | None = None) -> dict[str, Any]:
     """The report's summary. hosts: host entries; or their briefs (entries without updates: what the
     callback keeps in memory at the end of a run) with open_tallies, their open_update_tallies()."""
     by_status = status_counts(hosts)
@@ -417,7 +425,7 @@ def summarize(hosts, open_tallies=None):
     }
 
 
-def run_status(hosts, aborted_by=None):
+def run_status(hosts: Iterable[dict[str, Any]], aborted_by: str | None = None) -> str:
     if aborted_by:
         return "aborted"
     if any(h["status"] in ("failed", "unreachable", "rolled_back") for h in hosts):
@@ -425,7 +433,7 @@ def run_status(hosts, aborted_by=None):
     return "completed"
 
 
-def trend_point(report):
+def trend_point(report: dict[str, Any]) -> dict[str, Any]:
     summary = report["summary"]
     return {"run_id": report["run"]["run_id"], "ended_at": report["run"]["ended_at"],
             "status": report["run"]["status"], "hosts": summary["hosts"],
@@ -433,14 +441,14 @@ def trend_point(report):
             "by_ring": ring_points(summary.get("by_ring")), "open": open_figures(summary)}
 
 
-def open_figures(summary):
+def open_figures(summary: dict[str, Any]) -> dict[str, int]:
     """{critical, security, sla_breached}: open updates of a summary, for the trend."""
     return {"critical": int((summary.get("missing_by_severity") or {}).get("critical") or 0),
             "security": int((summary.get("missing_by_classification") or {}).get("security") or 0),
             "sla_breached": int(summary.get("sla_breached") or 0)}
 
 
-def remediated(hosts, ended_at):
+def remediated(hosts: Iterable[dict[str, Any]], ended_at: str | None) -> dict[str, dict[str, int]]:
     """{severity: {count, days}}: the updates this run installed (and kept) that have a first-seen
     date, and their days from first seen to the run's end, summed: what mean time to remediate
     adds up over runs (HistoryStore.remediation_days)."""
@@ -457,13 +465,14 @@ def remediated(hosts, ended_at):
     return totals
 
 
-def ring_points(by_ring):
+def ring_points(by_ring: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
     """{ring: {hosts, compliant_percent}} of a summary's by_ring: what a per-ring trend draws."""
     return dict((ring, {"hosts": group.get("hosts", 0), "compliant_percent": group.get("compliant_percent")})
                 for ring, group in (by_ring or {}).items())
 
 
-def build_report(run, hosts, trend=None, first_seen_rings=None):
+def build_report(run: dict[str, Any], hosts: Iterable[dict[str, Any]], trend: Iterable[dict[str, Any]] | None = None,
+                 first_seen_rings: dict[str, int] | None = None) -> dict[str, Any]:
     """The whole document. run: the run's metadata (see the schema); hosts: host entries;
     trend: trend points of earlier runs, oldest first; first_seen_rings: {ring: the order the run
     first met it} (ring_order)."""
@@ -471,7 +480,9 @@ def build_report(run, hosts, trend=None, first_seen_rings=None):
     return assemble_report(run, hosts, hosts, None, remediated(hosts, run.get("ended_at")), trend, first_seen_rings)
 
 
-def assemble_report(run, hosts, briefs, open_tallies, remediated_figures, trend=None, first_seen_rings=None):
+def assemble_report(run: dict[str, Any], hosts: Iterable[dict[str, Any]], briefs: Sequence[dict[str, Any]], open_tallies: OpenTallies | None,
+                    remediated_figures: dict[str, dict[str, int]], trend: Iterable[dict[str, Any]] | None = None,
+                    first_seen_rings: dict[str, int] | None = None) -> dict[str, Any]:
     """build_report()'s document from its parts, for a caller that never holds every entry (the
     compliance callback, _report/assemble.py): hosts is what the document's hosts are (a list of
     entries, or anything that iterates them by host name); briefs: the same hosts in the same order,

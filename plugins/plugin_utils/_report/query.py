@@ -6,6 +6,8 @@ its end, narrowed by a JMESPath query over the hosts. Private to this collection
 
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
 
 try:
@@ -20,7 +22,7 @@ class ReportQueryError(Exception):
     pass
 
 
-def select_hosts(hosts, query):
+def select_hosts(hosts: Iterable[dict[str, Any]], query: str | None) -> list[dict[str, Any]]:
     """The hosts a JMESPath expression keeps. It is applied to the list of host entries and must
     give a list of them back, e.g. [?status=='non_compliant'] or [?ring=='production']."""
     if not query:
@@ -39,7 +41,7 @@ def select_hosts(hosts, query):
     return selected
 
 
-def combine(reports, run_id, trend=None):
+def combine(reports: list[dict[str, Any]], run_id: str, trend: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One report from several runs, oldest first: each host as its newest run saw it; the trend
     is the runs themselves, or trend when given (the slices of one sliced AWX job are one run, not
     points of its trend)."""
@@ -71,7 +73,7 @@ def combine(reports, run_id, trend=None):
     return _report_model.build_report(run, list(newest.values()), trend)
 
 
-def narrowed(report, query):
+def narrowed(report: dict[str, Any], query: str | None) -> dict[str, Any]:
     """The same report over the hosts the query keeps, with its summary recomputed."""
     if not query:
         return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     EXCLUDED_RING_GROUP, RING_GROUP_PREFIX, RING_VAR)
@@ -19,12 +20,19 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
 
+if TYPE_CHECKING:
+    from ansible.executor.stats import AggregateStats
+    from ansible.inventory.manager import InventoryManager
+    from ansible.playbook.task import Task
+
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
+
 COLLECTION_PREFIX = "fleetpatch.patching."
 CONTROLLER_NAMES = ("localhost", "127.0.0.1")
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def is_fleetpatch(action, payload):
+def is_fleetpatch(action: str | None, payload: Any) -> bool:
     """Whether a result is fleetpatch's: one of its modules, or the patch role's outcome."""
     if (action or "").startswith(COLLECTION_PREFIX):
         return True
@@ -32,7 +40,7 @@ def is_fleetpatch(action, payload):
     return isinstance(facts, dict) and ("patch_outcome" in facts or "fleetpatch" in facts)
 
 
-def loop_items(payload):
+def loop_items(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """The results a callback observes in one task result: each item's own result when the task
     looped (Ansible marks every item with ansible_loop_var), else the result itself. A module may
     return a `results` list of its own (health_check's per-check list): that is not a loop."""
@@ -45,7 +53,7 @@ def loop_items(payload):
 GATE_MESSAGE_CHARS = 2000
 
 
-def gate_message(msg):
+def gate_message(msg: Any) -> str:
     """The gate's message as one sentence of text: assert gives a list when several fail_msg lines
     apply; never a Python repr, and never a 100 KB banner (the hosts' outcomes are in the report)."""
     if isinstance(msg, (list, tuple)):
@@ -57,7 +65,7 @@ def gate_message(msg):
 MANIFEST_PACKAGES = 500     # per package manager, in the report (the manifest file has them all)
 
 
-def manifest_entries(manifest):
+def manifest_entries(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
     """{pkg_mgr: {package: version}} as text, at most MANIFEST_PACKAGES per manager."""
     entries = {}
     for manager, packages in sorted(manifest.items(), key=lambda item: str(item[0])):
@@ -79,11 +87,11 @@ class GateWatcher(object):
     is still recognised the old way: a gate_result fact, then an assert task in a role whose name
     ends in "gate" (its message the decision's)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.last_count = None
         self.decisions = []
 
-    def observe(self, task, payload, failed):
+    def observe(self, task: Task, payload: dict[str, Any], failed: bool) -> None:
         facts = payload.get("ansible_facts") or {}
         gate = facts.get(GATE_FACT)
         if isinstance(gate, dict):
@@ -124,7 +132,7 @@ class GateWatcher(object):
         self.last_count = None
 
 
-def rings_from_inventory(inventory):
+def rings_from_inventory(inventory: InventoryManager) -> dict[str, str]:
     """inventory name -> ring, from the fleetpatch_ring variable or a fleetpatch_ring_<ring> group."""
     rings = {}
     for name, host in inventory.hosts.items():
@@ -138,7 +146,7 @@ def rings_from_inventory(inventory):
     return rings
 
 
-def collection_version():
+def collection_version() -> str:
     for name in ("MANIFEST.json", "galaxy.yml"):
         path = os.path.join(COLLECTION_ROOT, name)
         try:
@@ -154,7 +162,8 @@ def collection_version():
     return "unknown"
 
 
-def hosts_to_report(observations, relevant, stats):
+def hosts_to_report(observations: dict[str, _report_model.HostObservations], relevant: Iterable[str],
+                    stats: AggregateStats | None) -> list[str]:
     """The hosts fleetpatch touched, and every host that failed or was unreachable beside them."""
     names = set(relevant)
     if stats is not None:
@@ -163,7 +172,8 @@ def hosts_to_report(observations, relevant, stats):
     return sorted(names)
 
 
-def host_entry(name, observations, rings, stats, spill=None):
+def host_entry(name: str, observations: dict[str, _report_model.HostObservations], rings: dict[str, str],
+               stats: AggregateStats | None, spill: _report_spill.Spill | None = None) -> dict[str, Any]:
     """The report's entry for one host (its observations read back from the spill, when given)."""
     obs = observations.get(name) or _report_model.HostObservations(name)
     obs.ring = obs.ring or rings.get(name)
@@ -173,7 +183,7 @@ def host_entry(name, observations, rings, stats, spill=None):
     return _report_model.host_entry(spill.restored(obs) if spill is not None else obs, failed=failed)
 
 
-def first_seen_rings(observations, rings):
+def first_seen_rings(observations: dict[str, _report_model.HostObservations], rings: dict[str, str]) -> dict[str, int]:
     """{ring: rank}: the order the run first met each ring's hosts (observations keep the order the
     callback first saw each host), which is the rollout's order when no gate says it."""
     order = {}
@@ -184,7 +194,7 @@ def first_seen_rings(observations, rings):
     return order
 
 
-def backfill_first_seen(entries, first_seen):
+def backfill_first_seen(entries: Iterable[dict[str, Any]], first_seen: dict[tuple[str, str, str], str]) -> None:
     """The store remembers when an update was first missing even if a host's own state was wiped."""
     for entry in entries:
         for update in entry["updates"]:
@@ -193,20 +203,22 @@ def backfill_first_seen(entries, first_seen):
                 update["first_seen"] = known
 
 
-def open_store(location):
+def open_store(location: str) -> HistoryStore:
     # Imported here: a run without a store must not need the store's code (or psycopg).
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import history as _history_store
     return _history_store.HistoryStore.open(location)
 
 
-def store_location(value):
+def store_location(value: str | None) -> str | None:
     value = (value or "").strip()
     if not value or value.lower() == "none":
         return None
     return value if "://" in value else os.path.expanduser(value)
 
 
-def finish(run, observations, relevant, rings, stats, options, inventory_hosts=(), spill=None):
+def finish(run: dict[str, Any], observations: dict[str, _report_model.HostObservations], relevant: Iterable[str],
+           rings: dict[str, str], stats: AggregateStats | None, options: dict[str, Any], inventory_hosts: Iterable[str] = (),
+           spill: _report_spill.Spill | None = None) -> tuple[dict[str, Any] | None, dict[str, str], list[str]]:
     """Build the report host by host, write its files, append it to the store. inventory_hosts: every
     host of the inventory (the fleet view names those never assessed); spill: the run's Spill (the
     callback's, holding its observations' updates), else one is made for the end of the run.

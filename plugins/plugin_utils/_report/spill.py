@@ -23,8 +23,12 @@ import json
 import marshal
 import os
 import sqlite3
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._files import FILE_MODE, private_directory
+
+if TYPE_CHECKING:
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report.model import HostObservations
 
 # The HostObservations lists that hold a host's bulk: spilled when not empty.
 SPILLED_FIELDS = ("updates", "changes")
@@ -39,17 +43,17 @@ class Spilled(object):
 
     __slots__ = ("piece",)
 
-    def __init__(self, piece):
+    def __init__(self, piece: int) -> None:
         self.piece = piece
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return True
 
 
 class Spill(object):
     """Open with Spill.create(report_dir, run_id); one per run, used by the controller process only."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         private_directory(os.path.dirname(path))
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, FILE_MODE)
@@ -65,7 +69,7 @@ class Spill(object):
         self._conn.execute("BEGIN")
 
     @classmethod
-    def create(cls, report_dir, run_id):
+    def create(cls, report_dir: str, run_id: str) -> Spill:
         from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import files as _report_files
         name = ".spill-%s-%d.sqlite" % (_report_files.safe_name(run_id), os.getpid())
         return cls(os.path.join(report_dir, name))
@@ -79,7 +83,7 @@ class Spill(object):
         row = self._conn.execute("SELECT data FROM pieces WHERE piece = ?", (marker.piece,)).fetchone()
         return _decode(row[0])
 
-    def stash(self, obs):
+    def stash(self, obs: HostObservations) -> None:
         """Move obs's heavy lists into the file; the markers left behind are what restored() reads."""
         for field in SPILLED_FIELDS:
             value = getattr(obs, field)
@@ -89,7 +93,7 @@ class Spill(object):
         if any(isinstance(item, list) for item in earlier):
             obs.earlier_updates = [Spilled(self._put(item)) if isinstance(item, list) else item for item in earlier]
 
-    def restored(self, obs):
+    def restored(self, obs: HostObservations) -> HostObservations:
         """A copy of obs with its lists read back (obs keeps its markers: an aborted run's report can be
         drawn again when the run ends after all)."""
         full = copy.copy(obs)
@@ -108,10 +112,10 @@ class Spill(object):
 
     # --- at the end: the finished host entries -----------------------------------------------------
 
-    def clear_entries(self):
+    def clear_entries(self) -> None:
         self._conn.execute("DELETE FROM entries")
 
-    def put_entry(self, host, entry, text):
+    def put_entry(self, host: str, entry: dict[str, Any], text: str) -> None:
         """entry: the host's report entry; text: the same as report.json holds it (compact JSON)."""
         try:
             data = marshal.dumps(entry)
@@ -119,12 +123,12 @@ class Spill(object):
             data = marshal.dumps(_decode(text))
         self._conn.execute("INSERT OR REPLACE INTO entries (host, text, data) VALUES (?, ?, ?)", (host, text, data))
 
-    def entry_texts(self):
+    def entry_texts(self) -> Iterator[str]:
         """The entries' JSON text, by host name."""
         for (text,) in self._conn.execute("SELECT text FROM entries ORDER BY host"):
             yield text
 
-    def entries(self, hosts=None):
+    def entries(self, hosts: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """The entries, by host name, or in the order of hosts (names)."""
         if hosts is None:
             for (data,) in self._conn.execute("SELECT data FROM entries ORDER BY host"):
@@ -133,7 +137,7 @@ class Spill(object):
         for host in hosts:
             yield marshal.loads(self._conn.execute("SELECT data FROM entries WHERE host = ?", (host,)).fetchone()[0])
 
-    def remove(self):
+    def remove(self) -> None:
         """Close and delete the file (twice is harmless)."""
         if self._conn is not None:
             try:
@@ -147,7 +151,7 @@ class Spill(object):
                 pass
 
 
-def briefs(hosts):
+def briefs(hosts: Sequence[dict[str, Any]] | SpilledHosts) -> Sequence[dict[str, Any]]:
     """A report's hosts for what needs no update or change of theirs (names, statuses, counts): the
     briefs of SpilledHosts, held in memory, else the host entries themselves."""
     return getattr(hosts, "briefs", hosts)
@@ -158,28 +162,28 @@ class SpilledHosts(object):
     host name as report.json lists them. briefs: each host's entry without its updates and changes, by
     host name (what the summary and the order of the hosts are computed from, kept in memory)."""
 
-    def __init__(self, spill, briefs):
+    def __init__(self, spill: Spill, briefs: list[dict[str, Any]]) -> None:
         self.spill = spill
         self.briefs = briefs
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.briefs)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.briefs)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.spill.entries()
 
-    def texts(self):
+    def texts(self) -> Iterator[str]:
         """The entries as report.json writes them: their JSON text, never decoded."""
         return self.spill.entry_texts()
 
-    def ordered(self, key):
+    def ordered(self, key: Callable[[dict[str, Any]], Any]) -> Iterator[dict[str, Any]]:
         """The entries sorted by key (a function of an entry that reads no update or change: it is
         given the brief), read one at a time."""
         return self.spill.entries([brief["host"] for brief in sorted(self.briefs, key=key)])
 
-    def named(self, names):
+    def named(self, names: Iterable[str]) -> Iterator[dict[str, Any]]:
         """The entries of these host names, in their order, read one at a time."""
         return self.spill.entries(names)

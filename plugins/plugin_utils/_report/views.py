@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import datetime
+from typing import Any
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
     HELD_STATES, OPEN_STATES, SEVERITY_RANK)
@@ -24,7 +25,7 @@ SLA_ROWS = 100
 
 # ---- by update -----------------------------------------------------------------------------------
 
-def update_key(update):
+def update_key(update: dict[str, Any]) -> list[tuple[str, str]]:
     """What identifies an update across hosts: each advisory it belongs to, else the package and
     the version offered (a package without advisory, as apt's are without an advisory feed)."""
     advisories = update.get("advisories") or ()
@@ -51,7 +52,7 @@ def _once_per_report(view):
 
 
 @_once_per_report
-def by_update(report):
+def by_update(report: dict[str, Any]) -> list[dict[str, Any]]:
     """[{id, kind, severity, classification, title, issued, packages, cves, missing, failed,
     installed, held, sla_breached, earliest_due}] where missing/failed/installed/held are sorted
     host names: one row per advisory (or package), the most urgent and widest first."""
@@ -101,7 +102,7 @@ def by_update(report):
 
 # ---- SLA -----------------------------------------------------------------------------------------
 
-def report_day(report):
+def report_day(report: dict[str, Any]) -> datetime.date:
     """The date the report judges SLAs by: the day the run ended (the controller's clock)."""
     ended = str((report.get("run") or {}).get("ended_at") or "")[:10]
     try:
@@ -111,7 +112,7 @@ def report_day(report):
 
 
 @_once_per_report
-def sla(report, soon_days=SLA_SOON_DAYS):
+def sla(report: dict[str, Any], soon_days: int = SLA_SOON_DAYS) -> dict[str, Any]:
     """{overdue: [...], due_soon: [...], overdue_count, due_soon_count, by_severity: {severity:
     {overdue, due_soon}}}: the SLA_ROWS most urgent open updates with an SLA date past
     (days_overdue) or within soon_days (days_left), as {host, ring, name, version, severity,
@@ -177,7 +178,7 @@ class _Urgent(object):
 
 # ---- what the run changed ---------------------------------------------------------------------------
 
-def run_changes(report):
+def run_changes(report: dict[str, Any]) -> dict[str, Any]:
     """{installed: [{name, after, hosts}], rebooted: [hosts], rolled_back: [hosts],
     failures_by_package: [{name, hosts}], failures_by_message: [{message, hosts}], manifest}:
     what this run did, rolled up across hosts."""
