@@ -17,9 +17,9 @@ import datetime
 import itertools
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
-from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import OPEN_STATES
 
 if TYPE_CHECKING:
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
