@@ -189,6 +189,8 @@ def test_every_status_a_record_may_have_is_kept(status):
     {}, {"title": None, "arch": None, "installed_version": None}, {"title": "t" * 2000}, {"name": "fp-\ud800"},
     {"reason": "a\x00b"}, {"severity": "urgent"}, {"decision": None}, {"sla_due": "2026-02-30"}, {"issued": 20261101},
     {"name": 42}, {"cves": ["CVE-%d" % i for i in range(300)]}, {"advisories": "DSA-1"}, {"cves": [None]},
+    {"issued": ["2026-11-01"]}, {"first_seen": {"day": "2026-11-02"}}, {"severity": ["critical"]},
+    {"classification": {"security": True}}, {"decision": ["approved"]},
 ])
 def test_the_fast_check_passes_only_what_the_careful_one_leaves_unchanged(changes):
     from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
@@ -227,3 +229,30 @@ def test_the_advisory_feed_and_the_values_not_taken_are_shown_on_the_host():
     assert "<b>Advisory data:</b> json bookworm, loaded 2026-11-25T07:00:00Z (3 h old); 3 update(s)" in page
     assert "<b>Advisory data not used:</b> the feed is 9 days old (max_age 7 days) &lt;script&gt;." in page
     assert "could not use (1):</b> update fp-a: severity &#x27;urgent!&#x27; is not valid" in page
+
+
+@pytest.mark.parametrize("bad", [
+    {"issued": ["2026-11-01"]}, {"first_seen": {"day": "2026-11-02"}}, {"sla_due": [2026, 12, 1]},
+    {"severity": ["critical"]}, {"classification": {"security": True}}, {"decision": ["approved"]},
+])
+def test_a_list_or_a_mapping_where_a_word_or_date_belongs_does_not_break_the_report(bad):
+    """Such a value is unhashable: it once raised TypeError out of the fast check, and the callback
+    then wrote no report at all, for any host."""
+    broken = entry("broken", record(update("a", **bad)))
+    fine = entry("fine", record(update("b")))
+    field, value = next(iter(bad.items()))
+    assert broken["updates"][0][field] in (None, "unknown", "approved")
+    assert any(field in warning for warning in broken["data_warnings"]), broken["data_warnings"]
+    assert fine["updates"][0]["severity"] == "important" and not fine["data_warnings"]
+    jsonschema.validate(report_of(broken, fine), SCHEMA)
+
+
+def test_dates_a_host_has_not_sent_before_take_the_fast_way():
+    """perf: a valid update with dates new to this host is decided by the fast check, which checks
+    each new date once (93 % of a synthetic fleet's updates went the careful way for that alone)."""
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
+    values = _host_values.HostValues("h", "2026-11-25")
+    fresh = dict(update("fp-a"), title="x", issued="2026-10-03", first_seen="2026-10-04T08:00:00Z",
+                 sla_due="2026-12-24")
+    assert values._plainly_valid(dict(fresh))
+    assert not values._plainly_valid(dict(fresh, issued="2026-02-30"))      # no such day: the careful way
