@@ -41,17 +41,30 @@ NO_HOSTS = "no hosts"
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff%s]" % BIDI_CONTROLS)
 _LINE_BREAKS = re.compile("[\t\r\n]+")
+# The ASCII characters _CONTROL removes, for bytes.translate.
+_ASCII_CONTROLS = bytes(c for c in range(128) if _CONTROL.match(chr(c)))
+
+
+def _has_no_control(text):
+    """Whether text is ASCII without a character _CONTROL removes. perf: two or three C scans
+    instead of the regex's per-character class test: 12 MB of report.csv in 0.019 CPU s instead of
+    0.095 (2026-12-02), and the CSV cleans its 120 MB at 10,000 hosts x 50 updates."""
+    return text.isascii() and (text.isprintable()        # no control at all, tab and line breaks neither
+                               or len(text.encode("ascii").translate(None, _ASCII_CONTROLS)) == len(text))
 
 
 def clean(value: Any, none: str = "") -> str:
     """Document value as text without control characters; None becomes `none`."""
     if value is None:
         return none
-    return _CONTROL.sub("", value if isinstance(value, str) else str(value))
+    text = value if isinstance(value, str) else str(value)
+    return text if _has_no_control(text) else _CONTROL.sub("", text)
 
 
 def one_line(value: Any, none: str = "") -> str:
     """clean() for places where a line break would break the layout (table cells, messages)."""
+    if value.__class__ is str and value.isascii() and value.isprintable():   # perf: as _has_no_control
+        return value.strip()
     return _LINE_BREAKS.sub(" ", clean(value, none)).strip()
 
 
@@ -206,6 +219,21 @@ def in_order(names: Iterable[str], order: Iterable[str] | None) -> list[str]:
     return first + sorted(names.difference(first))
 
 
+# perf: the dashboard escapes the same few values (severities, states, dates, advisories, package
+# names) hundreds of thousands of times at 10,000 hosts; each text is escaped once, up to these many
+# texts of up to MEMO_CHARS characters (a few MB at most), then the rest as before.
+MEMO_TEXTS = 20000
+MEMO_CHARS = 100
+_ESCAPED: dict[str, str] = {}
+
+
 def html_text(value: Any, none: str = "") -> str:
     """Document text for HTML and SVG, text or attribute: cleaned, then html.escape(quote=True)."""
-    return html.escape(clean(value, none), quote=True)
+    if value.__class__ is not str:
+        return html.escape(clean(value, none), quote=True)
+    text = _ESCAPED.get(value)
+    if text is None:
+        text = html.escape(clean(value), quote=True)
+        if len(value) <= MEMO_CHARS and len(_ESCAPED) < MEMO_TEXTS:
+            _ESCAPED[value] = text
+    return text
