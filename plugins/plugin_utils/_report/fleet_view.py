@@ -9,6 +9,12 @@ with the run's own hosts laid over what the store knows. Private to this collect
 
 The rules for the last known state and staleness are the compliance inventory plugin's
 (_compliance_groups.host_states), so the dashboard and the inventory groups never disagree.
+
+What the fleet state reads of the run's own hosts (their SLA breaches, their open updates against
+each host's previous assessment) the callback gathers as it assembles each host's entry (RunHosts,
+fed by _report/assemble.py and attached to the report's hosts as RunHosts.ATTRIBUTE): the fleet state then
+reads no host entry back. A report without it (a plain document) is read host by host instead,
+with the same result.
 """
 
 from __future__ import annotations
@@ -30,13 +36,80 @@ ENTRY_FIELDS = ("ring", "status", "os", "pkg_mgr", "policy", "assessed_at", "reb
                 "rolled_back")
 
 
+class RunHosts(object):
+    """What the fleet state reads of a run's own hosts, gathered a host entry at a time (add(), by the
+    one pass of _report/assemble.py): the SLA breaches of each host the run assessed as of `today`
+    (an ISO day: the fleet state's own must be the same for them to be used), and the open updates
+    new and resolved since each host's previous assessment, against read_previous()'s. Attached
+    to the report's hosts (the callback's SpilledHosts) as ATTRIBUTE."""
+
+    ATTRIBUTE = "run_hosts"
+
+    def __init__(self, today: str, started_at: str) -> None:
+        self.today, self.started_at = today, started_at
+        self.breaches = {}          # host -> [count, earliest sla_due]: rules.snapshot()'s form
+        self.new = self.resolved = 0
+        self.failure = None         # the store's exception from read_previous(), raised by fleet_state()
+        self._previous = None
+
+    def read_previous(self, store: HistoryStore, hosts: Iterable[str]) -> None:
+        """The store's open updates of these hosts' previous assessments, before add() sees them.
+        perf: one read for the run, not one per batch of hosts: previous_open_updates() reads every
+        host's rows whichever hosts are asked for. A failure is kept for fleet_state() to raise (the
+        fleet state is then not in the report; the store is still used for the rest)."""
+        try:
+            self._previous = store.previous_open_updates(hosts, self.started_at)
+        except Exception as exc:
+            self.failure = exc
+
+    def add(self, host: dict[str, Any]) -> None:
+        if not host.get("assessed_at"):
+            return
+        name = host["host"]
+        count, earliest = 0, None
+        for update in host.get("updates") or ():
+            if (update.get("decision") == "approved" and update.get("state") in OPEN_STATES
+                    and update.get("sla_due")):
+                due = str(update["sla_due"])[:10]
+                if due < self.today:
+                    count += 1
+                    if earliest is None or due < earliest:
+                        earliest = due
+        if count:
+            self.breaches[name] = [count, earliest]
+        earlier = self._previous.pop(name, None) if self._previous else None
+        if earlier is not None:
+            new, resolved = _new_and_resolved(host, earlier)
+            self.new += new
+            self.resolved += resolved
+
+    def since_previous(self) -> dict[str, int] | None:
+        """since_previous()'s figures, or None when the store's were not read."""
+        return {"new": self.new, "resolved": self.resolved} if self._previous is not None else None
+
+
+def _run_hosts(report, today=None):
+    """The report's RunHosts when it applies: gathered for the report's run, as of today (when given)."""
+    gathered = getattr(report["hosts"], RunHosts.ATTRIBUTE, None)
+    if gathered is None or gathered.started_at != report["run"]["started_at"]:
+        return None
+    if today is not None and gathered.today != today:
+        return None
+    return gathered
+
+
 def fleet_state(store: HistoryStore, report: dict[str, Any], inventory_hosts: Iterable[str] | None, now: datetime.datetime,
                 stale_days: int = rules.DEFAULT_STALE_DAYS, mttr_window_days: int = MTTR_WINDOW_DAYS) -> dict[str, Any]:
     """The report's `fleet`: the store's knowledge (read before the run is appended, so that every
     file of the run, report.json included, carries it) with this run's hosts laid over it. now: an
     aware datetime, the controller's clock at the end of the run."""
-    latest, last, breaches = _with_this_run(store, report, now)
+    gathered = _run_hosts(report)
+    if gathered is not None and gathered.failure is not None:
+        raise gathered.failure
+    latest, last, breaches, run_breaches = _with_this_run(store, report, now)
     snap = rules.snapshot(store.location, now, list(latest.values()), last, breaches)
+    # The run's own hosts' breaches, gathered in snapshot()'s form: none of them is among the store's.
+    snap["sla_breaches"].update(run_breaches)
     states = rules.host_states(snap, list(inventory_hosts or ()), now, stale_days, add_hosts=True)
     hosts, never = [], []
     for name, state in states.items():
@@ -64,10 +137,11 @@ def fleet_state(store: HistoryStore, report: dict[str, Any], inventory_hosts: It
 
 
 def _with_this_run(store, report, now):
-    """(latest entries by host, last assessments by host, SLA breaches) as the store will hold them
-    once this run is appended: the store's rows, each host of the run replacing its own. The
-    breaches are an iterator (rules.snapshot counts them per host): the run's are read one host at a
-    time, never held as a list of every overdue update of the fleet."""
+    """(latest entries by host, last assessments by host, SLA breaches, the run's hosts' SLA breaches)
+    as the store will hold them once this run is appended: the store's rows, each host of the run
+    replacing its own. The breaches are an iterator (rules.snapshot counts them per host): the
+    run's are read one host at a time, never held as a list of every overdue update of the fleet;
+    or, gathered (RunHosts), the run's hosts' are {host: [count, earliest sla_due]}."""
     run = report["run"]
     briefs = _report_spill.briefs(report["hosts"])
     latest = dict((entry["host"], entry) for entry in store.latest_hosts())
@@ -82,12 +156,16 @@ def _with_this_run(store, report, now):
         if name in assessed_now:
             last[name] = {"run_id": run["run_id"], "ended_at": run["ended_at"], "assessed_at": host["assessed_at"],
                           "status": host.get("status"), "counts": dict(host.get("counts") or {})}
-    return latest, last, itertools.chain(stored, _run_breaches(report, now.date().isoformat()))
+    today = now.date().isoformat()
+    gathered = _run_hosts(report, today)
+    if gathered is not None:
+        return latest, last, stored, gathered.breaches
+    return latest, last, itertools.chain(stored, _run_breaches(report, today)), {}
 
 
 def _run_breaches(report, today):
     """What HistoryStore.sla_breaches counts, of the hosts this run assessed: approved, still open,
-    due before today."""
+    due before today (RunHosts.add counts the same)."""
     for host in report["hosts"]:
         if host.get("assessed_at"):
             for update in host.get("updates") or ():
@@ -96,18 +174,28 @@ def _run_breaches(report, today):
                     yield {"host": host["host"], "sla_due": update["sla_due"]}
 
 
+def _new_and_resolved(host, earlier):
+    """(new, resolved): the host's open updates its previous assessment (earlier: a set of (name,
+    arch, available_version)) did not have, and the other way round."""
+    now_open = set((u.get("name"), u.get("arch"), u.get("available_version"))
+                   for u in host.get("updates") or () if u.get("state") in OPEN_STATES)
+    return len(now_open - earlier), len(earlier - now_open)
+
+
 def since_previous(store: HistoryStore, report: dict[str, Any], started_at: str) -> dict[str, int]:
     """{new, resolved}: open updates this run found that the host's previous assessment did not,
     and the other way round, over the hosts this run assessed."""
+    gathered = _run_hosts(report)
+    figures = gathered.since_previous() if gathered is not None and gathered.started_at == started_at else None
+    if figures is not None:
+        return figures
     assessed = [h["host"] for h in _report_spill.briefs(report["hosts"]) if h.get("assessed_at")]
     before = store.previous_open_updates(assessed, started_at)
     new = resolved = 0
     for host in report["hosts"]:
         if not host.get("assessed_at") or host["host"] not in before:
             continue        # not assessed, or a first assessment: nothing to compare with
-        now_open = set((u.get("name"), u.get("arch"), u.get("available_version"))
-                       for u in host.get("updates") or () if u.get("state") in OPEN_STATES)
-        earlier = before[host["host"]]
-        new += len(now_open - earlier)
-        resolved += len(earlier - now_open)
+        added, gone = _new_and_resolved(host, before[host["host"]])
+        new += added
+        resolved += gone
     return {"new": new, "resolved": resolved}

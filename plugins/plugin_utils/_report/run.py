@@ -298,9 +298,16 @@ FIRST_SEEN_BATCH = 500
 def _assemble(run, observations, relevant, rings, stats, spill, store, trend, problems):
     """(the report, the store or None): the host entries built one at a time into the spill, with
     first-seen dates from the store, a batch of hosts at a time. A store that fails to give them is
-    not used for this run (closed, no trend)."""
-    assembly = _report_assemble.Assembly(spill, run.get("ended_at"))
+    not used for this run (closed, no trend). With a store, the fleet state's figures of the run's
+    hosts (fleet_view.RunHosts) are gathered in the same pass, as of today (the controller's clock)."""
     names = hosts_to_report(observations, relevant, stats)
+    run_hosts = None
+    if store is not None:
+        from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
+        run_hosts = _fleet_view.RunHosts(datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+                                         run.get("started_at"))
+        run_hosts.read_previous(store, names)
+    assembly = _report_assemble.Assembly(spill, run.get("ended_at"), run_hosts)
     for start in range(0, len(names), FIRST_SEEN_BATCH):
         batch = names[start:start + FIRST_SEEN_BATCH]
         first_seen = {}
