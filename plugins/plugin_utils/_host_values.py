@@ -42,10 +42,10 @@ _DECISION_SET = frozenset(DECISIONS)
 _DATE_FIELDS = ("issued", "first_seen", "sla_due")
 
 
-# The fields of an update in the report's shape (_report_model._shape), read in one C call each.
-_TEXTS = operator.itemgetter("name", "arch", "installed_version", "available_version", "title", "reason")
-_CHOICES = operator.itemgetter("severity", "classification", "decision", "advisories", "cves")
-_DATES = operator.itemgetter(*_DATE_FIELDS)
+# The fields of an update in the report's shape (_report_model._shape), read in one C call:
+# its texts, its choices and ids, its dates.
+_FIELDS = operator.itemgetter("name", "arch", "installed_version", "available_version", "title", "reason",
+                              "severity", "classification", "decision", "advisories", "cves", *_DATE_FIELDS)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
 # the record's advisory_feed (HostValues.advisory_feed): its texts and its counts
 _FEED_TEXTS = ("cache_dir", "index", "release", "warning")
@@ -65,6 +65,26 @@ def text(value: Any, limit: int = TEXT_CHARS) -> str | None:
     if len(value) > limit:
         value = value[:limit]
     return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+
+
+# Whether a date string is a real date is a fact about the string, not about the host that sent
+# it: decided once per distinct string for the whole process, and remembered beside no host's
+# warnings (each HostValues keeps its own). A fleet sends a few hundred distinct dates; a host
+# sending millions only makes the memo start again, it never grows past this.
+DATES_REMEMBERED = 65536
+_real_dates = {}
+
+
+def _is_real_date(value):
+    """real_date(value) for an exact str, from the memo. perf: at 10,000 hosts x 50 updates a memo per
+    host still ran real_date() 739,000 times, 5.0 s of the end of the run's 66.9 s under cProfile
+    (bench/compliance_pipeline_bench.py, /tmp/prof-639.txt); the fleet has about 230 distinct dates."""
+    valid = _real_dates.get(value)
+    if valid is None:
+        if len(_real_dates) >= DATES_REMEMBERED:
+            _real_dates.clear()
+        valid = _real_dates[value] = real_date(value)
+    return valid
 
 
 def real_date(value: Any) -> bool:
@@ -92,7 +112,6 @@ class HostValues(object):
         self.today = today
         self.warnings = []
         self.dropped = 0
-        self._dates = {}           # memo: the same dates recur on every update of a host
 
     def warn(self, where: str, field: str, value: Any, became: str) -> None:
         if len(self.warnings) >= WARNINGS_KEPT:
@@ -112,7 +131,8 @@ class HostValues(object):
     def date(self, where: str, field: str, value: Any) -> str | None:
         if value is None:
             return None
-        if isinstance(value, str) and self._real_date(value):
+        # a str subclass (Ansible's unsafe text) is checked as it is, never kept in the memo
+        if isinstance(value, str) and (_is_real_date(value) if value.__class__ is str else real_date(value)):
             return value
         self.warn(where, field, value, "taken as unknown (null)")
         return None
@@ -137,21 +157,13 @@ class HostValues(object):
         update["sla_breached"] = due is not None and due[:10] < self.today
         return update
 
-    def _real_date(self, value):
-        """real_date(value) for a str, decided once per distinct value (the memo of dates)."""
-        valid = self._dates.get(value)
-        if valid is None:
-            valid = self._dates[value] = real_date(value)
-        return valid
-
     def _plainly_valid(self, update):
         """Whether every value of the update is already what _check_each would leave: the common
         case, decided with a few C-level calls. perf: half a million updates at 10,000 hosts; the
         field-by-field path costs several times more (bench/compliance_pipeline_bench.py)."""
         try:
-            texts = _TEXTS(update)
-            severity, classification, decision, advisories, cves = _CHOICES(update)
-            dates = _DATES(update)
+            (name, arch, installed_version, available_version, title, reason, severity, classification, decision,
+             advisories, cves, issued, first_seen, sla_due) = _FIELDS(update)
             if (severity not in _SEVERITY_SET or classification not in _CLASSIFICATION_SET
                     or decision not in _DECISION_SET):
                 return False
@@ -160,23 +172,30 @@ class HostValues(object):
         if (advisories.__class__ is not list or cves.__class__ is not list
                 or len(advisories) > IDS_SHOWN or len(cves) > IDS_SHOWN):
             return False
-        for value in dates:
+        known = _real_dates.get
+        for value in (issued, first_seen, sla_due):
             if value is None:
                 continue
             if value.__class__ is not str:      # a number, a list...: the careful way says so
                 return False
-            # perf: a date this host has not sent before is checked here once, as date() would,
-            # rather than sending the whole update the careful way, which 92,721 of 100,000 updates
-            # took for that alone: 3.5 of the end of the run's 15.8 s under cProfile
-            # (bench/compliance_pipeline_bench.py, 2,000 hosts x 50 updates).
-            if not self._real_date(value):
+            # perf: a date not seen before is checked here once, as date() would, rather than sending
+            # the whole update the careful way, which 92,721 of 100,000 updates took for that alone:
+            # 3.5 of the end of the run's 15.8 s under cProfile (bench/compliance_pipeline_bench.py,
+            # 2,000 hosts x 50 updates).
+            if not (known(value) or _is_real_date(value)):
                 return False
         try:
             # absent texts (None, "") are fine; every id must be text
-            joined = "\x01".join(filter(None, texts)) + "\x01" + "\x01".join(advisories + cves)
+            joined = ("\x01".join(filter(None, (name, arch, installed_version, available_version, title, reason)))
+                      + "\x01" + "\x01".join(advisories + cves))
         except TypeError:           # a value that is not text
             return False
-        return len(joined) <= TEXT_CHARS and not _SURROGATE.search(joined)
+        if len(joined) > TEXT_CHARS:
+            return False
+        # perf: ASCII text, nearly all of it, holds no surrogate: only NUL is looked for there, in one
+        # C scan; the regex took 1.0 of this check's 3.4 us an update (with the run-wide memo of dates:
+        # host_entry 1.52-1.65 -> 0.77-1.09 CPU s at 2,000 hosts x 50, bench/host_entries_bench.py)
+        return "\x00" not in joined if joined.isascii() else not _SURROGATE.search(joined)
 
     def _check_each(self, update):
         where = "update %s: " % text(update.get("name"), VALUE_SHOWN)
