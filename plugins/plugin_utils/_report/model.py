@@ -11,6 +11,7 @@ document every renderer and the history store work from. Nothing here does I/O.
 from __future__ import annotations
 
 import collections
+import operator
 from typing import Any, Callable, Iterable, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
@@ -195,7 +196,7 @@ def _shape(update):
     update["decision"] = get("decision") or "approved"
     update["reason"] = get("reason") or ""
     update.setdefault("sla_due", None)
-    update["sla_breached"] = bool(get("sla_breached"))
+    update.setdefault("sla_breached", False)     # its place: HostValues.update() decides its value
     # Record fields the report does not carry (its schema lists what it does): a tenth of the size
     # of a 10,000-host report.json.
     update.pop("repository", None)
@@ -203,50 +204,77 @@ def _shape(update):
     return update
 
 
+# blocked: approved but not installable, so still missing
+_MISSING_DECISIONS = frozenset(("approved", "blocked"))
+_NAME_ARCH = operator.itemgetter("name", "arch")
+# What host_counts reads of an update, counted by distinct combination (a few dozen a host)
+_COUNTED = operator.itemgetter("state", "severity", "classification", "sla_breached")
+_OPEN_STATES = frozenset(OPEN_STATES)
+
+
 def host_updates(obs: HostObservations) -> list[dict[str, Any]]:
     """The host's updates after the run, each with its state."""
     check = obs.values.update
     entries = [check(_shape(u)) for u in obs.updates]
     for entry in entries:
-        # blocked: approved but not installable, so still missing
-        entry["state"] = "missing" if entry["decision"] in ("approved", "blocked") else entry["decision"]
-    listed = set((u.get("name"), u.get("arch")) for u in obs.updates)
-    seen = {}                    # (name, arch) -> the update as last seen in an earlier record
+        decision = entry["decision"]
+        entry["state"] = "missing" if decision in _MISSING_DECISIONS else decision
     if obs.changes:
+        # An update the run installed is gone from the newest record; take it from the record seen before.
+        listed = set(map(_NAME_ARCH, entries))      # the newest record's updates, shaped in place
+        seen = {}                # (name, arch) -> the update as last seen in an earlier record
         for updates in obs.earlier_updates:
             seen.update(((u.get("name"), u.get("arch")), u) for u in updates)
-    seen_by_name = {}
-    for key, update in seen.items():
-        if key not in listed:
-            seen_by_name.setdefault(key[0], []).append((key, update))
-    # An update the run installed is gone from the newest record; take it from the record seen before.
-    for change in obs.changes:
-        for key, update in seen_by_name.get(change.get("name"), ()):
-            if key in listed:
-                continue
-            if obs.rolled_back:
-                entries.append(dict(check(_shape(update)), state="failed"))
-            elif str(update.get("available_version")) == str(change.get("after")):
-                entries.append(dict(check(_shape(update)), state="installed"))
-            listed.add(key)
+        seen_by_name = {}
+        for key, update in seen.items():
+            if key not in listed:
+                seen_by_name.setdefault(key[0], []).append((key, update))
+        for change in obs.changes:
+            for key, update in seen_by_name.get(change.get("name"), ()):
+                if key in listed:
+                    continue
+                if obs.rolled_back:
+                    entries.append(dict(check(_shape(update)), state="failed"))
+                elif str(update.get("available_version")) == str(change.get("after")):
+                    entries.append(dict(check(_shape(update)), state="installed"))
+                listed.add(key)
+    else:
+        # perf: without changes nothing is taken from an earlier record; the set of the updates'
+        # (name, arch) is still built, as it always was: an unhashable arch fails here as before
+        set(map(_NAME_ARCH, entries))
     if obs.rolled_back:
         # Rolled back: what the run tried to install is failed, not merely missing.
         tried = obs.tried | set(c.get("name") for c in obs.changes)
         for entry in entries:
             if entry["state"] == "missing" and entry["name"] in tried:
                 entry["state"] = "failed"
-    entries.sort(key=lambda e: (e["name"], e["arch"] or ""))
+    try:
+        # perf: a C key; where it meets an arch that is not text beside another on one name, the
+        # comparison fails and the Python key orders them as it always did (sorted(): entries intact)
+        entries = sorted(entries, key=_NAME_ARCH)
+    except TypeError:
+        entries.sort(key=lambda e: (e["name"], e["arch"] or ""))
     return entries
 
 
 def host_counts(record: dict[str, Any] | None, updates: list[dict[str, Any]], reboot_pending: bool) -> dict[str, int]:
-    by_state = collections.Counter(u["state"] for u in updates)
-    open_updates = [u for u in updates if u["state"] in OPEN_STATES]
+    # perf: one C pass counts the updates by what is read of them; the sums run over the distinct
+    # combinations (bench/host_entries_bench.py)
+    by_state = collections.Counter()
+    critical = security = other = breached = 0
+    for (state, severity, classification, sla_breached), count in collections.Counter(map(_COUNTED, updates)).items():
+        by_state[state] += count
+        if state in _OPEN_STATES:
+            if severity == "critical":
+                critical += count
+            if classification == "security":
+                security += count
+            if severity != "critical" and classification != "security":
+                other += count
+            if sla_breached:
+                breached += count
     installed_now = by_state["installed"]
     installed_count = int((record or {}).get("installed_count") or 0)
-    critical = sum(1 for u in open_updates if u["severity"] == "critical")
-    security = sum(1 for u in open_updates if u["classification"] == "security")
-    other = sum(1 for u in open_updates if u["severity"] != "critical" and u["classification"] != "security")
     return {
         "installed": max(installed_count - by_state["missing"] - by_state["failed"], 0),
         "installed_pending_reboot": installed_now if reboot_pending else 0,
@@ -258,7 +286,7 @@ def host_counts(record: dict[str, Any] | None, updates: list[dict[str, Any]], re
         "critical_non_compliant": critical,
         "security_non_compliant": security,
         "other_non_compliant": other,
-        "sla_breached": sum(1 for u in open_updates if u["sla_breached"]),
+        "sla_breached": breached,
     }
 
 
