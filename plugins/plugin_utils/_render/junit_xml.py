@@ -23,14 +23,15 @@ FAILING = ("non_compliant", "failed", "rolled_back")
 TOP_UPDATES = 10
 
 
-def _failure_message(host):
+def _failure_message(host, ranked):
+    """ranked: the host's open updates, most urgent first (top_open_updates)."""
     counts = host.get("counts") or {}
     parts = ["%s: %d open update(s)" % (status_label(host.get("status")), open_count(host))]
     for key, label in (("critical_non_compliant", "critical"), ("security_non_compliant", "security"),
                        ("sla_breached", "past SLA"), ("failed", "failed to install")):
         if counts.get(key):
             parts.append("%d %s" % (counts[key], label))
-    top = top_open_updates(host, 3)
+    top = ranked[:3]
     message = ", ".join(parts)
     if top:
         message += "; top: " + ", ".join(update_brief(u) for u in top)
@@ -40,14 +41,14 @@ def _failure_message(host):
     return message
 
 
-def _failure_body(host):
+def _failure_body(host, updates):
+    """updates: the host's open updates, most urgent first (top_open_updates)."""
     lines = []
     failure = host.get("failure") or {}
     if failure:
         lines.append("Task %r failed: %s" % (one_line(failure.get("task")), one_line(failure.get("message"))))
     if host.get("rolled_back"):
         lines.append("Rolled back (journal %s)." % one_line(host.get("journal"), "unknown"))
-    updates = top_open_updates(host)
     for update in updates[:TOP_UPDATES]:
         lines.append("%s %s -> %s [%s] %s %s%s" % (
             one_line(update.get("name")), one_line(update.get("installed_version"), "-"),
@@ -78,8 +79,10 @@ def _testcase(host, classname):
     status = host.get("status")
     case = ET.Element("testcase", name=clean(host.get("host")), classname=classname, time="0")
     if status in FAILING:
-        failure = ET.SubElement(case, "failure", message=_failure_message(host), type=clean(status))
-        failure.text = _failure_body(host)
+        # perf: ranked once for the message and the body (the ranking was half of _failure_body's time).
+        ranked = top_open_updates(host)
+        failure = ET.SubElement(case, "failure", message=_failure_message(host, ranked), type=clean(status))
+        failure.text = _failure_body(host, ranked)
     elif status == "unreachable":
         message = one_line((host.get("failure") or {}).get("message"), "unreachable")
         error = ET.SubElement(case, "error", message=message, type="unreachable")
