@@ -155,11 +155,16 @@ bench-callback: deps
 	python bench/callback_overhead_bench.py --hook-times
 
 # One controller against 25, 50 and 100 real lab hosts (tests/lab/lab up --hosts N, made and removed
-# by the bench): patch_facts against the do-it-yourself tasks, forks, pipelining, ControlPersist, the
-# compliance callback, and a ring rollout with reboots. It takes the lab's lock per measured step,
-# not for the whole run (about an hour on two cores). Not part of `make test`; see docs/benchmarks.md.
+# by the bench), in phases (--phases): assess (patch_facts against the do-it-yourself tasks), matrix
+# (forks 10/50, pipelining off, ControlPersist off, the compliance callback, on the assessment at 50),
+# rollout (a ring rollout with reboots at 25, 50 and 100 hosts, with and without the compliance
+# callback) and rollout-matrix (forks 10/50, pipelining off, ControlPersist off, on the rollout at 50).
+# Each rollout takes fresh hosts; the bench remakes the fleet when it runs out. It takes the lab's
+# lock per measured step, not for the whole run (hours on two cores; one phase at a time:
+# make bench-fleet FLEET_BENCH_ARGS="--phases rollout-matrix"). Not part of `make test`; see
+# docs/benchmarks.md.
 bench-fleet: deps lab-up
-	python bench/fleet_bench.py
+	python bench/fleet_bench.py $(FLEET_BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(VENV)

@@ -1,7 +1,9 @@
 """Benchmark: what one controller does with 25, 50 and 100 real lab hosts (issue 21, item 2).
 
-    .venv/bin/python bench/fleet_bench.py [--sizes 25,50,100] [--rounds 3] [--phases assess,matrix,rollout]
-                                          [--matrix-size 50] [--rollout-sizes 25,50] [--keep-fleet]
+    .venv/bin/python bench/fleet_bench.py [--sizes 25,50,100] [--rounds 3]
+                                          [--phases assess,matrix,rollout,rollout-matrix]
+                                          [--matrix-size 50] [--rollout-sizes 25,50,100]
+                                          [--rollout-matrix-size 50] [--rollout-rounds 1] [--keep-fleet]
     make bench-fleet
 
 The hosts are the lab's extra fleet (`tests/lab/lab up --hosts N`: light apt hosts, systemd-nspawn
@@ -18,15 +20,21 @@ ratios taken against the baseline of the same round. Phases:
            preflight, apply (the lab's security wave: fp-crypto and fp-firmware, which needs a
            reboot), reboot, a service health check, gate; without and with the compliance
            callback. A rollout changes its hosts, so each run takes fresh ones; when the fleet
-           has none left, it is made again (`lab up --hosts 0`, then `--hosts N`, not timed)
+           has too few left for a round, it is made again with as many as one round of the phase
+           takes (`lab up --hosts 0`, then `--hosts N`, not timed)
+  rollout-matrix  the rollout at --rollout-matrix-size, the settings one at a time against the
+           rollout's baseline (forks 25, pipelining on, ControlPersist on, default callback): forks
+           10 and 50, pipelining off, ControlPersist off; each variant on fresh hosts of its own
 Before the phases, the fleet's apt lists are refreshed once with the security wave staged, so an
 assessment finds the same five updates on every host whatever the lab's repository serves later.
-Per run: wall seconds, hosts per minute, controller CPU seconds (user + system of ansible-playbook
+Per run: wall seconds, hosts per minute, the 1-minute load average before and after it (the
+machine's other work counts in the wall time), controller CPU seconds (user + system of ansible-playbook
 and every child it waited for: its forks and their ssh clients; a ControlPersist master daemonises,
 so its CPU is not counted) and peak RSS (ru_maxrss: the largest single process of that tree). The
-lab hosts run on the same two cores, so wall time includes their work. Each phase holds the lab's
-lock (/tmp/fleetpatch-lab.lock) for one size of one round and releases it between, so other lab
-users get their turn. Results go to bench/results/fleet-<stamp>.json after every round; a line fit
+lab hosts run on the same two cores, so wall time includes their work. The assess and matrix
+phases hold the lab's lock (/tmp/fleetpatch-lab.lock) for one size of one round, the rollout phases
+for one rollout (the security wave staged for it, the baseline staged again after), and release it
+between, so other lab users get their turn. Results go to bench/results/fleet-<stamp>.json after every round; a line fit
 (least squares) of wall, CPU and peak RSS against the number of hosts closes each phase.
 """
 import argparse
@@ -64,6 +72,10 @@ MATRIX_VARIANTS = {"baseline": {}, "forks10": {"forks": 10}, "forks50": {"forks"
                    "no_pipelining": {"pipelining": False}, "no_controlpersist": {"control_persist": False},
                    "compliance": {"callback": True}}
 ROLLOUT_VARIANTS = {"plain": {"playbook": "rollout"}, "compliance": {"playbook": "rollout", "callback": True}}
+ROLLOUT_MATRIX_VARIANTS = {"baseline": {"playbook": "rollout"}, "forks50": {"playbook": "rollout", "forks": 50},
+                           "no_pipelining": {"playbook": "rollout", "pipelining": False},
+                           "no_controlpersist": {"playbook": "rollout", "control_persist": False},
+                           "forks10": {"playbook": "rollout", "forks": 10}}
 ROLLOUT_RING = "test"
 ROLLOUT_WAVE = "security"
 ROLLOUT_VARS = {"fleetpatch_ring": ROLLOUT_RING, "patch_security_only": True,
@@ -157,6 +169,7 @@ def measure(chosen, rundir, inventory, hosts):
     command = ["ansible-playbook", "-f", str(chosen["forks"]), PLAYBOOKS[chosen["playbook"]]]
     if chosen["playbook"] == "rollout":
         command += ["-e", json.dumps(ROLLOUT_VARS)]
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     with open(os.path.join(rundir, "stdout.log"), "w") as out:
         proc = subprocess.run(command, env=env, cwd=rundir, stdin=subprocess.DEVNULL, stdout=out,
@@ -178,7 +191,8 @@ def measure(chosen, rundir, inventory, hosts):
             raise SystemExit("the compliance report holds %d hosts, not %d" % (reported, hosts))
     print(json.dumps({"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
                       "peak_rss_mib": round(usage.ru_maxrss / 1024.0, 1),
-                      "hosts_per_min": round(hosts * 60.0 / wall, 1)}))
+                      "hosts_per_min": round(hosts * 60.0 / wall, 1),
+                      "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1)}))
 
 
 def run_variant(chosen, top, inventory, hosts):
@@ -193,15 +207,23 @@ def run_variant(chosen, top, inventory, hosts):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def one_round(number, variants, top, inventories, hosts):
+def rotated(names, number):
+    """The variants' order in round `number`: each round starts one further along."""
+    names = list(names)
+    return names[number % len(names):] + names[:number % len(names)]
+
+
+def one_round(number, variants, top, inventories, hosts, hold=contextlib.nullcontext, after_each=None):
     """Every variant once, in an order rotated by the round; `inventories` gives each variant
-    its inventory (rollouts need hosts of their own)."""
-    names = list(variants)
-    order = names[number % len(names):] + names[:number % len(names)]
+    its inventory (rollouts need hosts of their own); `hold()` is entered around each run,
+    `after_each(measured so far)` called after it."""
     measured = {}
-    for name in order:
-        measured[name] = run_variant(settings(variants[name]), top, inventories[name], hosts)
+    for name in rotated(variants, number):
+        with hold():
+            measured[name] = run_variant(settings(variants[name]), top, inventories[name], hosts)
         print("round %d, %d hosts, %s: %s" % (number + 1, hosts, name, measured[name]), file=sys.stderr, flush=True)
+        if after_each:
+            after_each(measured)
     return measured
 
 
@@ -236,6 +258,35 @@ def fit(points):
             "r2": round(1 - residual / total, 4) if total else None}
 
 
+def hosts_per_round(sizes, variants):
+    """Fresh hosts one round of a rollout phase takes: every variant at every size on its own."""
+    return len(variants) * sum(sizes)
+
+
+def fleet_size(phases, sizes, matrix_size, rollout_sizes, rollout_matrix_size):
+    """The fleet the bench makes first: the largest that one round of any chosen phase needs."""
+    needs = [0]
+    if "assess" in phases:
+        needs += sizes
+    if "matrix" in phases:
+        needs.append(matrix_size)
+    if "rollout" in phases:
+        needs.append(hosts_per_round(rollout_sizes, ROLLOUT_VARIANTS))
+    if "rollout-matrix" in phases:
+        needs.append(hosts_per_round([rollout_matrix_size], ROLLOUT_MATRIX_VARIANTS))
+    return max(needs)
+
+
+def take(unused, n, names):
+    """Hand `n` of the `unused` hosts to each variant: ({name: hosts}, the hosts left)."""
+    if len(unused) < n * len(names):
+        raise ValueError("%d unused hosts, %d variants of %d wanted" % (len(unused), len(names), n))
+    taken = {}
+    for name in names:
+        taken[name], unused = unused[:n], unused[n:]
+    return taken, unused
+
+
 def fits(results, phase, sizes):
     """A line per variant and figure over the sizes, from every round's runs."""
     out = {}
@@ -253,6 +304,47 @@ def fresh_fleet(count):
     return labfleet.on_disk()
 
 
+@contextlib.contextmanager
+def rollout_hold():
+    """Around one rollout: the lab's lock, with the security wave staged while it runs."""
+    with lab_lock():
+        lab("stage", ROLLOUT_WAVE)
+        try:
+            yield
+        finally:
+            lab("stage", "baseline")
+
+
+def rollout_phase(results, path, phase, variants, baseline, sizes, rounds, top, fleet):
+    """Every variant at every size on fresh hosts of its own, `rounds` times; `fleet["unused"]`
+    are the hosts no rollout has changed yet (assessing changes nothing), shared between phases;
+    when a round's size finds too few, the fleet is made again with one round's worth."""
+    results[phase] = {}
+    for number in range(rounds):
+        for n in sizes:
+            if len(fleet["unused"]) < n * len(variants):
+                with lab_lock():
+                    fleet["unused"] = fresh_fleet(hosts_per_round(sizes, variants))
+                    refresh_lists(top, fleet["unused"])
+            taken, fleet["unused"] = take(fleet["unused"], n, variants)
+            inventories = {name: write_inventory(os.path.join(top, "%s-%s.yml" % (phase, name)), taken[name],
+                                                 ring=ROLLOUT_RING) for name in variants}
+            entry = results[phase].setdefault(str(n), {"rounds": []})
+
+            def keep(so_far, entry=entry):
+                # a rollout takes minutes: a round cut short keeps the runs it finished
+                entry["unfinished_round"] = dict(so_far)
+                save(results, path)
+            measured = one_round(number, variants, top, inventories, n, hold=rollout_hold, after_each=keep)
+            del entry["unfinished_round"]
+            entry["rounds"].append(measured)
+            entry["summary"] = summarise(entry["rounds"], baseline)
+            save(results, path)
+    if len(sizes) > 1:
+        results[phase + "_fit"] = fits(results, phase, sizes)
+        save(results, path)
+
+
 def refresh_lists(top, fleet_hosts):
     """apt-get update on every fleet host with the security wave staged (untimed)."""
     inventory = write_inventory(os.path.join(top, "refresh.yml"), fleet_hosts)
@@ -266,11 +358,12 @@ def refresh_lists(top, fleet_hosts):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="25,50,100", help="fleet sizes of the assess phase")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--phases", default="assess,matrix,rollout")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the assess and matrix phases")
+    parser.add_argument("--phases", default="assess,matrix,rollout,rollout-matrix")
     parser.add_argument("--matrix-size", type=int, default=50)
-    parser.add_argument("--rollout-sizes", default="25,50", help="ring sizes of the rollout phase")
-    parser.add_argument("--rollout-rounds", type=int, default=2)
+    parser.add_argument("--rollout-sizes", default="25,50,100", help="ring sizes of the rollout phase")
+    parser.add_argument("--rollout-matrix-size", type=int, default=50, help="ring size of the rollout-matrix phase")
+    parser.add_argument("--rollout-rounds", type=int, default=1, help="rounds of the two rollout phases")
     parser.add_argument("--collection", choices=("head", "checkout"), default="head",
                         help="the collection measured: as committed (default) or the checkout's working tree")
     parser.add_argument("--keep-fleet", action="store_true", help="leave the fleet running at the end")
@@ -286,13 +379,14 @@ def main():
     sizes = [int(n) for n in args.sizes.split(",")]
     rollout_sizes = [int(n) for n in args.rollout_sizes.split(",")]
     phases = [p for p in args.phases.split(",") if p]
-    # a rollout changes its hosts: one round of every rollout size and variant takes fresh ones
-    rollout_hosts = len(ROLLOUT_VARIANTS) * sum(rollout_sizes) if "rollout" in phases else 0
-    largest = max(sizes + [args.matrix_size, rollout_hosts])
+    unknown = set(phases) - {"assess", "matrix", "rollout", "rollout-matrix"}
+    if unknown:
+        raise SystemExit("fleet_bench: unknown phase(s) %s" % ", ".join(sorted(unknown)))
+    largest = fleet_size(phases, sizes, args.matrix_size, rollout_sizes, args.rollout_matrix_size)
     top = tempfile.mkdtemp(prefix="fleet-bench-")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
     path = os.path.join(HERE, "results", "fleet-%s.json" % stamp)
-    results = {"bench": "fleet", "python": platform.python_version(), "cpus": os.cpu_count(),
+    results = {"bench": "fleet", "python": platform.python_version(), "cpus": os.cpu_count(), "phases": phases,
                "load_before": os.getloadavg(), "baseline": BASELINE, "boots_at_once": labfleet.BOOTS_AT_ONCE}
     finished = False
     if args.collection == "head":
@@ -328,32 +422,13 @@ def main():
                                                      dict.fromkeys(MATRIX_VARIANTS, inventory), n))
                 entry["summary"] = summarise(entry["rounds"], "baseline")
                 save(results, path)
+        fleet = {"unused": list(fleet_hosts)}
         if "rollout" in phases:
-            results["rollout"] = {}
-            unused = list(fleet_hosts)  # hosts no rollout has changed yet (assessing changes nothing)
-            for number in range(args.rollout_rounds):
-                for n in rollout_sizes:
-                    with lab_lock():
-                        if len(unused) < n * len(ROLLOUT_VARIANTS):
-                            unused = fresh_fleet(largest)
-                            refresh_lists(top, unused)
-                        inventories = {}
-                        for name in ROLLOUT_VARIANTS:
-                            taken, unused = unused[:n], unused[n:]
-                            inventories[name] = write_inventory(os.path.join(top, "rollout-%s.yml" % name), taken,
-                                                                ring=ROLLOUT_RING)
-                        lab("stage", ROLLOUT_WAVE)
-                        try:
-                            measured = one_round(number, ROLLOUT_VARIANTS, top, inventories, n)
-                        finally:
-                            lab("stage", "baseline")
-                    entry = results["rollout"].setdefault(str(n), {"rounds": []})
-                    entry["rounds"].append(measured)
-                    entry["summary"] = summarise(entry["rounds"], "plain")
-                    save(results, path)
-            if len(rollout_sizes) > 1:
-                results["rollout_fit"] = fits(results, "rollout", rollout_sizes)
-                save(results, path)
+            rollout_phase(results, path, "rollout", ROLLOUT_VARIANTS, "plain", rollout_sizes, args.rollout_rounds,
+                          top, fleet)
+        if "rollout-matrix" in phases:
+            rollout_phase(results, path, "rollout-matrix", ROLLOUT_MATRIX_VARIANTS, "baseline",
+                          [args.rollout_matrix_size], args.rollout_rounds, top, fleet)
         finished = True
     finally:
         if not args.keep_fleet:
@@ -361,8 +436,9 @@ def main():
                 lab("up", "--hosts", "0")
         if finished:            # a failed run's logs stay for a look
             shutil.rmtree(top, ignore_errors=True)
-    print(json.dumps({k: v for k, v in results.items() if k.endswith(("_fit",)) or k in ("assess", "matrix", "rollout")},
-                     indent=1, default=str)[:20000])
+    shown = {k: v for k, v in results.items()
+             if k.endswith("_fit") or k in ("assess", "matrix", "rollout", "rollout-matrix")}
+    print(json.dumps(shown, indent=1, default=str)[:20000])
     print("results: %s" % path)
 
 
