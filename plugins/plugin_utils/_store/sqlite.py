@@ -12,6 +12,7 @@ errors into HistoryStoreError.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 from typing import Any, Iterable, Iterator, Sequence
@@ -108,16 +109,29 @@ class SqliteConnection(object):
         module releases the GIL around each statement it steps, so a statement per row would hand
         the GIL back and forth half a million times while the callback draws its other files."""
         limit = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        # perf: a group's statements ((start, end, SQL) each) are worked out once per group shape, and
+        # each statement's values joined in C: this Python work was an eighth of append_run's time
+        # at 2,000 hosts x 50 updates (cProfile, 2026-12-02); append_run without its document, six
+        # alternated rounds on a loaded machine: 0.84 CPU s mean instead of 0.90.
+        plans = {}
+        execute, chain = self._conn.execute, itertools.chain
         for prefix, rows in groups:
-            largest = _largest_block(limit, len(prefix), len(columns) - len(prefix))
-            start = 0
-            while start < len(rows):
-                count = _block_size(len(rows) - start, largest)
-                values = list(prefix)
-                for row in rows[start:start + count]:
-                    values.extend(row)
-                self._conn.execute(self._grouped_insert(table, columns, len(prefix), count), values)
-                start += count
+            shape = (len(prefix), len(rows))
+            plan = plans.get(shape)
+            if plan is None:
+                plan = plans[shape] = self._plan(table, columns, len(prefix), len(rows), limit)
+            for start, end, sql in plan:
+                execute(sql, list(chain(prefix, chain.from_iterable(rows[start:end]))))
+
+    def _plan(self, table, columns, prefix_width, row_count, limit):
+        largest = _largest_block(limit, prefix_width, len(columns) - prefix_width)
+        plan = []
+        start = 0
+        while start < row_count:
+            count = _block_size(row_count - start, largest)
+            plan.append((start, start + count, self._grouped_insert(table, columns, prefix_width, count)))
+            start += count
+        return plan
 
     def _grouped_insert(self, table, columns, prefix_width, row_count):
         key = (table, columns, prefix_width, row_count)
