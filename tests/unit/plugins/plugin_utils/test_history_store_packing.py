@@ -53,8 +53,8 @@ def test_the_document_is_packed_beside_the_rows_and_stored(tmp_path):
 def test_pack_level_is_the_documented_one(tmp_path):
     # The level decides how much memory the end of a 100,000-host run holds (docs/history-store.md).
     source = tmp_path / "report.json"
-    source.write_bytes(b'{"hosts":[' + b",".join(b'{"host":"h%d","x":"%s"}' % (n, b"y" * (n % 50))
-                                               for n in range(5000)) + b"]}")
+    hosts = b",".join(b'{"host":"h%d","x":"%s"}' % (n, b"y" * (n % 50)) for n in range(5000))
+    source.write_bytes(b'{"hosts":[' + hosts + b"]}")
     packed = history.pack_file(str(source))
     assert history.PACK_LEVEL == 6
     assert base64.b64decode(packed[len("zlib+base64:"):]) == zlib.compress(source.read_bytes(), 6)
