@@ -109,7 +109,7 @@ class _Row(object):
         self.rank = SEVERITY_RANK.get("unknown", _NO_RANK)
         self.classification, self.title, self.issued = update.get("classification"), update.get("title"), update.get("issued")
         self.packages, self.cves = set(), set()
-        self.hosts = tuple([] for _ in _HOST_LISTS)
+        self.hosts = tuple([] for _key in _HOST_LISTS)
         self.earliest_due = None
 
     def to_dict(self, in_order):

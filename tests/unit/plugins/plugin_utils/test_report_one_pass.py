@@ -40,8 +40,9 @@ def entries(seed=3):
     return sorted(built + [edges, never_entry], key=lambda e: e["host"])
 
 
-def assembled(tmp_path, hosts, run=RUN, run_hosts=None, order=None):
+def assembled(tmp_path, hosts, run=None, run_hosts=None, order=None):
     """(spill, the report as the callback assembles it, the same report as a plain document)."""
+    run = run or RUN
     spill = _report_spill.Spill.create(str(tmp_path), run["run_id"])
     assembly = _report_assemble.Assembly(spill, run["ended_at"], run_hosts)
     for entry in order or hosts:
