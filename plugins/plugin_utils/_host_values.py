@@ -20,6 +20,7 @@ One host's bad data never touches another host's entry: every check is per value
 from __future__ import annotations
 
 import datetime
+import functools
 import operator
 import re
 from typing import Any, Collection
@@ -47,6 +48,9 @@ _DATE_FIELDS = ("issued", "first_seen", "sla_due")
 _FIELDS = operator.itemgetter("name", "arch", "installed_version", "available_version", "title", "reason",
                               "severity", "classification", "decision", "advisories", "cves", *_DATE_FIELDS)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])")
+# A text field a host left out (None): filtered in C by the fast check. Every other value must be
+# text; a falsy number, list or mapping (0, False, [], {}) is no absent text and takes the careful way.
+_PRESENT = functools.partial(operator.is_not, None)
 # the record's advisory_feed (HostValues.advisory_feed): its texts and its counts
 _FEED_TEXTS = ("cache_dir", "index", "release", "warning")
 _FEED_COUNTS = ("age_seconds", "entries", "advisories", "joined", "without_source")
@@ -138,7 +142,7 @@ class HostValues(object):
         return None
 
     def ids(self, where: str, field: str, values: Any) -> list[str | None]:
-        if not values:
+        if values is None or values == "" or (values.__class__ in (list, tuple) and not values):
             return []
         if not isinstance(values, (list, tuple)):
             self.warn(where, field, values, "taken as none")
@@ -169,8 +173,10 @@ class HostValues(object):
                 return False
         except (KeyError, TypeError):  # not in the report's shape, or a list where a word belongs
             return False
+        if not name:                   # an update names its package
+            return False
         if (advisories.__class__ is not list or cves.__class__ is not list
-                or len(advisories) > IDS_SHOWN or len(cves) > IDS_SHOWN):
+                or len(advisories) > IDS_SHOWN or len(cves) > IDS_SHOWN or "" in advisories or "" in cves):
             return False
         known = _real_dates.get
         for value in (issued, first_seen, sla_due):
@@ -185,8 +191,8 @@ class HostValues(object):
             if not (known(value) or _is_real_date(value)):
                 return False
         try:
-            # absent texts (None, "") are fine; every id must be text
-            joined = ("\x01".join(filter(None, (name, arch, installed_version, available_version, title, reason)))
+            # absent texts (None) are fine; every other text and every id must be text
+            joined = ("\x01".join(filter(_PRESENT, (name, arch, installed_version, available_version, title, reason)))
                       + "\x01" + "\x01".join(advisories + cves))
         except TypeError:           # a value that is not text
             return False
@@ -203,6 +209,9 @@ class HostValues(object):
             value = update.get(field)
             if value is not None and (not isinstance(value, str) or len(value) > TEXT_CHARS or _SURROGATE.search(value)):
                 update[field] = text(value)
+        if not update.get("name"):
+            self.warn(where, "name", update.get("name"), "taken as %s" % UNKNOWN)
+            update["name"] = UNKNOWN
         update["severity"] = self.enum(where, "severity", update.get("severity"), SEVERITIES, UNKNOWN)
         update["classification"] = self.enum(where, "classification", update.get("classification"),
                                              REPORTED_CLASSIFICATIONS, UNKNOWN)

@@ -111,8 +111,9 @@ class HostObservations(object):
             self._take_record(record)
         if name == "patch_apply":
             # A failed apply reports what it changed before the failure, and what it tried.
-            self.changes = list(result.get("changes") or [])
-            self.tried.update(str(n) for n in (result.get("targets") or {}))
+            self.changes = checked_changes(self.values, result.get("changes"))
+            targets = result.get("targets")
+            self.tried.update(str(n) for n in (targets if isinstance(targets, (dict, list)) else ()))
             self.journal = result.get("journal") or self.journal
             if result.get("journal") or result.get("rollback"):
                 self.rollback = rollback_summary(result.get("rollback"))
@@ -151,7 +152,7 @@ class HostObservations(object):
         self.journal = _host_values.text(outcome.get("journal")) or self.journal
         self.ring = _host_values.text(outcome.get("ring")) or self.ring
         if outcome.get("changes") and not self.changes:
-            self.changes = list(outcome["changes"])
+            self.changes = checked_changes(self.values, outcome["changes"])
 
 
 # A host's words about its rollback cache are data: kept to these bounds.
@@ -197,18 +198,63 @@ def _shape(update):
                 update[key] = None
     update["name"] = str(update["name"])
     update["available_version"] = str(update["available_version"] or "")
-    update["classification"] = update["classification"] or "other"
-    update["severity"] = update["severity"] or "unknown"
-    update["advisories"] = list(update["advisories"] or ())
-    update["cves"] = list(update["cves"] or ())
-    update["decision"] = update["decision"] or "approved"
-    update["reason"] = update["reason"] or ""
+    # A field left out (None or "") takes its default here; any other value, a falsy number, list or
+    # mapping included, is left for HostValues.update to check and warn about: never read as a word
+    # of the vocabulary ([] as the classification "other") nor as ids (a string as its letters).
+    if not update["classification"] and _absent(update["classification"]):
+        update["classification"] = "other"
+    if not update["severity"] and _absent(update["severity"]):
+        update["severity"] = "unknown"
+    if update["advisories"].__class__ is not list:
+        update["advisories"] = _ids(update["advisories"])
+    if update["cves"].__class__ is not list:
+        update["cves"] = _ids(update["cves"])
+    if not update["decision"] and _absent(update["decision"]):
+        update["decision"] = "approved"
+    if not update["reason"] and _absent(update["reason"]):
+        update["reason"] = ""
     # sla_breached: HostValues.update() decides it by the controller's date.
     # Record fields the report does not carry (its schema lists what it does): a tenth of the size
     # of a 10,000-host report.json.
     update.pop("repository", None)
     update.pop("reboot_suggested", None)
     return update
+
+
+def _absent(value: Any) -> bool:
+    """Whether a host left a field out: null, or empty text."""
+    return value is None or value == ""
+
+
+def _ids(value: Any) -> Any:
+    """An update's advisories or cves as a list when they are a list in another shape (a tuple), none
+    when left out; anything else as it came, for HostValues.ids to refuse with a warning."""
+    if _absent(value):
+        return []
+    return list(value) if value.__class__ is tuple else value
+
+
+def update_key(update: dict[str, Any]) -> tuple[str, str | None]:
+    """(name, arch) of an update as a checked update has them, for any update a host sent: an earlier
+    record's updates are not checked unless the run takes one, and a list where the arch belongs is
+    no dictionary key."""
+    return (_host_values.text(str(update.get("name"))), _host_values.text(update.get("arch")))
+
+
+def checked_changes(host_values: _host_values.HostValues, changes: Any) -> list[dict[str, str | None]]:
+    """A host's changes ({name, before, after}, text or null each): what is no list of mappings is
+    none, with a warning; every value is text, whatever the host sent."""
+    if not changes:
+        return []
+    if not isinstance(changes, list):
+        host_values.warn("", "changes", changes, "taken as none")
+        return []
+    text = _host_values.text
+    kept = [{"name": text(str(c.get("name"))), "before": text(c.get("before")), "after": text(c.get("after"))}
+            for c in changes if isinstance(c, dict)]
+    if len(kept) < len(changes):
+        host_values.warn("", "changes", changes, "what is no mapping left out")
+    return kept
 
 
 # blocked: approved but not installable, so still missing
@@ -231,7 +277,7 @@ def host_updates(obs: HostObservations) -> list[dict[str, Any]]:
         listed = set(map(_NAME_ARCH, entries))      # the newest record's updates, shaped in place
         seen = {}                # (name, arch) -> the update as last seen in an earlier record
         for updates in obs.earlier_updates:
-            seen.update(((u.get("name"), u.get("arch")), u) for u in updates)
+            seen.update((update_key(u), u) for u in updates)
         seen_by_name = {}
         for key, update in seen.items():
             if key not in listed:
@@ -245,10 +291,6 @@ def host_updates(obs: HostObservations) -> list[dict[str, Any]]:
                 elif str(update.get("available_version")) == str(change.get("after")):
                     entries.append(dict(check(_shape(update)), state="installed"))
                 listed.add(key)
-    else:
-        # perf: without changes nothing is taken from an earlier record; the set of the updates'
-        # (name, arch) is still built, as it always was: an unhashable arch fails here as before
-        set(map(_NAME_ARCH, entries))
     if obs.rolled_back:
         # Rolled back: what the run tried to install is failed, not merely missing.
         tried = obs.tried | set(c.get("name") for c in obs.changes)
@@ -345,8 +387,8 @@ def host_entry(obs: HostObservations, failed: bool = False) -> dict[str, Any]:
         "rolled_back": obs.rolled_back,
         "journal": obs.journal,
         "rollback": rollback_entry(obs),
-        "changes": [{"name": str(c.get("name")), "before": c.get("before"), "after": c.get("after")}
-                    for c in obs.changes],
+        # the changes are text or null, checked on arrival (checked_changes)
+        "changes": [{"name": c.get("name"), "before": c.get("before"), "after": c.get("after")} for c in obs.changes],
         "failure": obs.failure if (failed or obs.unreachable or obs.rolled_back
                                    or obs.outcome_status in ("failed", "rolled_back")) else None,
         "health": obs.health,
