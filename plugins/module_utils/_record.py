@@ -13,9 +13,9 @@ __metaclass__ = type
 
 import datetime
 import socket
-import threading
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _first_seen, _host, _policy, _rollback_cache
+from ansible_collections.fleetpatch.patching.plugins.module_utils._background import InBackground
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import utc_stamp
 
@@ -24,28 +24,6 @@ SCHEMA_VERSION = 1
 
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc)
-
-
-class _Background:
-    """Run fn in a thread; result() waits for it and re-raises its exception in the caller."""
-
-    def __init__(self, fn):
-        self._value = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(fn,))
-        self._thread.daemon = True
-        self._thread.start()
-
-    def _run(self, fn):
-        try:
-            self._value = fn()
-        except Exception as exc:  # handed to the caller in result()
-            self._error = exc
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 ON_INCOMPLETE = ("fail", "unknown")
@@ -73,7 +51,7 @@ def assess(backend, update_cache=True, cache_valid_time=0, include_installed=Fal
         check_complete(backend, on_incomplete)
     # dnf and zypper find updates without the installed list, so read it meanwhile (rpm -qa
     # costs nothing then); apt asks about the installed packages and waits for the list.
-    installed_reader = _Background(backend.installed)
+    installed_reader = InBackground(backend.installed, name="fleetpatch-installed")
     updates = backend.updates(installed_reader.result)
     installed = installed_reader.result()
     check_complete(backend, on_incomplete)
