@@ -1,19 +1,11 @@
 """The run-wide memo of dates (_host_values._is_real_date): whether a string is a real date is decided
 once per distinct string for every host, but what a host is warned about stays that host's."""
+from host_updates import CONTROLLER_NOW, update
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 
-CONTROLLER_NOW = "2026-11-25T10:00:00Z"
 FACTS = "fleetpatch.patching.patch_facts"
-
-
-def update(name, **fields):
-    value = {"name": name, "arch": "amd64", "installed_version": "1", "available_version": "2",
-             "classification": "security", "severity": "important", "advisories": ["A-1"], "cves": ["CVE-2026-1"],
-             "issued": "2026-11-01", "first_seen": "2026-11-02", "decision": "approved", "reason": "",
-             "sla_due": "2026-12-01", "sla_breached": False}
-    value.update(fields)
-    return value
 
 
 def entry(host, *updates):

@@ -10,6 +10,8 @@ import os
 import jsonschema
 import pytest
 
+from host_updates import CONTROLLER_NOW, FACTS, RUN, record, update
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._inventory import compliance_groups as rules
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import hosts_csv as _render_csv
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._render import dashboard_html as _render_html
@@ -20,28 +22,6 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 SCHEMA = json.load(open(os.path.join(REPO, "docs", "schemas", "compliance_report.schema.json")))
-CONTROLLER_NOW = "2026-11-25T10:00:00Z"
-RUN = {"run_id": "r1", "started_at": "2026-11-25T09:50:00Z", "ended_at": "2026-11-25T10:05:00Z",
-       "playbooks": ["rollout.yml"], "check_mode": False, "controller": "c", "ansible_version": "2.19",
-       "collection_version": "0.1.0", "aborted_by": None}
-FACTS = "fleetpatch.patching.patch_facts"
-
-
-def update(name, **fields):
-    value = {"name": name, "arch": "amd64", "installed_version": "1", "available_version": "2",
-             "classification": "security", "severity": "important", "advisories": ["A-1"], "cves": ["CVE-2026-1"],
-             "issued": "2026-11-01", "first_seen": "2026-11-02", "decision": "approved", "reason": "",
-             "sla_due": "2026-12-01", "sla_breached": False}
-    value.update(fields)
-    return value
-
-
-def record(*updates, **fields):
-    value = {"pkg_mgr": "apt", "distribution": "Debian", "version": "12", "kernel_running": "6.1",
-             "collected_at": CONTROLLER_NOW, "installed_count": 100, "updates": list(updates),
-             "reboot_required": False, "reboot_reasons": [], "policy": "default", "status": "non_compliant"}
-    value.update(fields)
-    return value
 
 
 def entry(host, rec):

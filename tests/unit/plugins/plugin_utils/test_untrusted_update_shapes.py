@@ -9,37 +9,19 @@ import os
 import jsonschema
 import pytest
 
+from host_updates import CONTROLLER_NOW as NOW, FACTS, RUN, record, update
+
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import run as _report_run
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 SCHEMA = json.load(open(os.path.join(REPO, "docs", "schemas", "compliance_report.schema.json")))
-NOW = "2026-11-25T10:00:00Z"
-RUN = {"run_id": "hostile", "started_at": "2026-11-25T09:50:00Z", "ended_at": "2026-11-25T10:05:00Z",
-       "playbooks": ["rollout.yml"], "check_mode": False, "controller": "c", "ansible_version": "2.19",
-       "collection_version": "0.1.0", "aborted_by": None}
-FACTS = "fleetpatch.patching.patch_facts"
 APPLY = "fleetpatch.patching.patch_apply"
 # Every JSON type a module's answer can carry where text, a word, a list of ids or a date belongs.
 BAD_VALUES = [[], ["x"], {}, {"k": "v"}, 0, 5, 1.5, True, False, "", "DSA-1"]
 UPDATE_FIELDS = ("name", "arch", "installed_version", "available_version", "title", "reason", "severity",
                  "classification", "decision", "advisories", "cves", "issued", "first_seen", "sla_due")
-
-
-def update(package, **fields):
-    value = {"name": package, "arch": "amd64", "installed_version": "1", "available_version": "2",
-             "classification": "security", "severity": "important", "advisories": ["A-1"], "cves": ["CVE-2026-1"],
-             "title": "t", "issued": "2026-11-01", "first_seen": "2026-11-02", "decision": "approved", "reason": "",
-             "sla_due": "2026-12-01", "sla_breached": False}
-    value.update(fields)
-    return value
-
-
-def record(*updates):
-    return {"pkg_mgr": "apt", "distribution": "Debian", "version": "12", "kernel_running": "6.1",
-            "collected_at": NOW, "installed_count": 100, "updates": list(updates), "reboot_required": False,
-            "reboot_reasons": [], "policy": "default", "status": "non_compliant"}
 
 
 def observations(broken_updates, broken_changes=None):
@@ -58,7 +40,7 @@ def observations(broken_updates, broken_changes=None):
 def finish(tmp_path, obs):
     store = str(tmp_path / "history.sqlite")
     report, files, problems = _report_run.finish(
-        dict(RUN), obs, list(obs), {}, None, {"report_dir": str(tmp_path / "reports"), "store": store})
+        dict(RUN, run_id="hostile"), obs, list(obs), {}, None, {"report_dir": str(tmp_path / "reports"), "store": store})
     assert problems == [], problems
     assert sorted(files) == ["csv", "html", "json", "junit", "markdown", "updates"]
     with open(files["json"]) as handle:
