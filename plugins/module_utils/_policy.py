@@ -18,7 +18,8 @@ import fnmatch
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
 from ansible_collections.fleetpatch.patching.plugins.module_utils._errors import PatchError
-from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import CLASSIFICATIONS, SEVERITY_RANK
+from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
+    CLASSIFICATIONS, MISSING_DECISIONS, SEVERITY_RANK)
 
 DEFAULT_POLICY = {
     "name": "default",
@@ -220,7 +221,7 @@ def evaluate(record, policy=None, now=None):
         update["reason"] = reason
         update["sla_due"] = None
         update["sla_breached"] = False
-        if decision in ("approved", "blocked"):
+        if decision in MISSING_DECISIONS:
             base, _basis = _age_base(update)
             due = (base or today) + datetime.timedelta(days=policy["sla_days"][update.get("severity") or "unknown"])
             update["sla_due"] = due.isoformat()
@@ -237,7 +238,7 @@ def count(record):
     """SSM-style counts of a decided record."""
     updates = record.get("updates") or []
     # a blocked update is missing too: the baseline wants it and the host does not have it
-    missing = [u for u in updates if u.get("decision") in ("approved", "blocked")]
+    missing = [u for u in updates if u.get("decision") in MISSING_DECISIONS]
 
     def tally(key, values, default):
         return dict((v, sum(1 for u in missing if (u.get(key) or default) == v)) for v in values)

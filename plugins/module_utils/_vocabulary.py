@@ -33,6 +33,8 @@ REPORTED_CLASSIFICATIONS = CLASSIFICATIONS + (UNKNOWN,)
 # The baseline's decision on an update (_policy). blocked: approved, but the package manager
 # cannot install it (held back, a lock, a dependency): still missing.
 DECISIONS = ("approved", "blocked", "deferred", "rejected", "not_applicable")
+# The decisions whose update the host still needs: an update so decided and not installed is missing.
+MISSING_DECISIONS = ("approved", "blocked")
 
 # A host's status in its record and in the report (docs/schemas/host_patch_record.schema.json),
 # in the schema's order (the report's by_status keys) ...

@@ -91,6 +91,12 @@ def _is_real_date(value):
     return valid
 
 
+def absent(value: Any) -> bool:
+    """Whether a host left a field out: null, or empty text (a falsy number, list or mapping is a
+    value, to be checked like any other)."""
+    return value is None or value == ""
+
+
 def real_date(value: Any) -> bool:
     """Whether value is an ISO date or timestamp naming a real calendar day (and time)."""
     if not isinstance(value, str):
@@ -127,7 +133,7 @@ class HostValues(object):
     def enum(self, where: str, field: str, value: Any, allowed: Collection[Any], fallback: Any) -> Any:
         if value in allowed:
             return value
-        if value is None or value == "":
+        if absent(value):
             return fallback
         self.warn(where, field, value, "taken as %s" % fallback)
         return fallback
@@ -142,7 +148,7 @@ class HostValues(object):
         return None
 
     def ids(self, where: str, field: str, values: Any) -> list[str | None]:
-        if values is None or values == "" or (values.__class__ in (list, tuple) and not values):
+        if absent(values) or (values.__class__ in (list, tuple) and not values):
             return []
         if not isinstance(values, (list, tuple)):
             self.warn(where, field, values, "taken as none")

@@ -15,7 +15,7 @@ import operator
 from typing import Any, Callable, Iterable, Sequence
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import (
-    HOST_STATUSES, OPEN_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, utc_stamp)
+    HOST_STATUSES, MISSING_DECISIONS, OPEN_STATES, REPORTED_CLASSIFICATIONS, SEVERITIES, utc_stamp)
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _host_values
 
 # 2: the counts of updates the baseline defers or rejects are `deferred` and `rejected`; schema 1 called
@@ -201,17 +201,17 @@ def _shape(update):
     # A field left out (None or "") takes its default here; any other value, a falsy number, list or
     # mapping included, is left for HostValues.update to check and warn about: never read as a word
     # of the vocabulary ([] as the classification "other") nor as ids (a string as its letters).
-    if not update["classification"] and _absent(update["classification"]):
+    if not update["classification"] and _host_values.absent(update["classification"]):
         update["classification"] = "other"
-    if not update["severity"] and _absent(update["severity"]):
+    if not update["severity"] and _host_values.absent(update["severity"]):
         update["severity"] = "unknown"
     if update["advisories"].__class__ is not list:
         update["advisories"] = _ids(update["advisories"])
     if update["cves"].__class__ is not list:
         update["cves"] = _ids(update["cves"])
-    if not update["decision"] and _absent(update["decision"]):
+    if not update["decision"] and _host_values.absent(update["decision"]):
         update["decision"] = "approved"
-    if not update["reason"] and _absent(update["reason"]):
+    if not update["reason"] and _host_values.absent(update["reason"]):
         update["reason"] = ""
     # sla_breached: HostValues.update() decides it by the controller's date.
     # Record fields the report does not carry (its schema lists what it does): a tenth of the size
@@ -221,20 +221,15 @@ def _shape(update):
     return update
 
 
-def _absent(value: Any) -> bool:
-    """Whether a host left a field out: null, or empty text."""
-    return value is None or value == ""
-
-
 def _ids(value: Any) -> Any:
     """An update's advisories or cves as a list when they are a list in another shape (a tuple), none
     when left out; anything else as it came, for HostValues.ids to refuse with a warning."""
-    if _absent(value):
+    if _host_values.absent(value):
         return []
     return list(value) if value.__class__ is tuple else value
 
 
-def update_key(update: dict[str, Any]) -> tuple[str, str | None]:
+def name_arch_key(update: dict[str, Any]) -> tuple[str, str | None]:
     """(name, arch) of an update as a checked update has them, for any update a host sent: an earlier
     record's updates are not checked unless the run takes one, and a list where the arch belongs is
     no dictionary key."""
@@ -257,8 +252,8 @@ def checked_changes(host_values: _host_values.HostValues, changes: Any) -> list[
     return kept
 
 
-# blocked: approved but not installable, so still missing
-_MISSING_DECISIONS = frozenset(("approved", "blocked"))
+# The vocabulary's tuples as sets, for the membership test each update takes
+_MISSING_DECISIONS = frozenset(MISSING_DECISIONS)
 _NAME_ARCH = operator.itemgetter("name", "arch")
 # What host_counts reads of an update, counted by distinct combination (a few dozen a host)
 _COUNTED = operator.itemgetter("state", "severity", "classification", "sla_breached")
@@ -278,12 +273,12 @@ def host_updates(obs: HostObservations) -> list[dict[str, Any]]:
         seen = {}                # (name, arch) -> the update as last seen in an earlier record
         for updates in obs.earlier_updates:
             try:
-                # perf: the names as they came, as hashable as they nearly always are: update_key for
+                # perf: the names as they came, as hashable as they nearly always are: name_arch_key for
                 # every earlier update cost 1.5 of the end of the run's 50 s under cProfile at 10,000
                 # hosts x 50 (bench/compliance_pipeline_bench.py)
                 seen.update(((u.get("name"), u.get("arch")), u) for u in updates)
             except TypeError:   # a list where a name or an arch belongs
-                seen.update((update_key(u), u) for u in updates)
+                seen.update((name_arch_key(u), u) for u in updates)
         seen_by_name = {}
         for key, update in seen.items():
             if key not in listed:

@@ -87,7 +87,12 @@ def update_key(update: dict[str, Any]) -> list[tuple[str, str]]:
     advisories = update.get("advisories") or ()
     if advisories:
         return [("advisory", str(a)) for a in advisories]
-    return [("package", "%s %s" % (update.get("name"), update.get("available_version")))]
+    return [("package", package_ident(update))]
+
+
+def package_ident(update: dict[str, Any]) -> str:
+    """The id of an update that belongs to no advisory: the package and the version offered."""
+    return "%s %s" % (update.get("name"), update.get("available_version"))
 
 
 _HOST_LISTS = ("missing", "failed", "installed", "held", "sla_breached")
@@ -140,7 +145,7 @@ class ByUpdate(object):
         for update in host.get("updates") or ():
             get = update.get
             advisories = get("advisories")
-            if advisories:
+            if advisories:          # update_key()'s rule, without its list of keys per update
                 rows = []
                 for advisory in advisories:
                     advisory = str(advisory)
@@ -149,7 +154,7 @@ class ByUpdate(object):
                         row = advisory_rows[advisory] = _Row("advisory", advisory, update)
                     rows.append(row)
             else:
-                ident = "%s %s" % (get("name"), get("available_version"))
+                ident = package_ident(update)
                 row = package_rows.get(ident)
                 if row is None:
                     row = package_rows[ident] = _Row("package", ident, update)
