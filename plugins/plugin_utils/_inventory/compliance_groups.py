@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import datetime
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ansible.utils.unsafe_proxy import wrap_var
@@ -242,14 +242,20 @@ def host_states(snap: dict[str, Any], inventory_hosts: Iterable[str], now: datet
     """{host: HostState}, by host name, for the hosts the plugin writes: the inventory's hosts
     (annotate), plus, with add_hosts, every host the store knows. Hosts are matched by their
     inventory name, the name the compliance callback stored."""
+    return collections.OrderedDict(each_host_state(snap, inventory_hosts, now, stale_days, add_hosts))
+
+
+def each_host_state(snap: dict[str, Any], inventory_hosts: Iterable[str], now: datetime.datetime, stale_days: int,
+                    add_hosts: bool = False) -> Iterator[tuple[str, HostState]]:
+    """host_states()' (host, HostState) pairs one at a time, by host name: what reads them once
+    holds one host's state at a time (the compliance callback's fleet state of a 100,000-host run)."""
     latest = dict((entry["host"], entry) for entry in snap["hosts"])
     names = set(inventory_hosts)
     if add_hosts:
         names.update(latest)
     assessed, breaches = snap["last_assessed"], snap["sla_breaches"]
-    return collections.OrderedDict(
-        (name, host_state(latest.get(name), assessed.get(name), breaches.get(name), now, stale_days))
-        for name in sorted(names))
+    for name in sorted(names):
+        yield name, host_state(latest.get(name), assessed.get(name), breaches.get(name), now, stale_days)
 
 
 def group_members(states: dict[str, HostState]) -> collections.OrderedDict[str, list[str]]:

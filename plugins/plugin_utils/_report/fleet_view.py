@@ -110,9 +110,11 @@ def fleet_state(store: HistoryStore, report: dict[str, Any], inventory_hosts: It
     snap = rules.snapshot(store.location, now, list(latest.values()), last, breaches)
     # The run's own hosts' breaches, gathered in snapshot()'s form: none of them is among the store's.
     snap["sla_breaches"].update(run_breaches)
-    states = rules.host_states(snap, list(inventory_hosts or ()), now, stale_days, add_hosts=True)
+    # perf: one host's state at a time, the fleet's never held at once: 93 MiB of states and copies at
+    # 30,000 hosts, the end of the run's peak once the store's document went in pieces
+    # (bench/compliance_pipeline_bench.py, RSS traced by phase, 2026-12-02).
     hosts, never = [], []
-    for name, state in states.items():
+    for name, state in rules.each_host_state(snap, list(inventory_hosts or ()), now, stale_days, add_hosts=True):
         values = state.variables
         if values["assessed_at"] is None:
             never.append(name)
@@ -151,11 +153,11 @@ def _with_this_run(store, report, now):
     for host in briefs:
         name = host["host"]
         latest[name] = dict((key, host.get(key)) for key in ENTRY_FIELDS)
-        latest[name].update(host=name, run_id=run["run_id"], ended_at=run["ended_at"],
-                            counts=dict(host.get("counts") or {}))
+        # The brief's counts, not a copy of them: rules.host_state copies what it keeps.
+        latest[name].update(host=name, run_id=run["run_id"], ended_at=run["ended_at"], counts=host.get("counts") or {})
         if name in assessed_now:
             last[name] = {"run_id": run["run_id"], "ended_at": run["ended_at"], "assessed_at": host["assessed_at"],
-                          "status": host.get("status"), "counts": dict(host.get("counts") or {})}
+                          "status": host.get("status"), "counts": host.get("counts") or {}}
     today = now.date().isoformat()
     gathered = _run_hosts(report, today)
     if gathered is not None:

@@ -326,9 +326,9 @@ def _assemble(run, observations, relevant, rings, stats, spill, store, trend, pr
 
 def _append_to_store(store, report, document_path, problems):
     """The run's rows, then report.json packed as the store's copy of the document."""
-    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import history as _history_store
+    from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import document as _store_document
     try:
-        store.append_run(report, document=lambda: _history_store.pack_file(document_path))
+        store.append_run(report, document=_store_document.DocumentFile(document_path))
         return True
     except Exception as exc:
         problems.append("the run was not added to the history store: %s" % exc)

@@ -17,21 +17,19 @@ the store (never its password) and the cause.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import json
 import operator
 import re
-import zlib
 from typing import Any, Callable, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils import _vocabulary
-from ansible_collections.fleetpatch.patching.plugins.module_utils._background import InBackground
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils import _awx_job, _host_values
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import gc_pause as _gc
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model as _report_model
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import document as _document
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import postgres as _store_postgres
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import schema
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import sqlite as _store_sqlite
@@ -128,54 +126,6 @@ def _connection_for(location, timeout):
     return _store_sqlite.SqliteConnection(location, timeout)
 
 
-# ---- the report document --------------------------------------------------------------------------
-# Kept zlib-compressed (a 10,000-host report is 200 MB of JSON, 14 MB packed), as base64 text so
-# that one TEXT column serves both engines. A document stored as plain JSON still reads back.
-_PACKED = "zlib+base64:"
-# perf: the packed text is held about three times over while the database takes it (the str, the
-# driver's bound copy, the row it builds: 27 MB packed at level 1 took the peak from 16 to 99 MiB),
-# which at 100,000 hosts is most of the end of a run's memory. Level 6 packs the 10,000-host
-# report.json (211 MB) into 14.2 MB of text instead of 28.6 MB at level 1 (2.9 CPU s instead of
-# 1.2; level 9: 13.4 MB in 9.0 s; level 4: 20.0 MB in 2.0 s), measured 2026-12-02 on the bench's report.
-PACK_LEVEL = 6
-
-
-def _pack(document):
-    """document: JSON text, the JSON already zlib-compressed (bytes), or packed already (pack_file)."""
-    if isinstance(document, str) and document.startswith(_PACKED):
-        return document
-    packed = document if isinstance(document, bytes) else zlib.compress(document.encode("utf-8"), PACK_LEVEL)
-    return _PACKED + base64.b64encode(packed).decode("ascii")
-
-
-def pack_file(path: str, chunk_size: int = 1 << 20) -> str:
-    """A report.json file as the store keeps it (what _pack makes of its text), read, compressed and
-    encoded a piece at a time into one buffer: only the packed text is ever held whole (a tenth of
-    the file; a 100,000-host report.json is 2 GB). A document for append_run."""
-    compressor = zlib.compressobj(PACK_LEVEL)
-    text = bytearray(_PACKED.encode("ascii"))
-    pending = b""
-    buffer = bytearray(chunk_size)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            size = handle.readinto(buffer)
-            if not size:
-                break
-            pending += compressor.compress(view[:size])
-            whole = len(pending) - len(pending) % 3       # base64 of whole 3-byte groups joins up
-            text += base64.b64encode(pending[:whole])
-            pending = pending[whole:]
-    text += base64.b64encode(pending + compressor.flush())
-    return text.decode("ascii")
-
-
-def _unpack(stored):
-    if stored.startswith(_PACKED):
-        return zlib.decompress(base64.b64decode(stored[len(_PACKED):])).decode("utf-8")
-    return stored
-
-
 # ---- the report, as rows ------------------------------------------------------------------------
 
 # Rows are built as dicts and read out in the schema's column order, so no value can land in
@@ -215,7 +165,8 @@ def _check_host(host):
         raise _BadInput("the report's hosts are not a list of host entries")
 
 
-def _run_row(report, document=None):
+def _run_row(report, stored_document):
+    """stored_document: runs.report (_store/document.py)."""
     run, summary = report["run"], report["summary"]
     values = {
         "run_id": run["run_id"], "started_at": run["started_at"], "ended_at": run["ended_at"],
@@ -226,7 +177,7 @@ def _run_row(report, document=None):
         "host_count": int(summary.get("hosts", len(report["hosts"]))),
         # NOT NULL in the schema: a run of no hosts stores 0, and reads back as None (trend()).
         "compliant_percent": float(summary.get("compliant_percent") or 0.0),
-        "summary": _json(summary), "report": _pack(document if document is not None else _json(report)),
+        "summary": _json(summary), "report": stored_document,
         "stored_at": _vocabulary.utc_stamp(),
     }
     awx = run.get("awx") if isinstance(run.get("awx"), dict) else {}
@@ -343,7 +294,7 @@ def _delete_run(db, run_id):
     hosts = [row[0] for row in db.query("SELECT host FROM hosts WHERE run_id = ?", (run_id,))]
     for chunk in _chunks(hosts):
         db.execute("DELETE FROM updates WHERE host IN (%s) AND run_id = ?" % _marks(len(chunk)), chunk + [run_id])
-    for table in ("hosts", "runs"):
+    for table in ("hosts", "report_pieces", "runs"):
         db.execute("DELETE FROM %s WHERE run_id = ?" % table, (run_id,))
     return orphans
 
@@ -471,12 +422,13 @@ class HistoryStore(object):
                                     self.location) from None
 
     def append_run(self, report: dict[str, Any],
-                   document: str | bytes | Callable[[], str | bytes] | None = None) -> None:
+                   document: str | bytes | Callable[[], str | bytes] | _document.DocumentFile | None = None) -> None:
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
-        report as JSON text, zlib-compressed JSON (bytes) or pack_file()'s text, when the caller has it
-        already, or a function returning one, called in a thread of its own while the rows are
-        written (the callback packs its report.json then); what it raises, append_run raises."""
+        report as JSON text, zlib-compressed JSON (bytes) or packed text (_store/document.pack_file),
+        when the caller has it already; or a function returning one, or a DocumentFile (a file of
+        the report's JSON: the callback's report.json), packed in a thread of its own while the rows
+        are written; what it raises, append_run raises. Stored in pieces (_store/document.py)."""
         run_id = (report.get("run") or {}).get("run_id") if isinstance(report, dict) else None
         with self._failing("append run %s to" % (run_id or "(none)")):
             report = _check_report(report)
@@ -484,26 +436,45 @@ class HistoryStore(object):
 
     def _write_run(self, report, document):
         run_id, ended_at = report["run"]["run_id"], report["run"]["ended_at"]
-        if callable(document):
-            # A document function (pack_file of report.json) runs in a thread of its own while the
-            # rows are written: zlib and SQLite both release the GIL, so on two cores most of the
-            # packing (2.9 CPU s at 10,000 hosts x 50 updates, PACK_LEVEL) costs no wall-clock time.
-            # perf: see PACK_LEVEL.
-            document = InBackground(document, name="fleetpatch-pack-document")
-        with self._db.write_transaction():
-            orphans = _delete_run(self._db, run_id)
-            pointers = {}
-            # One pass over the hosts (the callback's are read back from its spill file, one at a
-            # time), their rows inserted a batch of hosts at a time: the hosts' rows, then their
-            # updates, a multi-row INSERT per host.
-            for batch in _batches(self._rows_of(run_id, ended_at, report["hosts"], pointers), ROW_BATCH_HOSTS):
-                self._db.insert_rows("hosts", schema.HOST_COLUMNS, [host_row for host_row, _group in batch])
-                self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, [group for _row, group in batch if group])
-            _offer_history(self._db, pointers, orphans)
-            _save_pointers(self._db, pointers)
-            if isinstance(document, InBackground):
-                document = document.result()
-            self._db.insert_rows("runs", schema.RUN_COLUMNS, [_run_row(report, document)])
+        # perf: a document file (report.json) or function is packed in a thread of its own while the
+        # rows are written, and its pieces are written as they come, between batches of rows: 2.9 CPU s
+        # of packing at 10,000 hosts x 50 updates (PACK_LEVEL) off the wall clock on two cores, and at
+        # 100,000 hosts never the whole packed document (142 MB) held, let alone the driver's copies.
+        pieces = _document.pieces_for(document, lambda: _json(report))
+        try:
+            with self._db.write_transaction():
+                orphans = _delete_run(self._db, run_id)
+                pointers = {}
+                written = 0
+                # One pass over the hosts (the callback's are read back from its spill file, one at a
+                # time), their rows inserted a batch of hosts at a time: the hosts' rows, then their
+                # updates, a multi-row INSERT per host.
+                for batch in _batches(self._rows_of(run_id, ended_at, report["hosts"], pointers), ROW_BATCH_HOSTS):
+                    self._db.insert_rows("hosts", schema.HOST_COLUMNS, [host_row for host_row, _group in batch])
+                    self._db.insert_grouped_rows("updates", schema.UPDATE_COLUMNS, [group for _row, group in batch if group])
+                    written = self._write_pieces(run_id, pieces.ready(), written)
+                _offer_history(self._db, pointers, orphans)
+                _save_pointers(self._db, pointers)
+                written = self._write_pieces(run_id, pieces.rest(), written)
+                self._db.insert_rows("runs", schema.RUN_COLUMNS, [_run_row(report, _document.IN_PIECES + str(written))])
+        except BaseException:
+            pieces.cancel()
+            raise
+
+    def _write_pieces(self, run_id, pieces, written):
+        """Insert pieces as the next of the run's report_pieces; returns how many it has now."""
+        for piece in pieces:
+            self._db.insert_rows("report_pieces", schema.PIECE_COLUMNS, [(run_id, written, piece)])
+            written += 1
+        return written
+
+    def _read_pieces(self, run_id, count):
+        """The run's report_pieces' text in order, up to count, one at a time (stops at a missing one)."""
+        for number in range(count):
+            rows = self._db.query("SELECT data FROM report_pieces WHERE run_id = ? AND piece = ?", (run_id, number))
+            if not rows:
+                return
+            yield rows[0][0]
 
     @staticmethod
     def _rows_of(run_id, ended_at, hosts, pointers):
@@ -721,7 +692,8 @@ class HistoryStore(object):
             # collector paused, 5.8-6.6 s without (2026-12-02, docs/benchmarks.md): every object it
             # makes stays alive, so each full collection walks all of them for nothing.
             with _gc.collector_paused():
-                return _report_model.upgrade(json.loads(_unpack(rows[0][0])))
+                return _report_model.upgrade(json.loads(
+                    _document.unpack(rows[0][0], lambda count: self._read_pieces(run_id, count))))
 
     def runs(self, since: datetime.date | str | None = None, until: datetime.date | str | None = None) -> list[dict[str, Any]]:
         """The stored runs that started in [since, until), oldest first: each run's metadata

@@ -39,6 +39,9 @@ UPDATE_COLUMNS = ("run_id", "host", "name", "arch", "installed_version", "availa
                   "severity", "decision", "state", "issued", "first_seen", "sla_due", "sla_breached", "advisories",
                   "cves")
 
+# The report document, a piece a row (_store/document.py): runs.report says how many pieces it has.
+PIECE_COLUMNS = ("run_id", "piece", "data")
+
 POINTER_COLUMNS = ("host", "run_id", "ended_at", "assessed_run_id", "assessed_ended_at")
 
 MIGRATIONS_TABLE = """
@@ -158,10 +161,24 @@ _MIGRATION_4 = (
     "ALTER TABLE hosts RENAME COLUMN installed_rejected TO rejected",
 )
 
+# The report document in pieces (_store/document.py): a 100,000-host run's packed document (142 MB)
+# was one value of runs.report, which the database driver held about three times over while it took
+# it. A new run's runs.report says how many pieces it has; an older run's document stays where it is.
+_MIGRATION_5 = (
+    """
+CREATE TABLE report_pieces (
+    run_id TEXT NOT NULL,
+    piece INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, piece)
+)""",
+)
+
 # (version, name, statements), in order; append only.
 MIGRATIONS = (
     (1, "runs, hosts, updates and each host's latest run", _MIGRATION_1),
     (2, "the AWX job of each run", _MIGRATION_2),
     (3, "the AWX job template of each run (the slices of a sliced job)", _MIGRATION_3),
     (4, "the host counts deferred and rejected, named as the report's schema 2 names them", _MIGRATION_4),
+    (5, "the report document in pieces", _MIGRATION_5),
 )

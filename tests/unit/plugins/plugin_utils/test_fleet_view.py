@@ -85,10 +85,11 @@ def test_a_version_1_store_migrates_and_keeps_its_data(tmp_path):
             conn.execute("ALTER TABLE runs DROP COLUMN %s" % column)
         conn.execute("ALTER TABLE hosts RENAME COLUMN deferred TO installed_other")       # migration 4
         conn.execute("ALTER TABLE hosts RENAME COLUMN rejected TO installed_rejected")
+        conn.execute("DROP TABLE report_pieces")                                          # migration 5
         conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     conn.close()
     with HistoryStore.open(path) as store:
-        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4]
+        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4, 5]
         assert [r["run_id"] for r in store.runs()] == ["r1", "r2"] and store.runs()[0]["awx"] is None
         assert store.remediation_days("2026-01-01") == {"critical": (1, 11.0)}
 

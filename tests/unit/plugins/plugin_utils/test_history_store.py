@@ -424,11 +424,12 @@ def test_migrations_are_recorded_once(location):
     assert [(m["version"], m["name"]) for m in applied] == [
         (1, "runs, hosts, updates and each host's latest run"),
         (2, "the AWX job of each run"), (3, "the AWX job template of each run (the slices of a sliced job)"),
-        (4, "the host counts deferred and rejected, named as the report's schema 2 names them")]
+        (4, "the host counts deferred and rejected, named as the report's schema 2 names them"),
+        (5, "the report document in pieces")]
     with HistoryStore.open(location) as store:     # reopening migrates nothing and keeps the data
         assert store.migrations() == applied
         assert trend_ids(store) == ["r1"]
-    assert raw_execute(location, "SELECT COUNT(*) FROM schema_migrations")[0][0] == 4
+    assert raw_execute(location, "SELECT COUNT(*) FROM schema_migrations")[0][0] == 5
 
 
 def schema_1_report(run_id, ended_at, *entries):
@@ -457,7 +458,7 @@ def test_a_store_of_schema_3_keeps_its_counts_under_their_new_names(location, mo
                 "VALUES ('a', 'r0', '2026-10-01T10:00:00Z', 'r0', '2026-10-01T10:00:00Z')")
     with HistoryStore.open(location) as store:
         [host] = store.latest_hosts()
-        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4]
+        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4, 5]
     assert host["counts"]["deferred"] == 3 and host["counts"]["rejected"] == 2 and host["counts"]["missing"] == 1
     assert "installed_other" not in host["counts"] and "installed_rejected" not in host["counts"]
 

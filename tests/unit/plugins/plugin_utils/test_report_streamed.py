@@ -16,6 +16,7 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import model
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import spill as _report_spill
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import views as _report_views
+from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import document
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import history
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "report_golden.json")
@@ -81,10 +82,14 @@ def test_the_stores_copy_of_report_json_is_packed_a_piece_at_a_time(tmp_path):
     text = "".join('{"host":"h%05d","updates":[]},' % n for n in range(5000)).encode("utf-8")
     path.write_bytes(text)
     for chunk_size in (1, 7, 1000, 1 << 20):
-        packed = history.pack_file(str(path), chunk_size=chunk_size)
+        for piece_chars in (4, 100, 1 << 22):
+            pieces = list(document.pack_chunks(document.file_chunks(str(path), chunk_size), piece_chars))
+            assert all(len(piece) == piece_chars for piece in pieces[:-1]) and 0 < len(pieces[-1]) <= piece_chars
+            assert zlib.decompress(base64.b64decode("".join(pieces))) == text
+            assert list(document.pieces_of(document.PACKED + "".join(pieces), piece_chars)) == pieces
+        packed = document.pack_file(str(path), chunk_size=chunk_size)
         assert packed.startswith("zlib+base64:")
         assert zlib.decompress(base64.b64decode(packed[len("zlib+base64:"):])) == text
-        assert history._pack(packed) == packed
 
 
 def test_the_callbacks_observations_leave_memory_and_come_back_whole(tmp_path):
