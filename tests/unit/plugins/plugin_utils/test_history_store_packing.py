@@ -13,7 +13,8 @@ from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import 
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store import schema as store_schema
 from ansible_collections.fleetpatch.patching.plugins.plugin_utils._store.history import HistoryStore, HistoryStoreError
 
-from test_history_store import location, postgres_location, raw_execute  # noqa: F401 (fixtures)
+from test_history_store import location, postgres_location  # noqa: F401  pylint: disable=unused-import
+from test_history_store import raw_execute
 
 RUN = {"run_id": "r1", "started_at": "2026-11-25T10:00:00Z", "ended_at": "2026-11-25T10:05:00Z",
        "playbooks": ["playbooks/rollout.yml"], "check_mode": False, "controller": "controller1",
