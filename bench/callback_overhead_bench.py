@@ -18,7 +18,11 @@ ansible-playbook in a fresh process, one after the other, their order rotated ev
   junit       plus ansible.builtin.junit (ansible-core's; community.general has none)
 Per run: wall seconds, controller CPU seconds (user + system of the ansible-playbook process tree,
 getrusage(RUSAGE_CHILDREN) in a measuring child of its own) and peak RSS (ru_maxrss of that tree:
-its largest process, the controller). Ratios to plain, per round and their median. Each run's
+its largest process, the controller), and the same CPU split between ansible-playbook's own process,
+where callbacks run (main_cpu_s), and its forked workers (workers_cpu_s), through
+bench/playbook_cpu_split.py. Ratios to plain, per round and their median; added_main_cpu_share: what
+a variant adds to the main process, over the plain run's whole CPU (the workers' run-to-run noise,
+as large as a callback's cost on a shared machine, left out of the difference). Each run's
 output is checked (the report has N hosts, ARA's database has the results, the JUnit file exists).
 --hook-times adds one compliance run per size through bench/callback_hook_timer.py: the time the
 callback spends per hook (per result, and at the end of the run). Results go to bench/results/.
@@ -42,6 +46,7 @@ REPO = os.path.dirname(HERE)
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
 REPLAY_PLUGINS = os.path.join(HERE, "replay_plugins")
 HOOK_TIMER = os.path.join(HERE, "callback_hook_timer.py")
+CPU_SPLIT = os.path.join(HERE, "playbook_cpu_split.py")
 VARIANTS = ("plain", "compliance", "ara", "junit")
 RINGS = ("test", "pilot", "production", "production", "production")
 
@@ -141,8 +146,12 @@ def measure(variant, workdir, rundir, hosts, forks, hook_out=None):
     and print {wall_s, cpu_s, peak_rss_mib}."""
     env = variant_env(variant, rundir, workdir)
     command = ["ansible-playbook", "-f", str(forks), os.path.join(workdir, "playbook.yml")]
+    split_out = None
     if hook_out:
         command = [sys.executable, HOOK_TIMER, hook_out] + command[1:]
+    else:
+        split_out = os.path.join(rundir, "cpu-split.json")
+        command = [sys.executable, CPU_SPLIT, split_out] + command[1:]
     started = time.perf_counter()
     with open(os.path.join(rundir, "stdout.log"), "w") as out:
         proc = subprocess.run(command, env=env, cwd=rundir, stdout=out, stderr=subprocess.STDOUT, check=False)
@@ -154,8 +163,14 @@ def measure(variant, workdir, rundir, hosts, forks, hook_out=None):
         raise SystemExit("%s: ansible-playbook exited %s:\n%s" % (variant, proc.returncode, "\n".join(log[-30:])))
     warnings = [line.strip() for line in log if "[WARNING]" in line or "ERROR" in line]
     check_output(variant, rundir, hosts)
-    print(json.dumps({"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-                      "peak_rss_mib": round(usage.ru_maxrss / 1024.0, 1), "warnings": warnings[:5]}))
+    figures = {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+               "peak_rss_mib": round(usage.ru_maxrss / 1024.0, 1)}
+    if split_out:
+        with open(split_out) as handle:
+            split = json.load(handle)
+        figures.update(main_cpu_s=split["main_cpu_s"], workers_cpu_s=split["workers_cpu_s"])
+    figures["warnings"] = warnings[:5]
+    print(json.dumps(figures))
 
 
 def run_variant(variant, workdir, hosts, forks, ara_template, hook_out=None):
@@ -175,6 +190,10 @@ def run_variant(variant, workdir, hosts, forks, ara_template, hook_out=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# Each run's figures (main_cpu_s and workers_cpu_s: playbook_cpu_split.py, the runs without --hook-times)
+FIGURES = ("wall_s", "cpu_s", "peak_rss_mib", "main_cpu_s", "workers_cpu_s")
+
+
 def summarise(rounds):
     """Medians per variant, and the median of each round's ratio to that round's plain run."""
     summary = {}
@@ -182,10 +201,17 @@ def summarise(rounds):
         runs = [r[variant] for r in rounds if variant in r]
         if not runs:
             continue
-        entry = dict((key, statistics.median(run[key] for run in runs)) for key in ("wall_s", "cpu_s", "peak_rss_mib"))
+        keys = [key for key in FIGURES if all(key in run for run in runs)]
+        entry = dict((key, statistics.median(run[key] for run in runs)) for key in keys)
         if variant != "plain":
-            for key in ("wall_s", "cpu_s", "peak_rss_mib"):
-                entry["ratio_" + key] = round(statistics.median(r[variant][key] / r["plain"][key] for r in rounds), 3)
+            for key in keys:
+                if all(key in r["plain"] for r in rounds):
+                    entry["ratio_" + key] = round(statistics.median(r[variant][key] / r["plain"][key] for r in rounds), 3)
+            if all("main_cpu_s" in r[variant] and "main_cpu_s" in r["plain"] for r in rounds):
+                # What the callback adds where callbacks run, against the plain run's whole CPU: the
+                # workers' share left out of the difference, not of the scale.
+                entry["added_main_cpu_share"] = round(statistics.median(
+                    (r[variant]["main_cpu_s"] - r["plain"]["main_cpu_s"]) / r["plain"]["cpu_s"] for r in rounds), 3)
         summary[variant] = entry
     return summary
 
