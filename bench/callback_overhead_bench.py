@@ -143,7 +143,8 @@ def check_output(variant, rundir, hosts):
 
 def measure(variant, workdir, rundir, hosts, forks, hook_out=None):
     """In a child process of its own (so RUSAGE_CHILDREN is this run's alone): run ansible-playbook
-    and print {wall_s, cpu_s, peak_rss_mib}."""
+    and print {wall_s, cpu_s, peak_rss_mib}, and main_cpu_s and workers_cpu_s unless the hooks are
+    timed (hook_out)."""
     env = variant_env(variant, rundir, workdir)
     command = ["ansible-playbook", "-f", str(forks), os.path.join(workdir, "playbook.yml")]
     split_out = None
@@ -190,7 +191,8 @@ def run_variant(variant, workdir, hosts, forks, ara_template, hook_out=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-# Each run's figures (main_cpu_s and workers_cpu_s: playbook_cpu_split.py, the runs without --hook-times)
+# Each round's run's figures (main_cpu_s and workers_cpu_s: playbook_cpu_split.py; the --hook-times
+# run, timed through callback_hook_timer.py instead, is in no round)
 FIGURES = ("wall_s", "cpu_s", "peak_rss_mib", "main_cpu_s", "workers_cpu_s")
 
 
@@ -201,17 +203,14 @@ def summarise(rounds):
         runs = [r[variant] for r in rounds if variant in r]
         if not runs:
             continue
-        keys = [key for key in FIGURES if all(key in run for run in runs)]
-        entry = dict((key, statistics.median(run[key] for run in runs)) for key in keys)
+        entry = dict((key, statistics.median(run[key] for run in runs)) for key in FIGURES)
         if variant != "plain":
-            for key in keys:
-                if all(key in r["plain"] for r in rounds):
-                    entry["ratio_" + key] = round(statistics.median(r[variant][key] / r["plain"][key] for r in rounds), 3)
-            if all("main_cpu_s" in r[variant] and "main_cpu_s" in r["plain"] for r in rounds):
-                # What the callback adds where callbacks run, against the plain run's whole CPU: the
-                # workers' share left out of the difference, not of the scale.
-                entry["added_main_cpu_share"] = round(statistics.median(
-                    (r[variant]["main_cpu_s"] - r["plain"]["main_cpu_s"]) / r["plain"]["cpu_s"] for r in rounds), 3)
+            for key in FIGURES:
+                entry["ratio_" + key] = round(statistics.median(r[variant][key] / r["plain"][key] for r in rounds), 3)
+            # What the callback adds where callbacks run, against the plain run's whole CPU: the
+            # workers' share left out of the difference, not of the scale.
+            entry["added_main_cpu_share"] = round(statistics.median(
+                (r[variant]["main_cpu_s"] - r["plain"]["main_cpu_s"]) / r["plain"]["cpu_s"] for r in rounds), 3)
         summary[variant] = entry
     return summary
 

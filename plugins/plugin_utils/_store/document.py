@@ -65,7 +65,7 @@ def pack_chunks(chunks: Iterable[bytes], piece_chars: int | None = None) -> Iter
 
 def pieces_of(document: str | bytes, piece_chars: int | None = None) -> Iterator[str]:
     """The pieces of a document given whole: its JSON text, its JSON zlib-compressed (bytes), or
-    packed already (PACKED + base64 text, pack_file())."""
+    packed already (PACKED + base64 text, as runs.report held it before migration 5)."""
     if isinstance(document, bytes):
         text = base64.b64encode(document).decode("ascii")
     elif not isinstance(document, str):
@@ -79,11 +79,6 @@ def pieces_of(document: str | bytes, piece_chars: int | None = None) -> Iterator
     step = (piece_chars or PIECE_CHARS) // 4 * 4
     for start in range(0, max(len(text), 1), step):
         yield text[start:start + step]
-
-
-def pack_file(path: str, chunk_size: int = _READ_BYTES) -> str:
-    """A JSON file's document whole, as runs.report held it before migration 5 (PACKED + base64)."""
-    return PACKED + "".join(pack_chunks(file_chunks(path, chunk_size)))
 
 
 def unpack(stored: str, pieces: Callable[[int], Iterator[str]]) -> str:

@@ -425,7 +425,7 @@ class HistoryStore(object):
                    document: str | bytes | Callable[[], str | bytes] | _document.DocumentFile | None = None) -> None:
         """Store one compliance report in one transaction. A run_id already stored is replaced
         (the partial report of an aborted run, then the final one, are one run). document: the
-        report as JSON text, zlib-compressed JSON (bytes) or packed text (_store/document.pack_file),
+        report as JSON text, zlib-compressed JSON (bytes) or packed text (_store/document.PACKED + base64),
         when the caller has it already; or a function returning one, or a DocumentFile (a file of
         the report's JSON: the callback's report.json), packed in a thread of its own while the rows
         are written; what it raises, append_run raises. Stored in pieces (_store/document.py)."""
