@@ -3,6 +3,7 @@ history store (SQLite, or PostgreSQL) and every renderer, in a child process eac
 is the pipeline's own.
 
     python bench/compliance_pipeline_bench.py [--hosts N] [--updates N] [--runs N] [--store sqlite|postgres]
+                                              [--previous-run]
 
 pipeline: the callback receives every result (patch_facts, patch_apply, health_check,
           patch_rollback, unreachable hosts) as Ansible would hand them over (spilling each host's
@@ -12,6 +13,10 @@ baseline: the least any reporter must do with the same results: keep the raw res
           json.dump them to one file (timed with generating the synthetic fleet, which the
           pipeline's time leaves out, so the ratio flatters the baseline).
 Each of --runs rounds runs the baseline, then the pipeline; ratios are per round.
+--previous-run: the store already holds one earlier run of the same fleet when the measured run appends
+          to it (a pipeline child of its own, not measured), as every run after an operator's first
+          does: the end of the run then reads each host's previous assessment and the fleet's SLA
+          breaches from the store.
 --store postgres: the store is FLEETPATCH_BENCH_POSTGRES_URL, a database of its own, emptied (its
           public schema dropped) before each pipeline run:
             eval "$(FLEETPATCH_TEST_POSTGRES_DATABASE=fleetpatch_bench tests/tools/start-postgres)"
@@ -27,6 +32,7 @@ import datetime
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +46,7 @@ COLLECTIONS = os.environ.get("FLEETPATCH_BENCH_COLLECTIONS") or os.path.join(REP
 TARGETS = {10000: {"seconds": 10, "peak_mib": 300}, 100000: {"seconds": 120, "peak_mib": 1024}}
 
 
-def child(mode, hosts, updates, workdir, store):
+def child(mode, hosts, updates, workdir, store, run_id="bench"):
     sys.path.insert(0, os.path.join(REPO, "tests", "support"))
     sys.path.insert(0, COLLECTIONS)
     import yaml
@@ -93,7 +99,7 @@ def child(mode, hosts, updates, workdir, store):
         documented = yaml.safe_load(compliance.DOCUMENTATION)["options"]
         plugin._plugin_options = dict((k, v.get("default")) for k, v in documented.items())
         plugin._plugin_options.update(report_dir=os.path.join(workdir, "reports"), store=store)
-        plugin._run_id = "bench"
+        plugin._run_id = run_id
         collecting = 0.0        # only the time spent in the callback: generating the fleet is not the pipeline
         collecting_cpu = 0.0    # the same in CPU seconds (time.process_time), which other processes do not inflate
         for host, dummy_ring, events in synthetic_fleet.fleet(hosts, updates):
@@ -137,7 +143,7 @@ def empty_postgres(url):
         conn.execute("CREATE SCHEMA public")
 
 
-def run_child(mode, hosts, updates, store_kind):
+def run_child(mode, hosts, updates, store_kind, previous_run=False):
     with tempfile.TemporaryDirectory() as workdir:
         if store_kind == "postgres":
             store = os.environ["FLEETPATCH_BENCH_POSTGRES_URL"]
@@ -145,9 +151,20 @@ def run_child(mode, hosts, updates, store_kind):
                 empty_postgres(store)
         else:
             store = os.path.join(workdir, "history.sqlite")
-        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--hosts", str(hosts),
-                               "--updates", str(updates), "--workdir", workdir, "--store-location", store],
-                              capture_output=True, text=True, check=False)
+        command = [sys.executable, __file__, "--hosts", str(hosts), "--updates", str(updates),
+                   "--workdir", workdir, "--store-location", store]
+        if mode == "pipeline" and previous_run:
+            # The earlier run, in a work directory of its own so that only the store is shared.
+            earlier = os.path.join(workdir, "previous")
+            os.mkdir(earlier)
+            command_earlier = list(command)
+            command_earlier[command_earlier.index("--workdir") + 1] = earlier
+            proc = subprocess.run(command_earlier + ["--child", mode, "--run-id", "bench-previous"],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise SystemExit("the previous run failed:\n%s\n%s" % (proc.stdout, proc.stderr))
+            shutil.rmtree(earlier)
+        proc = subprocess.run(command + ["--child", mode], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SystemExit("%s failed:\n%s\n%s" % (mode, proc.stdout, proc.stderr))
         result = json.loads(proc.stdout)
@@ -165,16 +182,19 @@ def main():
     parser.add_argument("--child")
     parser.add_argument("--workdir")
     parser.add_argument("--store-location")
+    parser.add_argument("--run-id", default="bench")
+    parser.add_argument("--previous-run", action="store_true",
+                        help="the store holds an earlier run of the same fleet before the measured run")
     args = parser.parse_args()
     if args.child:
-        return child(args.child, args.hosts, args.updates, args.workdir, args.store_location)
+        return child(args.child, args.hosts, args.updates, args.workdir, args.store_location, args.run_id)
     if args.store == "postgres" and not os.environ.get("FLEETPATCH_BENCH_POSTGRES_URL"):
         raise SystemExit("--store postgres: set FLEETPATCH_BENCH_POSTGRES_URL (see the docstring)")
     load_before = os.getloadavg()     # the machine is shared: what else ran, as the bench began
     rounds = []
     for number in range(args.runs):
         baseline = run_child("baseline", args.hosts, args.updates, args.store)
-        pipeline = run_child("pipeline", args.hosts, args.updates, args.store)
+        pipeline = run_child("pipeline", args.hosts, args.updates, args.store, args.previous_run)
         rounds.append({"baseline": baseline, "pipeline": pipeline,
                        "ratio_seconds": round(pipeline["seconds"] / baseline["seconds"], 2),
                        "ratio_peak_memory": round(pipeline["peak_mib"] / baseline["peak_mib"], 2)})
@@ -186,6 +206,7 @@ def main():
         "benchmark": "compliance_pipeline",
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hosts": args.hosts, "updates_per_host": args.updates, "store": args.store,
+        "previous_run": args.previous_run,
         "collections": COLLECTIONS, "load_before": load_before, "load_after": os.getloadavg(),
         "rounds": rounds, "worst_pipeline": worst,
         "targets": targets,
@@ -194,7 +215,8 @@ def main():
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    with open(os.path.join(HERE, "results", "compliance_pipeline-%s-%d-%s.json" % (args.store, args.hosts, stamp)),
+    kind = args.store + ("-previous" if args.previous_run else "")
+    with open(os.path.join(HERE, "results", "compliance_pipeline-%s-%d-%s.json" % (kind, args.hosts, stamp)),
               "w") as handle:
         json.dump(result, handle, indent=1)
     print(json.dumps(result, indent=1))

@@ -276,7 +276,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 return cached
         try:
             with HistoryStore.open(location) as store:
-                snap = rules.snapshot(shown, now, store.latest_hosts(), store.last_assessed(), store.sla_breaches(now))
+                snap = rules.snapshot(shown, now, store.latest_hosts(), store.last_assessed(), store.sla_breach_counts(now))
         except HistoryStoreError as ex:
             # The message names the store with its password removed, and never chains the driver's error.
             raise AnsibleParserError("fleetpatch.patching.compliance (%s): %s" % (path, ex))

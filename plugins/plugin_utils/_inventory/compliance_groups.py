@@ -145,17 +145,25 @@ def stamp(moment: datetime.datetime) -> str:
 
 # ---- the snapshot: what one read of the store gives (and the inventory cache keeps) -------------
 
-def snapshot(location: str, fetched_at: datetime.datetime, latest_hosts: list[dict[str, Any]],
-             last_assessed: dict[str, Any], sla_breaches: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The store's rows as the plugin keeps them: JSON-serialisable, so any cache plugin can hold
-    them. location: the store as shown (password removed), so that a cache entry written for
-    another store is not used. SLA breaches are kept per host as [count, earliest sla_due]
-    rather than one row per update (a large fleet has hundreds of thousands)."""
+def breach_counts(sla_breaches: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
+    """{host: [count, earliest sla_due]} of breach rows ({host, sla_due}, HistoryStore.sla_breaches()'s):
+    what HistoryStore.sla_breach_counts() gives."""
     breaches = {}
     for breach in sla_breaches:
         count, earliest = breaches.get(breach["host"], (0, None))
         due = str(breach["sla_due"])[:10]
         breaches[breach["host"]] = [count + 1, due if earliest is None or due < earliest else earliest]
+    return breaches
+
+
+def snapshot(location: str, fetched_at: datetime.datetime, latest_hosts: list[dict[str, Any]],
+             last_assessed: dict[str, Any],
+             sla_breaches: dict[str, list[Any]] | Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The store's rows as the plugin keeps them: JSON-serialisable, so any cache plugin can hold
+    them. location: the store as shown (password removed), so that a cache entry written for
+    another store is not used. SLA breaches are kept per host as [count, earliest sla_due]
+    rather than one row per update (a large fleet has hundreds of thousands): given so
+    (HistoryStore.sla_breach_counts(), a dict, kept as it is) or as breach rows (counted here)."""
     return {
         "version": SNAPSHOT_VERSION,
         "location": location,
@@ -163,7 +171,7 @@ def snapshot(location: str, fetched_at: datetime.datetime, latest_hosts: list[di
         # The store returns fresh objects: kept as they are, not copied (10,000 hosts).
         "hosts": list(latest_hosts),
         "last_assessed": dict(last_assessed),
-        "sla_breaches": breaches,
+        "sla_breaches": sla_breaches if isinstance(sla_breaches, dict) else breach_counts(sla_breaches),
     }
 
 

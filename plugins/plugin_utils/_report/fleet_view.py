@@ -20,7 +20,6 @@ with the same result.
 from __future__ import annotations
 
 import datetime
-import itertools
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ansible_collections.fleetpatch.patching.plugins.module_utils._vocabulary import OPEN_STATES
@@ -53,14 +52,17 @@ class RunHosts(object):
         self._previous = None
 
     def read_previous(self, store: HistoryStore, hosts: Iterable[str]) -> None:
-        """The store's open updates of these hosts' previous assessments, before add() sees them.
-        perf: one read for the run, not one per batch of hosts: previous_open_updates() reads every
-        host's rows whichever hosts are asked for. A failure is kept for fleet_state() to raise (the
-        fleet state is then not in the report; the store is still used for the rest)."""
+        """The store's open updates of these hosts' previous assessments: a batch of the run's hosts,
+        read before add() sees them (the batch before is let go: the fleet's open updates are never
+        held at once). A failure is kept for fleet_state() to raise (the fleet state is then not in
+        the report; the store is still used for the rest), and no batch is read after it."""
+        if self.failure is not None:
+            return
         try:
             self._previous = store.previous_open_updates(hosts, self.started_at)
         except Exception as exc:
             self.failure = exc
+            self._previous = None
 
     def add(self, host: dict[str, Any]) -> None:
         if not host.get("assessed_at"):
@@ -85,7 +87,9 @@ class RunHosts(object):
 
     def since_previous(self) -> dict[str, int] | None:
         """since_previous()'s figures, or None when the store's were not read."""
-        return {"new": self.new, "resolved": self.resolved} if self._previous is not None else None
+        if self._previous is None or self.failure is not None:
+            return None
+        return {"new": self.new, "resolved": self.resolved}
 
 
 def _run_hosts(report, today=None):
@@ -106,10 +110,8 @@ def fleet_state(store: HistoryStore, report: dict[str, Any], inventory_hosts: It
     gathered = _run_hosts(report)
     if gathered is not None and gathered.failure is not None:
         raise gathered.failure
-    latest, last, breaches, run_breaches = _with_this_run(store, report, now)
+    latest, last, breaches = _with_this_run(store, report, now)
     snap = rules.snapshot(store.location, now, list(latest.values()), last, breaches)
-    # The run's own hosts' breaches, gathered in snapshot()'s form: none of them is among the store's.
-    snap["sla_breaches"].update(run_breaches)
     # perf: one host's state at a time, the fleet's never held at once: 93 MiB of states and copies at
     # 30,000 hosts, the end of the run's peak once the store's document went in pieces
     # (bench/compliance_pipeline_bench.py, RSS traced by phase, 2026-12-02).
@@ -139,17 +141,18 @@ def fleet_state(store: HistoryStore, report: dict[str, Any], inventory_hosts: It
 
 
 def _with_this_run(store, report, now):
-    """(latest entries by host, last assessments by host, SLA breaches, the run's hosts' SLA breaches)
-    as the store will hold them once this run is appended: the store's rows, each host of the run
-    replacing its own. The breaches are an iterator (rules.snapshot counts them per host): the
-    run's are read one host at a time, never held as a list of every overdue update of the fleet;
-    or, gathered (RunHosts), the run's hosts' are {host: [count, earliest sla_due]}."""
+    """(latest entries by host, last assessments by host, SLA breaches as {host: [count, earliest
+    sla_due]}) as the store will hold them once this run is appended: the store's rows, each host of
+    the run replacing its own. The breaches are counted per host, never held one row per overdue
+    update of the fleet: the store's by HistoryStore.sla_breach_counts(), the run's gathered
+    (RunHosts) or read one host at a time."""
     run = report["run"]
     briefs = _report_spill.briefs(report["hosts"])
     latest = dict((entry["host"], entry) for entry in store.latest_hosts())
     last = store.last_assessed()
     assessed_now = set(h["host"] for h in briefs if h.get("assessed_at"))
-    stored = [b for b in store.sla_breaches(now) if b["host"] not in assessed_now]
+    breaches = dict((host, counted) for host, counted in store.sla_breach_counts(now).items()
+                    if host not in assessed_now)
     for host in briefs:
         name = host["host"]
         latest[name] = dict((key, host.get(key)) for key in ENTRY_FIELDS)
@@ -160,9 +163,9 @@ def _with_this_run(store, report, now):
                           "status": host.get("status"), "counts": host.get("counts") or {}}
     today = now.date().isoformat()
     gathered = _run_hosts(report, today)
-    if gathered is not None:
-        return latest, last, stored, gathered.breaches
-    return latest, last, itertools.chain(stored, _run_breaches(report, today)), {}
+    # None of the run's hosts is among the store's breaches (assessed now), so neither side overwrites the other.
+    breaches.update(gathered.breaches if gathered is not None else rules.breach_counts(_run_breaches(report, today)))
+    return latest, last, breaches
 
 
 def _run_breaches(report, today):
@@ -176,28 +179,49 @@ def _run_breaches(report, today):
                     yield {"host": host["host"], "sla_due": update["sla_due"]}
 
 
+def _open_updates(host):
+    """The host's open updates as (name, arch, available_version)."""
+    return set((u.get("name"), u.get("arch"), u.get("available_version"))
+               for u in host.get("updates") or () if u.get("state") in OPEN_STATES)
+
+
 def _new_and_resolved(host, earlier):
     """(new, resolved): the host's open updates its previous assessment (earlier: a set of (name,
     arch, available_version)) did not have, and the other way round."""
-    now_open = set((u.get("name"), u.get("arch"), u.get("available_version"))
-                   for u in host.get("updates") or () if u.get("state") in OPEN_STATES)
+    now_open = _open_updates(host)
     return len(now_open - earlier), len(earlier - now_open)
+
+
+# Hosts whose previous open updates are read from the store at once (the callback's own batches
+# are run._assemble's).
+PREVIOUS_BATCH = 500
 
 
 def since_previous(store: HistoryStore, report: dict[str, Any], started_at: str) -> dict[str, int]:
     """{new, resolved}: open updates this run found that the host's previous assessment did not,
-    and the other way round, over the hosts this run assessed."""
+    and the other way round, over the hosts this run assessed. The store's side is read a batch of
+    hosts at a time."""
     gathered = _run_hosts(report)
     figures = gathered.since_previous() if gathered is not None and gathered.started_at == started_at else None
     if figures is not None:
         return figures
-    assessed = [h["host"] for h in _report_spill.briefs(report["hosts"]) if h.get("assessed_at")]
-    before = store.previous_open_updates(assessed, started_at)
-    new = resolved = 0
+    totals = [0, 0]
+    pending = {}        # host -> its open updates in this run, for the batch being gathered
+
+    def settle():
+        before = store.previous_open_updates(pending, started_at)
+        for name, now_open in pending.items():
+            earlier = before.get(name)
+            if earlier is not None:     # else a first assessment: nothing to compare with
+                totals[0] += len(now_open - earlier)
+                totals[1] += len(earlier - now_open)
+        pending.clear()
+
     for host in report["hosts"]:
-        if not host.get("assessed_at") or host["host"] not in before:
-            continue        # not assessed, or a first assessment: nothing to compare with
-        added, gone = _new_and_resolved(host, before[host["host"]])
-        new += added
-        resolved += gone
-    return {"new": new, "resolved": resolved}
+        if host.get("assessed_at"):
+            pending[host["host"]] = _open_updates(host)
+            if len(pending) >= PREVIOUS_BATCH:
+                settle()
+    if pending:
+        settle()
+    return {"new": totals[0], "resolved": totals[1]}

@@ -291,7 +291,8 @@ def _finish(run, observations, relevant, rings, stats, options, inventory_hosts,
     return report, files, problems
 
 
-# Hosts whose first-seen dates are read from the store at once (HistoryStore.first_seen).
+# Hosts whose first-seen dates and previous open updates are read from the store at once
+# (HistoryStore.first_seen, previous_open_updates).
 FIRST_SEEN_BATCH = 500
 
 
@@ -306,7 +307,6 @@ def _assemble(run, observations, relevant, rings, stats, spill, store, trend, pr
         from ansible_collections.fleetpatch.patching.plugins.plugin_utils._report import fleet_view as _fleet_view
         run_hosts = _fleet_view.RunHosts(datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
                                          run.get("started_at"))
-        run_hosts.read_previous(store, names)
     assembly = _report_assemble.Assembly(spill, run.get("ended_at"), run_hosts)
     for start in range(0, len(names), FIRST_SEEN_BATCH):
         batch = names[start:start + FIRST_SEEN_BATCH]
@@ -317,6 +317,8 @@ def _assemble(run, observations, relevant, rings, stats, spill, store, trend, pr
             except Exception as exc:
                 problems.append("the history store is not used for this run: %s" % exc)
                 store, trend = _close_quietly(store), []
+            else:
+                run_hosts.read_previous(store, batch)
         for name in batch:
             entry = host_entry(name, observations, rings, stats, spill)
             backfill_first_seen([entry], first_seen)

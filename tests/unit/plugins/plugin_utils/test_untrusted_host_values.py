@@ -109,8 +109,10 @@ def test_the_store_and_the_compliance_groups_survive_a_date_that_is_no_day(tmp_p
         store.append_run(report)
         now = datetime.datetime(2026, 11, 25, tzinfo=datetime.timezone.utc)
         breaches = store.sla_breaches(now)
-        snap = rules.snapshot(location, now, store.latest_hosts(), store.last_assessed(), breaches)
+        counts = store.sla_breach_counts(now)
+        snap = rules.snapshot(location, now, store.latest_hosts(), store.last_assessed(), counts)
     assert [(b["host"], b["days_overdue"]) for b in breaches] == [("good", 15)]
+    assert counts == {"good": [1, "2026-11-10"]}
     states = rules.host_states(snap, ["bad", "good"], now, 7)
     assert "sla_breach" in states["good"].groups and "sla_breach" not in states["bad"].groups
 
