@@ -3,7 +3,7 @@ history store (SQLite, or PostgreSQL) and every renderer, in a child process eac
 is the pipeline's own.
 
     python bench/compliance_pipeline_bench.py [--hosts N] [--updates N] [--runs N] [--store sqlite|postgres]
-                                              [--previous-run]
+                                              [--previous-runs N]
 
 pipeline: the callback receives every result (patch_facts, patch_apply, health_check,
           patch_rollback, unreachable hosts) as Ansible would hand them over (spilling each host's
@@ -13,10 +13,10 @@ baseline: the least any reporter must do with the same results: keep the raw res
           json.dump them to one file (timed with generating the synthetic fleet, which the
           pipeline's time leaves out, so the ratio flatters the baseline).
 Each of --runs rounds runs the baseline, then the pipeline; ratios are per round.
---previous-run: the store already holds one earlier run of the same fleet when the measured run appends
-          to it (a pipeline child of its own, not measured), as every run after an operator's first
-          does: the end of the run then reads each host's previous assessment and the fleet's SLA
-          breaches from the store.
+--previous-runs N: the store already holds N earlier runs of the same fleet when the measured run
+          appends to it (each a pipeline child of its own, not measured), as every run after an
+          operator's first does: the end of the run then reads each host's previous assessment, its
+          first-seen dates and the fleet's SLA breaches from the store.
 --store postgres: the store is FLEETPATCH_BENCH_POSTGRES_URL, a database of its own, emptied (its
           public schema dropped) before each pipeline run:
             eval "$(FLEETPATCH_TEST_POSTGRES_DATABASE=fleetpatch_bench tests/tools/start-postgres)"
@@ -143,7 +143,7 @@ def empty_postgres(url):
         conn.execute("CREATE SCHEMA public")
 
 
-def run_child(mode, hosts, updates, store_kind, previous_run=False):
+def run_child(mode, hosts, updates, store_kind, previous_runs=0):
     with tempfile.TemporaryDirectory() as workdir:
         if store_kind == "postgres":
             store = os.environ["FLEETPATCH_BENCH_POSTGRES_URL"]
@@ -153,16 +153,16 @@ def run_child(mode, hosts, updates, store_kind, previous_run=False):
             store = os.path.join(workdir, "history.sqlite")
         command = [sys.executable, __file__, "--hosts", str(hosts), "--updates", str(updates),
                    "--workdir", workdir, "--store-location", store]
-        if mode == "pipeline" and previous_run:
-            # The earlier run, in a work directory of its own so that only the store is shared.
+        for number in range(previous_runs if mode == "pipeline" else 0):
+            # An earlier run, in a work directory of its own so that only the store is shared.
             earlier = os.path.join(workdir, "previous")
             os.mkdir(earlier)
             command_earlier = list(command)
             command_earlier[command_earlier.index("--workdir") + 1] = earlier
-            proc = subprocess.run(command_earlier + ["--child", mode, "--run-id", "bench-previous"],
+            proc = subprocess.run(command_earlier + ["--child", mode, "--run-id", "bench-previous-%d" % number],
                                   capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                raise SystemExit("the previous run failed:\n%s\n%s" % (proc.stdout, proc.stderr))
+                raise SystemExit("a previous run failed:\n%s\n%s" % (proc.stdout, proc.stderr))
             shutil.rmtree(earlier)
         proc = subprocess.run(command + ["--child", mode], capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -183,8 +183,8 @@ def main():
     parser.add_argument("--workdir")
     parser.add_argument("--store-location")
     parser.add_argument("--run-id", default="bench")
-    parser.add_argument("--previous-run", action="store_true",
-                        help="the store holds an earlier run of the same fleet before the measured run")
+    parser.add_argument("--previous-runs", type=int, default=0,
+                        help="how many earlier runs of the same fleet the store holds before the measured run")
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.hosts, args.updates, args.workdir, args.store_location, args.run_id)
@@ -194,7 +194,7 @@ def main():
     rounds = []
     for number in range(args.runs):
         baseline = run_child("baseline", args.hosts, args.updates, args.store)
-        pipeline = run_child("pipeline", args.hosts, args.updates, args.store, args.previous_run)
+        pipeline = run_child("pipeline", args.hosts, args.updates, args.store, args.previous_runs)
         rounds.append({"baseline": baseline, "pipeline": pipeline,
                        "ratio_seconds": round(pipeline["seconds"] / baseline["seconds"], 2),
                        "ratio_peak_memory": round(pipeline["peak_mib"] / baseline["peak_mib"], 2)})
@@ -206,7 +206,7 @@ def main():
         "benchmark": "compliance_pipeline",
         "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hosts": args.hosts, "updates_per_host": args.updates, "store": args.store,
-        "previous_run": args.previous_run,
+        "previous_runs": args.previous_runs,
         "collections": COLLECTIONS, "load_before": load_before, "load_after": os.getloadavg(),
         "rounds": rounds, "worst_pipeline": worst,
         "targets": targets,
@@ -215,7 +215,7 @@ def main():
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    kind = args.store + ("-previous" if args.previous_run else "")
+    kind = args.store + ("-after-%d" % args.previous_runs if args.previous_runs else "")
     with open(os.path.join(HERE, "results", "compliance_pipeline-%s-%d-%s.json" % (kind, args.hosts, stamp)),
               "w") as handle:
         json.dump(result, handle, indent=1)

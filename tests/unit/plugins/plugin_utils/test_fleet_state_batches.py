@@ -4,7 +4,7 @@ hosts at a time (each host's previous open updates) or counted by the store per 
 breaches), never the fleet's rows at once, and its figures are those of the whole fleet. The class of
 bug: at 10,000 hosts x 50 updates, the store's previous open updates and SLA breaches held one
 object per update of the fleet and grew the end of the run's peak by 182 MiB
-(bench/compliance_pipeline_bench.py --previous-run)."""
+(bench/compliance_pipeline_bench.py --previous-runs 1)."""
 import datetime
 import json
 
@@ -47,7 +47,7 @@ def finish(tmp_path, run, updates_of, store=True):
     options = {"report_dir": str(tmp_path / "reports"), "store": str(tmp_path / "history.sqlite") if store else "none",
                "formats": ["json"]}
     report, files, problems = _report_run.finish(run, observations(updates_of), list(HOSTS), {}, None, options,
-                                                  inventory_hosts=HOSTS)
+                                                 inventory_hosts=HOSTS)
     assert problems == [], problems
     return report, files
 
@@ -102,7 +102,7 @@ def test_the_plain_documents_way_reads_a_batch_at_a_time_too(tmp_path, reads):
 def test_the_stores_breach_counts_are_its_breaches_counted(tmp_path, day):
     finish(tmp_path, FIRST, first_updates)
     with HistoryStore.open(str(tmp_path / "history.sqlite")) as store:
-        store.append_run(dict(store.get_report("first"), run=dict(store.get_report("first")["run"], run_id="later",
-                                                                     ended_at="2026-11-27T10:00:00Z")))
+        first = store.get_report("first")
+        store.append_run(dict(first, run=dict(first["run"], run_id="later", ended_at="2026-11-27T10:00:00Z")))
         now = datetime.date.fromisoformat(day)
         assert store.sla_breach_counts(now) == rules.breach_counts(HistoryStore.sla_breaches(store, now))

@@ -86,10 +86,13 @@ def test_a_version_1_store_migrates_and_keeps_its_data(tmp_path):
         conn.execute("ALTER TABLE hosts RENAME COLUMN deferred TO installed_other")       # migration 4
         conn.execute("ALTER TABLE hosts RENAME COLUMN rejected TO installed_rejected")
         conn.execute("DROP TABLE report_pieces")                                          # migration 5
+        conn.execute("DROP TABLE first_seen_dates")                                       # migration 6
         conn.execute("DELETE FROM schema_migrations WHERE version > 1")
     conn.close()
     with HistoryStore.open(path) as store:
-        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4, 5]
+        assert [m["version"] for m in store.migrations()] == [1, 2, 3, 4, 5, 6]
+        # the first-seen dates of the runs stored before migration 6
+        assert store.first_seen(["b"])[("b", "curl", "2")] == "2026-10-30"
         assert [r["run_id"] for r in store.runs()] == ["r1", "r2"] and store.runs()[0]["awx"] is None
         assert store.remediation_days("2026-01-01") == {"critical": (1, 11.0)}
 
