@@ -109,22 +109,6 @@ class PostgresConnection(object):
                 for row in rows:
                     copy.write_row(row)
 
-    def upsert_least(self, table: str, key_columns: Sequence[str], value_column: str,
-                     rows: Iterable[Sequence[Any]]) -> None:
-        """Insert rows (the key's values, then the value); where the key is stored already, keep the
-        lesser value of the two (the earliest date). COPY into a table of the transaction's own, then
-        one statement (a key twice in one INSERT ... ON CONFLICT is an error: grouped first)."""
-        columns = tuple(key_columns) + (value_column,)
-        staging = "fleetpatch_staging_%s" % table
-        self._conn.execute("CREATE TEMPORARY TABLE IF NOT EXISTS %s (LIKE %s) ON COMMIT DELETE ROWS" % (staging, table))
-        self.insert_rows(staging, columns, rows)
-        keys = ", ".join(key_columns)
-        self._conn.execute(
-            "INSERT INTO %s (%s) SELECT %s, MIN(%s) FROM %s GROUP BY %s ON CONFLICT (%s) DO UPDATE SET %s = excluded.%s "
-            "WHERE excluded.%s < %s.%s" % (table, ", ".join(columns), keys, value_column, staging, keys, keys,
-                                           value_column, value_column, value_column, table, value_column))
-        self._conn.execute("DELETE FROM %s" % staging)
-
     def insert_grouped_rows(self, table: str, columns: tuple[str, ...],
                             groups: Iterable[tuple[Sequence[Any], Sequence[Sequence[Any]]]]) -> None:
         """groups: (prefix, rows) pairs; each stored row is prefix + row. COPY streams them all."""

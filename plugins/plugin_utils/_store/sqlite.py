@@ -102,16 +102,6 @@ class SqliteConnection(object):
         sql = "INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(columns), ", ".join("?" * len(columns)))
         self._conn.executemany(sql, rows)
 
-    def upsert_least(self, table: str, key_columns: Sequence[str], value_column: str,
-                     rows: Iterable[Sequence[Any]]) -> None:
-        """Insert rows (the key's values, then the value); where the key is stored already, keep the
-        lesser value of the two (the earliest date)."""
-        columns = tuple(key_columns) + (value_column,)
-        self._conn.executemany(
-            "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s = excluded.%s WHERE excluded.%s < %s.%s"
-            % (table, ", ".join(columns), ", ".join("?" * len(columns)), ", ".join(key_columns),
-               value_column, value_column, value_column, table, value_column), rows)
-
     def insert_grouped_rows(self, table: str, columns: tuple[str, ...],
                             groups: Iterable[tuple[Sequence[Any], Sequence[Sequence[Any]]]]) -> None:
         """groups: (prefix, rows) pairs; each stored row is prefix + row (a host's updates share

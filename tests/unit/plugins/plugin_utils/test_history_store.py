@@ -335,6 +335,19 @@ def test_first_seen_dates_are_those_of_every_stored_run(location):
                                               if key[0] in some)
 
 
+def test_an_update_offered_for_two_architectures_is_one_first_seen_date(location):
+    """Multiarch: the same package and version twice in one host's updates (amd64, i386) is one key of
+    first_seen_dates, with the earlier day; a later run with an earlier day of its own lowers it."""
+    lib64, lib32 = update("libc6", "2.36-9"), dict(update("libc6", "2.36-9", first_seen="2026-10-02"), arch="i386")
+    with HistoryStore.open(location) as store:
+        store.append_run(report("r1", "2026-11-01T10:30:00Z", entry("a", lib64, lib32), started_at="2026-11-01T10:00:00Z"))
+        assert store.first_seen(["a"]) == {("a", "libc6", "2.36-9"): "2026-10-02"}
+        store.append_run(report("r2", "2026-11-02T10:30:00Z", entry("a", update("libc6", "2.36-9", first_seen="2026-09-30")),
+                                started_at="2026-11-02T10:00:00Z"))
+        assert store.first_seen(["a"]) == {("a", "libc6", "2.36-9"): "2026-09-30"}
+        assert store.first_seen(["a"]) == first_seen_of_every_run(location)
+
+
 def test_first_seen_reads_the_kept_dates_not_the_history(location):
     """The class of the cost: first_seen() grouped every stored run's rows of the hosts asked, 1.1 s
     per stored run at 10,000 hosts x 50 updates. It reads first_seen_dates, kept on append."""
