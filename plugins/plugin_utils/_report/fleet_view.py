@@ -148,9 +148,10 @@ def _with_this_run(store, report, now):
     (RunHosts) or read one host at a time."""
     run = report["run"]
     briefs = _report_spill.briefs(report["hosts"])
-    latest = dict((entry["host"], entry) for entry in store.latest_hosts())
-    last = store.last_assessed()
     assessed_now = set(h["host"] for h in briefs if h.get("assessed_at"))
+    # The store's rows of the hosts this run replaces are not read into memory at all.
+    latest = dict((entry["host"], entry) for entry in store.latest_hosts(skip=set(h["host"] for h in briefs)))
+    last = store.last_assessed(skip=assessed_now)
     breaches = dict((host, counted) for host, counted in store.sla_breach_counts(now).items()
                     if host not in assessed_now)
     for host in briefs:
