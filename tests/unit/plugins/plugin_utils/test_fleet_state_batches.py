@@ -53,6 +53,31 @@ def finish(tmp_path, run, updates_of, store=True):
 
 
 @pytest.fixture
+def held(monkeypatch):
+    """How many of the store's host entries latest_hosts() and last_assessed() gave the end of a run."""
+    counts = {}
+    for method in ("latest_hosts", "last_assessed"):
+        real = getattr(HistoryStore, method)
+
+        def counted(store, *args, _real=real, _method=method, **kwargs):
+            result = _real(store, *args, **kwargs)
+            counts[_method] = len(result)
+            return result
+        monkeypatch.setattr(HistoryStore, method, counted)
+    return counts
+
+
+def test_the_store_entries_of_the_runs_own_hosts_are_not_held(tmp_path, held):
+    """The run replaces its hosts' latest entries and (assessed) last assessments: the store's are
+    not read into memory (they were 2 KB a host, 100 MiB at 30,000 hosts). A host of the inventory
+    the run did not touch still comes from the store."""
+    finish(tmp_path, FIRST, first_updates)
+    report = finish(tmp_path, SECOND, second_updates)[0]
+    assert held == {"latest_hosts": 0, "last_assessed": 0}
+    assert sorted(host["host"] for host in report["fleet"]["hosts"]) == HOSTS
+
+
+@pytest.fixture
 def reads(monkeypatch):
     """The hosts of each previous_open_updates() call; sla_breaches(), a row per overdue update of
     the fleet, is not for the end of a run."""
