@@ -664,7 +664,7 @@ class HistoryStore(object):
         and the compliance inventory keep. Counted by the database a due day at a time, so that no row
         per overdue update is ever held: with sla_breaches() the end of a run's peak grew by 113 MiB at
         10,000 hosts x 50 updates once the store held an earlier run of that fleet (bench/
-        compliance_pipeline_bench.py --previous-runs 1, 2026-12-02), 1.1 GiB at 100,000 hosts."""
+        compliance_pipeline_bench.py --previous-runs 1, 2026-12-02): 1.1 GiB extrapolated to 100,000."""
         with self._failing("read SLA breaches from"):
             today = _day(now if now is not None else _utc_now())
             rows = self._db.query(
