@@ -151,20 +151,20 @@ def run_child(mode, hosts, updates, store_kind, previous_runs=0):
                 empty_postgres(store)
         else:
             store = os.path.join(workdir, "history.sqlite")
-        command = [sys.executable, __file__, "--hosts", str(hosts), "--updates", str(updates),
-                   "--workdir", workdir, "--store-location", store]
+
+        def command(directory, run_id):
+            return [sys.executable, __file__, "--child", mode, "--hosts", str(hosts), "--updates", str(updates),
+                    "--workdir", directory, "--store-location", store, "--run-id", run_id]
         for number in range(previous_runs if mode == "pipeline" else 0):
             # An earlier run, in a work directory of its own so that only the store is shared.
             earlier = os.path.join(workdir, "previous")
             os.mkdir(earlier)
-            command_earlier = list(command)
-            command_earlier[command_earlier.index("--workdir") + 1] = earlier
-            proc = subprocess.run(command_earlier + ["--child", mode, "--run-id", "bench-previous-%d" % number],
+            proc = subprocess.run(command(earlier, "bench-previous-%d" % number),
                                   capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise SystemExit("a previous run failed:\n%s\n%s" % (proc.stdout, proc.stderr))
             shutil.rmtree(earlier)
-        proc = subprocess.run(command + ["--child", mode], capture_output=True, text=True, check=False)
+        proc = subprocess.run(command(workdir, "bench"), capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SystemExit("%s failed:\n%s\n%s" % (mode, proc.stdout, proc.stderr))
         result = json.loads(proc.stdout)

@@ -81,15 +81,13 @@ class RunHosts(object):
             self.breaches[name] = [count, earliest]
         earlier = self._previous.pop(name, None) if self._previous else None
         if earlier is not None:
-            new, resolved = _new_and_resolved(host, earlier)
+            new, resolved = _new_and_resolved(_open_updates(host), earlier)
             self.new += new
             self.resolved += resolved
 
     def since_previous(self) -> dict[str, int] | None:
         """since_previous()'s figures, or None when the store's were not read."""
-        if self._previous is None or self.failure is not None:
-            return None
-        return {"new": self.new, "resolved": self.resolved}
+        return {"new": self.new, "resolved": self.resolved} if self._previous is not None else None
 
 
 def _run_hosts(report, today=None):
@@ -186,10 +184,9 @@ def _open_updates(host):
                for u in host.get("updates") or () if u.get("state") in OPEN_STATES)
 
 
-def _new_and_resolved(host, earlier):
-    """(new, resolved): the host's open updates its previous assessment (earlier: a set of (name,
-    arch, available_version)) did not have, and the other way round."""
-    now_open = _open_updates(host)
+def _new_and_resolved(now_open, earlier):
+    """(new, resolved): the host's open updates (now_open, _open_updates()) its previous assessment
+    (earlier: a set of (name, arch, available_version)) did not have, and the other way round."""
     return len(now_open - earlier), len(earlier - now_open)
 
 
@@ -206,23 +203,26 @@ def since_previous(store: HistoryStore, report: dict[str, Any], started_at: str)
     figures = gathered.since_previous() if gathered is not None and gathered.started_at == started_at else None
     if figures is not None:
         return figures
-    totals = [0, 0]
-    pending = {}        # host -> its open updates in this run, for the batch being gathered
-
-    def settle():
-        before = store.previous_open_updates(pending, started_at)
-        for name, now_open in pending.items():
+    new = resolved = 0
+    for batch in _assessed_open_updates(report["hosts"]):
+        before = store.previous_open_updates(batch, started_at)
+        for name, now_open in batch.items():
             earlier = before.get(name)
             if earlier is not None:     # else a first assessment: nothing to compare with
-                totals[0] += len(now_open - earlier)
-                totals[1] += len(earlier - now_open)
-        pending.clear()
+                added, gone = _new_and_resolved(now_open, earlier)
+                new += added
+                resolved += gone
+    return {"new": new, "resolved": resolved}
 
-    for host in report["hosts"]:
+
+def _assessed_open_updates(hosts):
+    """{host: its open updates in this run} of the assessed hosts, PREVIOUS_BATCH hosts at a time."""
+    batch = {}
+    for host in hosts:
         if host.get("assessed_at"):
-            pending[host["host"]] = _open_updates(host)
-            if len(pending) >= PREVIOUS_BATCH:
-                settle()
-    if pending:
-        settle()
-    return {"new": totals[0], "resolved": totals[1]}
+            batch[host["host"]] = _open_updates(host)
+            if len(batch) >= PREVIOUS_BATCH:
+                yield batch
+                batch = {}
+    if batch:
+        yield batch
